@@ -1,0 +1,331 @@
+"""The benchmark data: where it lives, how it is checked, and how it becomes items.
+
+Layout under ``--data_path`` (the reference's)::
+
+    mixeval-<version>/mixeval/free-form.json
+    mixeval-<version>/mixeval/multiple-choice.json
+    mixeval-<version>/mixeval-hard/free-form.json
+    mixeval-<version>/mixeval-hard/multiple-choice.json
+
+Each file is a JSON object keyed by item id. When a version is not on disk, the
+Hugging Face Hub dataset ``MixEval/MixEval`` is fetched, identified by content
+(the Hub does not name versions) and stored in this layout.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+from mix_eval.errors import DataError
+from mix_eval.utils.files import write_json_atomic
+from mix_eval.prompts import OPTION_LETTERS, format_input
+
+logger = logging.getLogger(__name__)
+
+BENCHMARKS = ("mixeval", "mixeval_hard")
+KNOWN_VERSIONS = ("2024-06-01", "2024-08-11")
+DEFAULT_DATA_PATH = "mix_eval/data/"
+HUB_DATASET = "MixEval/MixEval"
+
+FREE_FORM = "free-form"
+MULTIPLE_CHOICE = "multiple-choice"
+
+
+@dataclass(frozen=True)
+class Split:
+    """One of the four generation splits and where its data lives."""
+
+    name: str  # e.g. "close_freeform_hard"; names files and status files
+    benchmark: str  # "mixeval" | "mixeval_hard"
+    problem_type: str  # "free-form" | "multiple-choice"
+    folder: str  # data folder: "mixeval" | "mixeval-hard"
+    default_size: int  # the size check_eval_complete expects by default
+    hub_config: str
+    hub_split: str
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.problem_type}.json"
+
+    @property
+    def is_multichoice(self) -> bool:
+        return self.problem_type == MULTIPLE_CHOICE
+
+
+SPLITS: dict[str, tuple[Split, Split]] = {
+    "mixeval": (
+        Split("close_freeform", "mixeval", FREE_FORM, "mixeval", 2000, "MixEval", "free_form"),
+        Split("close_multichoice", "mixeval", MULTIPLE_CHOICE, "mixeval", 2000, "MixEval", "multiple_choice"),
+    ),
+    "mixeval_hard": (
+        Split("close_freeform_hard", "mixeval_hard", FREE_FORM, "mixeval-hard", 500, "MixEval_Hard", "free_form"),
+        Split("close_multichoice_hard", "mixeval_hard", MULTIPLE_CHOICE, "mixeval-hard", 500, "MixEval_Hard", "multiple_choice"),
+    ),
+}
+
+# Content fingerprints of the published versions (see `fingerprint`), used to tell
+# which version a Hub download is. Computed from the reference data files.
+VERSION_FINGERPRINTS: dict[str, dict[str, str]] = {
+    "2024-06-01": {
+        "close_freeform": "de46d6286def53c6",
+        "close_multichoice": "899e643f6018955c",
+        "close_freeform_hard": "2651b335e8ce670d",
+        "close_multichoice_hard": "82ec8d25ab47940a",
+    },
+    "2024-08-11": {
+        "close_freeform": "d027547a5b7663ac",
+        "close_multichoice": "de02d2756c78315b",
+        "close_freeform_hard": "df7d00ecab6634e3",
+        "close_multichoice_hard": "4a81c76634ab810e",
+    },
+}
+
+
+def splits_for(benchmark: str) -> tuple[Split, Split]:
+    """The (free-form, multiple-choice) splits of a benchmark, in generation order."""
+    try:
+        return SPLITS[benchmark]
+    except KeyError:
+        raise DataError(
+            f"unknown benchmark {benchmark!r}: use --benchmark mixeval or --benchmark mixeval_hard"
+        ) from None
+
+
+def resolve_data_path(data_path: Optional[str]) -> Path:
+    """The data folder to use.
+
+    The reference's default, ``mix_eval/data/``, is relative to its repository. When
+    it does not exist relative to the working directory, the package's own
+    ``mix_eval/data`` folder is used, so the default works from anywhere.
+    """
+    if data_path is None or data_path in (DEFAULT_DATA_PATH, DEFAULT_DATA_PATH.rstrip("/")):
+        local = Path(DEFAULT_DATA_PATH)
+        if local.is_dir():
+            return local
+        return Path(__file__).resolve().parent / "data"
+    return Path(data_path).expanduser()
+
+
+def split_file(data_path: Path, version: str, split: Split) -> Path:
+    return data_path / f"mixeval-{version}" / split.folder / split.file_name
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _validate_item(item_id: str, item: Any, split: Split) -> Optional[str]:
+    """The problem with one item, or None when it is well-formed."""
+    if not isinstance(item, dict):
+        return f"is a {type(item).__name__}, not an object"
+    required = ["problem_type", "context", "prompt", "target", "benchmark_name"]
+    if split.is_multichoice:
+        required.append("options")
+    missing = [k for k in required if k not in item]
+    if missing:
+        return f"lacks the field(s) {', '.join(missing)}"
+    if item["problem_type"] != split.problem_type:
+        return f"has problem_type {item['problem_type']!r}, expected {split.problem_type!r}"
+    if not isinstance(item["prompt"], str):
+        return "has a prompt that is not a string"
+    if not isinstance(item["benchmark_name"], str):
+        return "has a benchmark_name that is not a string"
+    if item["context"] is not None and not isinstance(item["context"], str):
+        return "has a context that is neither a string nor null"
+    target = item["target"]
+    if not isinstance(target, list) or not target:
+        return "has a target that is not a non-empty list"
+    if split.is_multichoice:
+        options = item["options"]
+        if not isinstance(options, list) or not options or not all(isinstance(o, str) for o in options):
+            return "has options that are not a non-empty list of strings"
+        if len(options) > len(OPTION_LETTERS):
+            return f"has {len(options)} options, more than the {len(OPTION_LETTERS)} letters A-Z"
+        if len(target) != 1 or not isinstance(target[0], int) or isinstance(target[0], bool):
+            return f"has target {target!r}; a multiple-choice target is one option index, like [2]"
+        if not 0 <= target[0] < len(options):
+            return f"has target {target!r} outside its {len(options)} options (indices 0-{len(options) - 1})"
+    else:
+        if not all(isinstance(t, str) for t in target):
+            return "has a target that is not a list of strings"
+        if item["benchmark_name"] == "QuAc":
+            return "is a QuAc item, which the free-form prompt format does not support"
+    return None
+
+
+def parse_items(raw: Any, source: str, split: Split) -> list[dict[str, Any]]:
+    """Check a split's JSON object and return its items with `id` and `formated_input`.
+
+    The order is the file's; the key order of each item is the reference's (item
+    fields, then ``formated_input``, then ``id``), so response lines match its files.
+    """
+    if not isinstance(raw, dict):
+        raise DataError(
+            f"{source}: expected a JSON object keyed by item id, found a {type(raw).__name__}"
+        )
+    problems = []
+    items = []
+    for item_id, item in raw.items():
+        problem = _validate_item(item_id, item, split)
+        if problem:
+            problems.append(f"item id {item_id!r} {problem}")
+            continue
+        record = dict(item)
+        record["formated_input"] = format_input(record)
+        record["id"] = str(item_id)
+        items.append(record)
+    if problems:
+        shown = "\n  ".join(problems[:10])
+        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise DataError(
+            f"{source}: {len(problems)} malformed item(s):\n  {shown}{more}\n"
+            "Fix or re-download the data file (see --data_path)."
+        )
+    if not items:
+        raise DataError(f"{source}: the file holds no items")
+    return items
+
+
+def read_split_file(path: Path, split: Split) -> list[dict[str, Any]]:
+    """Read and check one data file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            raw = json.load(f)
+    except json.JSONDecodeError as e:
+        raise DataError(
+            f"{path}: not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
+            "the file may be truncated. Re-download it or point --data_path at a good copy."
+        ) from None
+    except UnicodeDecodeError as e:
+        raise DataError(f"{path}: not UTF-8 text ({e})") from None
+    return parse_items(raw, str(path), split)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load_split(
+    data_path: Optional[str | os.PathLike],
+    version: str,
+    split: Split,
+    *,
+    limit: Optional[int] = None,
+    fetch: Optional[Callable[[Split], list[dict[str, Any]]]] = None,
+) -> list[dict[str, Any]]:
+    """The items of a split, in data order, each with `formated_input` and `id`.
+
+    ``limit`` keeps the first N items (smoke runs). Missing data is fetched from the
+    Hub when possible (``fetch`` replaces the Hub download, for tests).
+    """
+    root = resolve_data_path(None if data_path is None else str(data_path))
+    path = split_file(root, version, split)
+    if not path.is_file():
+        ensure_version(root, version, fetch=fetch)
+    items = read_split_file(path, split)
+    if limit is not None:
+        items = items[:limit]
+    return items
+
+
+def ensure_version(
+    root: Path,
+    version: str,
+    *,
+    fetch: Optional[Callable[[Split], list[dict[str, Any]]]] = None,
+) -> Path:
+    """Make sure ``root/mixeval-<version>`` holds all four files, fetching them if needed."""
+    vdir = root / f"mixeval-{version}"
+    all_splits = [s for pair in SPLITS.values() for s in pair]
+    missing = [s for s in all_splits if not split_file(root, version, s).is_file()]
+    if not missing:
+        return vdir
+    looked_at = split_file(root, version, missing[0])
+    logger.warning(
+        "MixEval %s not found at %s; trying the Hugging Face Hub dataset %s",
+        version, looked_at, HUB_DATASET,
+    )
+    try:
+        fetched = {s: (fetch or fetch_from_hub)(s) for s in all_splits}
+    except DataError:
+        raise
+    except Exception as e:  # offline, hub down, datasets missing: one clear message
+        raise DataError(
+            f"MixEval version {version} is not at {looked_at}, and the Hugging Face Hub "
+            f"dataset {HUB_DATASET} could not be fetched ({type(e).__name__}: {e}).\n"
+            f"Point --data_path at the folder that contains mixeval-{version}/ "
+            "(for example a local copy of the MixEval data), or connect to the internet."
+        ) from None
+    detected = identify_version(fetched)
+    target = detected or "hub"
+    for s, items in fetched.items():
+        out = split_file(root, target, s)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(out, {str(i.pop("_id")): i for i in items})
+    if detected == version:
+        logger.warning("Loaded MixEval version %s from the Hub into %s", version, vdir)
+        return vdir
+    if detected:
+        raise DataError(
+            f"The Hugging Face Hub holds MixEval version {detected}, not {version}; it was "
+            f"saved to {root / f'mixeval-{detected}'}. Rerun with --version {detected}, or point "
+            f"--data_path at a local copy of version {version}."
+        )
+    raise DataError(
+        f"The Hugging Face Hub copy of MixEval matches no known version "
+        f"({', '.join(KNOWN_VERSIONS)}); it was saved to {root / 'mixeval-hub'}. Rerun with "
+        f"--version hub to use it, or point --data_path at a local copy of version {version}."
+    )
+
+
+def fetch_from_hub(split: Split) -> list[dict[str, Any]]:
+    """Download one split from the Hub; items carry their id as `_id`."""
+    try:
+        import datasets  # lazy: only this rarely used path needs it
+    except ImportError:
+        raise DataError(
+            "Loading MixEval from the Hugging Face Hub needs the `datasets` package: "
+            "pip install 'datasets>=2.14' (or point --data_path at a local copy)."
+        ) from None
+    rows = datasets.load_dataset(HUB_DATASET, split.hub_config, split=split.hub_split)
+    items = []
+    for n, row in enumerate(rows):
+        item: dict[str, Any] = {
+            "problem_type": row.get("problem_type") or split.problem_type,
+            "context": row.get("context"),
+            "prompt": row["prompt"],
+        }
+        if split.is_multichoice:
+            item["options"] = list(row["options"])
+            item["target"] = [int(t) for t in row["target"]]
+        else:
+            item["target"] = [str(t) for t in row["target"]]
+        item["benchmark_name"] = row["benchmark_name"]
+        item["_id"] = str(row["id"]) if row.get("id") is not None else str(n)
+        items.append(item)
+    return items
+
+
+# ---------------------------------------------------------------- fingerprints
+
+
+def fingerprint(items: Iterable[dict[str, Any]]) -> str:
+    """A hash of a split's content that ignores ids, order and key order."""
+    fields = ("problem_type", "context", "prompt", "options", "target", "benchmark_name")
+    rows = sorted(
+        json.dumps({k: item.get(k) for k in fields}, sort_keys=True, ensure_ascii=True)
+        for item in items
+    )
+    return hashlib.sha256("\n".join(rows).encode("utf-8")).hexdigest()[:16]
+
+
+def identify_version(by_split: dict[Split, list[dict[str, Any]]]) -> Optional[str]:
+    """Which known version these four splits are, or None."""
+    prints = {s.name: fingerprint(items) for s, items in by_split.items()}
+    for version, known in VERSION_FINGERPRINTS.items():
+        if known == prints:
+            return version
+    return None

@@ -1,0 +1,41 @@
+"""API models: one chat call per item, `--batch_size` calls in flight.
+
+A subclass implements ``get_response(formatted_input) -> str`` (one call, retries
+included); the engine's batches are answered concurrently. Provider clients, rate
+limits and retries are shared across API models and judges (see the issue tracker:
+they arrive with the judge client).
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Optional
+
+from mix_eval.models.base import ModelBase
+from mix_eval.models.spec import DEFAULT_MAX_NEW_TOKENS
+
+
+class APIModelBase(ModelBase):
+    """Base class of models behind a remote API."""
+
+    kind = "api"
+
+    def __init__(self, args: Any):
+        super().__init__(args)
+        self.model_name: Optional[str] = None
+        self.MAX_NEW_TOKENS = getattr(args, "max_new_tokens", None) or DEFAULT_MAX_NEW_TOKENS["api"]
+        self.closeended_max_new_tokens = self.MAX_NEW_TOKENS
+        self.SYSTEM_MESSAGE: Optional[dict[str, str]] = None
+        self.USER_MESSAGE_TEMPLATE = lambda x: {"role": "user", "content": x}
+        self.ASSISTANT_MESSAGE_TEMPLATE = lambda x: {"role": "assistant", "content": x}
+        self.parallel = max(1, int(getattr(args, "batch_size", 1) or 1))
+
+    def get_messages(self, prompt: str) -> list[dict[str, str]]:
+        user = self.USER_MESSAGE_TEMPLATE(prompt)
+        return [user] if self.SYSTEM_MESSAGE is None else [dict(self.SYSTEM_MESSAGE), user]
+
+    def get_response(self, formatted_input: str) -> str:
+        raise NotImplementedError(f"{type(self).__name__} must implement get_response")
+
+    def respond(self, file_inputs: list[str]) -> list[str]:
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(file_inputs) or 1)) as pool:
+            return list(pool.map(self.get_response, file_inputs))

@@ -1,0 +1,67 @@
+"""Classes made from catalog specs: a model is data, its class is derived."""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from mix_eval.errors import ModelError
+from mix_eval.models.base import BaseModel, ChatModel
+from mix_eval.models.spec import ModelSpec
+
+
+def _check_model_path(name: str, path: Any) -> str:
+    if not path:
+        raise ModelError(f"--model_name {name} needs --model_path (a local checkpoint folder or a Hub id)")
+    path = str(path)
+    if os.path.exists(path):
+        if not os.path.isdir(path) or not os.path.isfile(os.path.join(path, "config.json")):
+            raise ModelError(
+                f"--model_path {path} is not a Hugging Face checkpoint: a checkpoint is a "
+                "folder with config.json, the weights and the tokenizer files"
+            )
+    elif path.startswith((".", "/", "~")) or path.count("/") != 1:
+        raise ModelError(f"--model_path {path} does not exist")
+    return path
+
+
+class _SpecMixin:
+    """Sets the reference's attributes from `spec`, then loads."""
+
+    spec: ModelSpec
+
+    def __init__(self, args: Any):
+        super().__init__(args)  # type: ignore[call-arg]
+        spec = self.spec
+        self.model_name = (
+            _check_model_path(spec.name, getattr(args, "model_path", None)) if spec.is_local else spec.model_id
+        )
+        self.model_dtype = spec.dtype
+        self.trust_remote_code = spec.trust_remote_code
+        self.use_fast_tokenizer = spec.use_fast_tokenizer
+        self.attn_implementation = spec.attn_implementation
+        self.gen_kwargs = dict(spec.gen_kwargs)
+        self.closeended_max_new_tokens = getattr(args, "max_new_tokens", None) or spec.closeended_max_new_tokens
+        if spec.kind == "chat":
+            system = getattr(args, "model_systemprompt", None) or spec.system_message
+            self.SYSTEM_MESSAGE = {"role": "system", "content": system} if system else None
+        self.load(sets_pad_token_to_eos=spec.sets_pad_token_to_eos)
+
+    def render(self, file_input: str) -> str:
+        if self.spec.chat_template is not None:
+            return self.spec.chat_template.replace("{{USER}}", file_input)
+        return super().render(file_input)  # type: ignore[misc]
+
+
+def _class_name(spec: ModelSpec) -> str:
+    return "".join(part.capitalize() for part in spec.name.split("_")) + "Model"
+
+
+def model_class_for(spec: ModelSpec) -> type:
+    """The model class of a catalog spec."""
+    if spec.kind == "chat":
+        bases: tuple[type, ...] = (_SpecMixin, ChatModel)
+    elif spec.kind == "base":
+        bases = (_SpecMixin, BaseModel)
+    else:
+        raise ModelError(f"{spec.name}: API models are not available yet")
+    return type(_class_name(spec), bases, {"spec": spec, "__module__": __name__})

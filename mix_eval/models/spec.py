@@ -1,0 +1,61 @@
+"""A model as data: everything that makes one registered model differ from another."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Mapping, Optional
+
+# Max new tokens of the close-ended splits, by kind (reference values).
+DEFAULT_MAX_NEW_TOKENS = {"chat": 512, "base": 399, "api": 1536}
+# Upper bound of the input length: min(model max positions, this) - max new tokens.
+MAX_INPUT_LENGTH = 12000
+# `model_id` of models whose weights come from --model_path.
+LOCAL_PATH = "LOCAL_PATH"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The declarative description of one `--model_name`.
+
+    kind: ``chat`` (chat template), ``base`` (five-shot raw text) or ``api``.
+    model_id: Hugging Face repo id, provider model id, or `LOCAL_PATH`.
+    dtype: ``auto`` (the checkpoint's own) or a torch dtype name, used on GPU; on
+    CPU models load in float32 unless the user passes ``--dtype``.
+    chat_template: a custom single-turn template with ``{{USER}}`` for the user
+    message, used instead of the tokenizer's chat template.
+    """
+
+    name: str
+    kind: str
+    model_id: str
+    dtype: str = "auto"
+    attn_implementation: Optional[str] = None
+    trust_remote_code: bool = False
+    use_fast_tokenizer: bool = True
+    gen_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    max_new_tokens: Optional[int] = None
+    max_input_length_closeend: Optional[int] = None
+    sets_pad_token_to_eos: bool = False
+    system_message: Optional[str] = None
+    chat_template: Optional[str] = None
+    # API models
+    env_keys: tuple[str, ...] = ()
+    base_url: Optional[str] = None
+    sdk: tuple[str, ...] = ()
+    fix_interval_second: float = 0
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in DEFAULT_MAX_NEW_TOKENS:
+            raise ValueError(f"{self.name}: kind must be chat, base or api, not {self.kind!r}")
+
+    @property
+    def closeended_max_new_tokens(self) -> int:
+        return self.max_new_tokens or DEFAULT_MAX_NEW_TOKENS[self.kind]
+
+    @property
+    def is_local(self) -> bool:
+        return self.model_id == LOCAL_PATH
+
+    def with_(self, **changes: Any) -> "ModelSpec":
+        """A copy with some fields changed (families share a spec and vary it)."""
+        return replace(self, **changes)

@@ -1,0 +1,190 @@
+"""Response files and status files: their paths, formats and crash-safe handling.
+
+Layout (the reference's)::
+
+    <output_dir>/<model>/<benchmark>/<version>/<model>_<split>.jsonl
+    <output_dir>/<model>/<benchmark>/<version>/status_<split>.json
+
+A response line is the data item plus ``formated_input``, ``id`` and ``response``.
+The status file is ``{"args": {...}, "status": {"batch_id", "time_elapsed",
+"status"}}``.
+
+The response file is the source of truth for what is done: lines are appended and
+forced to disk one batch at a time, the status is replaced atomically after them,
+and a torn last line left by a kill is dropped on the next start. So a kill at any
+moment loses at most the batch in flight, and never duplicates an item.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Optional
+
+from mix_eval.errors import ResumeError
+from mix_eval.utils.files import write_json_atomic, write_text_atomic
+
+logger = logging.getLogger(__name__)
+
+IN_PROGRESS = "in progress"
+COMPLETE = "complete"
+
+# Arguments whose change changes the responses: a run may resume only when they are
+# equal. Everything else (batch size, judge settings, paths, --limit) may change.
+RESULT_ARGS = (
+    "model_name",
+    "model_path",
+    "benchmark",
+    "version",
+    "split",
+    "model_systemprompt",
+    "max_new_tokens",
+    "dtype",
+)
+
+
+def model_version_dir(output_dir: str | os.PathLike, model_name: str, benchmark: str, version: str) -> Path:
+    return Path(output_dir) / model_name / benchmark / version
+
+
+def response_path(version_dir: Path, model_name: str, split_name: str) -> Path:
+    return version_dir / f"{model_name}_{split_name}.jsonl"
+
+
+def status_path(version_dir: Path, split_name: str) -> Path:
+    return version_dir / f"status_{split_name}.json"
+
+
+# ---------------------------------------------------------------- response lines
+
+
+@dataclass
+class ResponseScan:
+    """What a response file holds."""
+
+    path: Path
+    records: list[dict[str, Any]] = field(default_factory=list)
+    torn_tail_bytes: int = 0  # bytes of an incomplete last line
+    duplicates: int = 0
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(r["id"]) for r in self.records]
+
+
+def scan_response_file(path: Path, *, keep_records: bool = True) -> ResponseScan:
+    """Read a response file, tolerating only what a kill can leave: a torn last line.
+
+    Any other damage (a bad line in the middle, a line without an id) is an error
+    naming the file and line. Duplicate ids keep their first line.
+    """
+    scan = ResponseScan(Path(path))
+    if not scan.path.exists():
+        return scan
+    data = scan.path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    scan.torn_tail_bytes = len(data) - end
+    seen: set[str] = set()
+    for lineno, raw in enumerate(data[:end].split(b"\n")[:-1], start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ResumeError(
+                f"{path}, line {lineno}: not valid JSON ({e}). The file was changed by "
+                "something other than mix_eval; fix or delete that line and rerun."
+            ) from None
+        if not isinstance(record, dict) or "id" not in record:
+            raise ResumeError(f"{path}, line {lineno}: a response line must be a JSON object with an `id`")
+        rid = str(record["id"])
+        if rid in seen:
+            scan.duplicates += 1
+            continue
+        seen.add(rid)
+        scan.records.append(record if keep_records else {"id": rid})
+    return scan
+
+
+def repair_response_file(scan: ResponseScan) -> None:
+    """Drop a torn last line and duplicate lines, in place and atomically."""
+    if scan.torn_tail_bytes:
+        logger.warning(
+            "%s: dropping an incomplete last line (%d bytes) left by an interrupted run",
+            scan.path, scan.torn_tail_bytes,
+        )
+        with open(scan.path, "r+b") as f:
+            f.truncate(os.path.getsize(scan.path) - scan.torn_tail_bytes)
+            f.flush()
+            os.fsync(f.fileno())
+        scan.torn_tail_bytes = 0
+    if scan.duplicates:
+        logger.warning("%s: removing %d duplicate line(s)", scan.path, scan.duplicates)
+        write_text_atomic(scan.path, "".join(json.dumps(r) + "\n" for r in scan.records))
+        scan.duplicates = 0
+
+
+def response_line(record: Mapping[str, Any]) -> str:
+    """One JSON line, encoded as the reference encodes it (ASCII, default separators)."""
+    return json.dumps(record) + "\n"
+
+
+# ---------------------------------------------------------------- status
+
+
+def read_status(path: Path) -> Optional[dict[str, Any]]:
+    if not path.exists():
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            status = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ResumeError(f"{path}: not valid JSON ({e}); delete it to start this split afresh") from None
+    if not isinstance(status, dict) or not isinstance(status.get("status"), dict):
+        raise ResumeError(f"{path}: not a status file (no `status` object); delete it to start afresh")
+    return status
+
+
+def write_status(path: Path, args: Mapping[str, Any], *, batch_id: int, time_elapsed: float, state: str) -> None:
+    write_json_atomic(
+        path,
+        {
+            "args": dict(args),
+            "status": {"batch_id": batch_id, "time_elapsed": time_elapsed, "status": state},
+        },
+    )
+
+
+def _same(key: str, old: Any, new: Any) -> bool:
+    if old == new:
+        return True
+    if key == "model_path" and old and new:
+        return os.path.realpath(str(old)) == os.path.realpath(str(new))
+    return False
+
+
+def _shown(value: Any) -> str:
+    return "(not given)" if value is None else shlex.quote(str(value))
+
+
+def check_resumable(status: Mapping[str, Any], args: Mapping[str, Any], status_file: Path) -> None:
+    """Refuse to mix responses made with different result-changing arguments."""
+    old_args = status.get("args") or {}
+    for key in RESULT_ARGS:
+        old, new = old_args.get(key), args.get(key)
+        if not _same(key, old, new):
+            flag = f"--{key}"
+            raise ResumeError(
+                f"{status_file} was written with {flag} {_shown(old)}, but this run has {flag} "
+                f"{_shown(new)}: responses made with both cannot share one file. To resume, rerun "
+                f"with {flag} {_shown(old)}; to start afresh, delete or move {status_file.parent} "
+                "(or pick another --output_dir)."
+            )
+
+
+def iter_records(path: Path) -> Iterable[dict[str, Any]]:
+    """The records of a response file (torn tail ignored)."""
+    return scan_response_file(path).records

@@ -1,0 +1,1 @@
+"""Scoring of MixEval responses: rule parsers (``rules``) and score aggregation (``aggregate``)."""

@@ -1,0 +1,60 @@
+"""Crash-safe file primitives shared by every phase that writes results."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Optional
+
+
+def fsync_dir(path: Path) -> None:
+    """Persist a directory entry (a rename) where the platform allows it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Replace a file so that readers see the old content or the new, never half."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        raise
+    fsync_dir(path.parent)
+
+
+def write_json_atomic(path: Path, obj: Any, *, indent: Optional[int] = 4) -> None:
+    """`json.dump` to a file atomically (see `write_text_atomic`)."""
+    write_text_atomic(path, json.dumps(obj, indent=indent))
+
+
+def append_lines_durably(path: Path, lines: list[str]) -> None:
+    """Append whole lines and force them to disk before returning.
+
+    One write call per batch: a kill leaves either whole lines or a torn last line,
+    which the reader (`read_jsonl_tolerant`) drops.
+    """
+    if not lines:
+        return
+    data = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())

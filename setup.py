@@ -1,0 +1,37 @@
+"""Packaging for mix_eval. `bash setup.sh` is the supported way to install it."""
+from setuptools import find_packages, setup
+
+setup(
+    name="mix_eval",
+    version="0.1.0",
+    description=(
+        "A faithful, crash-safe reimplementation of the MixEval LLM benchmark suite "
+        "(reference-compatible command line, files and scores)."
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.9",
+    packages=find_packages(include=["mix_eval", "mix_eval.*"]),
+    install_requires=[
+        # torch is installed by setup.sh first (CPU or CUDA build); this bound then
+        # installs nothing more.
+        "torch>=2.1",
+        "transformers>=4.40",
+        "accelerate>=0.26",
+        "openai>=1.0",
+        "python-dotenv>=1.0",
+        "tqdm>=4.60",
+        "numpy>=1.24",
+    ],
+    extras_require={
+        # Loading the benchmark from the Hugging Face Hub when no local copy exists.
+        "hub": ["datasets>=2.14"],
+        "test": ["pytest>=7", "tokenizers>=0.15"],
+    },
+    entry_points={
+        "console_scripts": [
+            "mix-eval=mix_eval.evaluate:main",
+        ],
+    },
+)
