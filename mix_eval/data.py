@@ -179,10 +179,10 @@ def parse_items(raw: Any, source: str, split: Split) -> list[dict[str, Any]]:
         record["id"] = str(item_id)
         items.append(record)
     if problems:
-        shown = "\n  ".join(problems[:10])
-        more = f"\n  ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        shown = "; ".join(problems[:10])
+        more = f"; ... and {len(problems) - 10} more" if len(problems) > 10 else ""
         raise DataError(
-            f"{source}: {len(problems)} malformed item(s):\n  {shown}{more}\n"
+            f"{source}: {len(problems)} malformed item(s): {shown}{more}. "
             "Fix or re-download the data file (see --data_path)."
         )
     if not items:
@@ -243,7 +243,8 @@ def ensure_version(
     missing = [s for s in all_splits if not split_file(root, version, s).is_file()]
     if not missing:
         return vdir
-    looked_at = split_file(root, version, missing[0])
+    # Name what is really absent: the version folder, or its first missing file.
+    looked_at = split_file(root, version, missing[0]) if vdir.is_dir() else vdir
     logger.warning(
         "MixEval %s not found at %s; trying the Hugging Face Hub dataset %s",
         version, looked_at, HUB_DATASET,
@@ -253,9 +254,10 @@ def ensure_version(
     except DataError:
         raise
     except Exception as e:  # offline, hub down, datasets missing: one clear message
+        reason = " ".join(str(e).split())  # one line, whatever the library printed
         raise DataError(
             f"MixEval version {version} is not at {looked_at}, and the Hugging Face Hub "
-            f"dataset {HUB_DATASET} could not be fetched ({type(e).__name__}: {e}).\n"
+            f"dataset {HUB_DATASET} could not be fetched ({type(e).__name__}: {reason}). "
             f"Point --data_path at the folder that contains mixeval-{version}/ "
             "(for example a local copy of the MixEval data), or connect to the internet."
         ) from None
@@ -263,9 +265,11 @@ def ensure_version(
     target = detected or "hub"
     for s, items in fetched.items():
         out = split_file(root, target, s)
+        if out.is_file():  # never overwrite a local copy
+            continue
         out.parent.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(out, {str(i.pop("_id")): i for i in items})
-    if detected == version:
+        write_json_atomic(out, {str(i["_id"]): {k: v for k, v in i.items() if k != "_id"} for i in items})
+    if target == version:  # also `--version hub` when the Hub matches no known version
         logger.warning("Loaded MixEval version %s from the Hub into %s", version, vdir)
         return vdir
     if detected:

@@ -134,17 +134,24 @@ def generate(args: argparse.Namespace, *, show_progress: bool = True) -> RunResu
         if "model" not in model_holder:
             logger.info("loading %s", args.model_name)
             started = time.time()
-            if "torch" not in sys.modules:
-                import torch  # noqa: F401  (seeded below)
+            import torch  # noqa: F401  (seeded below)
+
+            if not args.verbose:
+                quiet_transformers()
             set_seed()
             model_holder["model"] = model_cls(args)
             logger.info("loaded %s in %.1f s", args.model_name, time.time() - started)
         return model_holder["model"]
 
+    # Both splits are loaded and checked before anything is generated: bad data must
+    # not surface hours into a run.
+    splits = [
+        (split, load_split(args.data_path, args.version, split, limit=args.limit))
+        for split in splits_for(args.benchmark)
+    ]
     outcomes = []
     try:
-        for split in splits_for(args.benchmark):
-            items = load_split(args.data_path, args.version, split, limit=args.limit)
+        for split, items in splits:
             logger.info("%s: %d items", split.name, len(items))
             outcomes.append(
                 generate_split(
@@ -178,13 +185,20 @@ def setup_logging(verbose: bool) -> None:
     if not verbose:
         for noisy in ("transformers", "accelerate", "httpx", "datasets", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
-        try:
-            import transformers
-
-            transformers.utils.logging.set_verbosity_error()
-        except Exception:
-            pass
+        if "transformers" in sys.modules:
+            quiet_transformers()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def quiet_transformers() -> None:
+    """No warnings and no weight-loading bars from transformers unless --verbose."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except Exception:  # an old or odd transformers must not stop a run
+        pass
 
 
 def run(args: argparse.Namespace) -> RunResult:
