@@ -25,6 +25,7 @@ from mix_eval.data import BENCHMARKS, DEFAULT_DATA_PATH, load_split, splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.generation import SplitOutcome, generate_split
 from mix_eval.responses import model_version_dir
+from mix_eval.utils.files import FolderBusyError, exclusive_lock
 
 logger = logging.getLogger("mix_eval")
 
@@ -150,15 +151,22 @@ def generate(args: argparse.Namespace, *, show_progress: bool = True) -> RunResu
         for split in splits_for(args.benchmark)
     ]
     outcomes = []
+    lock = version_dir / ".mix_eval.lock"
     try:
-        for split, items in splits:
-            logger.info("%s: %d items", split.name, len(items))
-            outcomes.append(
-                generate_split(
-                    load_model, items, split, version_dir, args.model_name,
-                    _status_args(args, split.name), args.batch_size, show_progress=show_progress,
+        with exclusive_lock(lock):
+            for split, items in splits:
+                logger.info("%s: %d items", split.name, len(items))
+                outcomes.append(
+                    generate_split(
+                        load_model, items, split, version_dir, args.model_name,
+                        _status_args(args, split.name), args.batch_size, show_progress=show_progress,
+                    )
                 )
-            )
+    except FolderBusyError as e:
+        raise MixEvalError(
+            f"another mix_eval run (pid {e}) is writing to {version_dir}; two runs on one folder "
+            "would mix their lines. Wait for it to finish or stop it, then rerun to resume."
+        ) from None
     finally:
         model = model_holder.pop("model", None)
         if model is not None:

@@ -170,3 +170,24 @@ def test_corrupt_middle_line_names_file_and_line(tiny_chat, data_path, tmp_path)
                           env=env(), cwd=REPO)
     assert proc.returncode == 2
     assert f"{ff}, line 4" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_second_writer_on_the_same_folder_is_refused(tiny_chat, data_path, tmp_path, uninterrupted):
+    out = tmp_path / "out"
+    first = subprocess.Popen(cli_args(tiny_chat, data_path, out), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=env(), cwd=REPO)
+    try:
+        target = vdir(out) / "local_chat_close_freeform_hard.jsonl"
+        deadline = time.time() + 120
+        while line_count(target) < 2 and time.time() < deadline and first.poll() is None:
+            time.sleep(0.005)
+        second = subprocess.run(cli_args(tiny_chat, data_path, out), capture_output=True, text=True,
+                                timeout=300, env=env(), cwd=REPO)
+        assert first.poll() is None, "the first run ended before the second started; slow it down"
+        assert second.returncode == 2
+        assert "another mix_eval run" in second.stderr and str(first.pid) in second.stderr
+        assert first.wait(timeout=300) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert_complete_and_equal(out, uninterrupted)

@@ -1,10 +1,11 @@
 """Crash-safe file primitives shared by every phase that writes results."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 
 def fsync_dir(path: Path) -> None:
@@ -58,3 +59,36 @@ def append_lines_durably(path: Path, lines: list[str]) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+class FolderBusyError(Exception):
+    """Another process holds the lock of a folder."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` for the duration of the block.
+
+    One writer per output folder: two runs appending to the same response file would
+    interleave and duplicate items. The lock is an OS lock (flock), so a killed run
+    never leaves a stale one behind.
+    """
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no locking, as before
+        yield
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode("ascii", "replace").strip() or "unknown"
+            raise FolderBusyError(holder) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)

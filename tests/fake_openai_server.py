@@ -1,0 +1,461 @@
+"""A loopback OpenAI-compatible chat server for tests and benchmarks.
+
+``FakeOpenAIServer`` is a stdlib ``ThreadingHTTPServer`` on 127.0.0.1 (port 0 = any
+free port) serving in a background thread::
+
+    with FakeOpenAIServer(latency=0.05, rate_limit=50) as server:
+        client = ChatClient(ClientConfig(api_key="sk-test", model="m", base_url=server.base_url))
+        ...
+        assert server.count(429) < 10
+
+Endpoints: ``POST /v1/chat/completions`` (a valid ``chat.completion``), ``GET /v1/models``,
+and for out-of-process use ``GET /_fake/stats`` (counts as JSON) and ``POST /_fake/reset``.
+
+Knobs, all changeable while it runs:
+
+* ``reply``: ``f(request_json) -> str | Fault``; default: a deterministic text made from
+  a hash of the messages. Returning a `Fault` answers that request with the fault.
+* ``latency``: seconds before each chat answer (not before 429s and scripted faults,
+  which come back at once, like a real API).
+* ``set_rate_limit(rps, burst=None)``: a token bucket refilled at ``rps`` tokens/s holding
+  at most ``burst`` (default ``max(1, rps)``, one second's worth); it starts full. A
+  request that finds no token gets 429 with ``retry-after-ms`` (exact time until the
+  next token, rounded up to a millisecond) and ``retry-after`` (the same in whole
+  seconds, rounded up). Only chat requests use tokens.
+* ``push_faults(*faults, times=1)``: a FIFO of scripted answers for the next chat
+  requests: ``"500"``, ``"502"``, ``"503"``, ``"429"``, ``"400"``, ``"401"``, ``"403"``,
+  ``"404"``, ``"422"``, ``"quota"`` (429 ``insufficient_quota``), ``"hang"`` (answer
+  nothing for ``hang_seconds``, then 200), ``"disconnect"`` (close the connection without
+  an answer), ``"garbage"`` (200 ``text/html`` body), ``"malformed_json"`` (200
+  ``application/json`` with a truncated body), ``"empty_choices"``, or a `Fault` with
+  ``retry_after`` / ``message`` / ``hang`` / ``headers`` set.
+* ``set_permanent(fault)``: answer every chat request with that fault (None: stop).
+* ``api_key``: when set, chat and model requests with another bearer key get 401, and
+  the error message echoes the key sent (as careless servers do), so tests can check
+  that the client never repeats it.
+* ``models``: when set, a chat request for another model gets 404 ``model_not_found``.
+
+Order for each chat request: scripted fault, permanent fault, key check, rate limit,
+model check, ``reply`` (which may return a Fault), latency, answer.
+
+Records: ``requests`` (every request: method, path, headers with lower-case names
+including ``authorization``, parsed JSON body, arrival time from ``time.monotonic()``,
+status), ``chat_requests()``, ``status_counts``, ``count(status)``, ``reset()``.
+
+Run as a script (``python tests/fake_openai_server.py --rate 50 --latency 0.05``) it
+prints its base URL on the first line of stdout and serves until interrupted.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import signal
+import sys
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Deque, Dict, List, Optional, Union
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A scripted answer. ``kind`` is a status (``"500"``) or a named fault (``"hang"``)."""
+
+    kind: str
+    retry_after: Optional[float] = None   # 429/5xx: seconds, sent as retry-after(-ms)
+    message: Optional[str] = None         # error message in the body
+    hang: Optional[float] = None          # "hang": seconds before answering
+    headers: Optional[Dict[str, str]] = None  # extra response headers (e.g. only retry-after)
+
+    @classmethod
+    def of(cls, value: Union[str, int, "Fault"]) -> "Fault":
+        if isinstance(value, Fault):
+            return value
+        return cls(str(value))
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: Dict[str, str]
+    body: Any
+    raw: bytes
+    time: float
+    status: Optional[int] = None
+    fault: Optional[str] = None
+
+    @property
+    def authorization(self) -> Optional[str]:
+        return self.headers.get("authorization")
+
+
+def default_reply(request: Dict[str, Any]) -> str:
+    """Deterministic text for a chat request: a hash of its messages."""
+    digest = hashlib.sha256(
+        json.dumps(request.get("messages"), sort_keys=True, ensure_ascii=False).encode("utf-8")
+    ).hexdigest()[:12]
+    return f"fake reply {digest}"
+
+
+def _error_body(message: str, type_: str, code: Optional[str] = None) -> bytes:
+    return json.dumps({"error": {"message": message, "type": type_, "param": None,
+                                 "code": code}}).encode()
+
+
+_STATUS_ERRORS = {
+    400: ("Invalid request: the prompt was rejected by the content filter.",
+          "invalid_request_error", "content_filter"),
+    401: ("Incorrect API key provided.", "invalid_request_error", "invalid_api_key"),
+    403: ("You are not allowed to use this model.", "invalid_request_error", "permission_denied"),
+    404: ("The model does not exist or you do not have access to it.", "invalid_request_error",
+          "model_not_found"),
+    422: ("Unprocessable entity.", "invalid_request_error", None),
+    429: ("Rate limit reached for requests.", "requests", "rate_limit_exceeded"),
+    500: ("The server had an error while processing your request.", "server_error", None),
+    502: ("Bad gateway.", "server_error", None),
+    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
+}
+
+
+class _TokenBucket:
+    def __init__(self, rate: float, burst: Optional[float]):
+        self.rate = float(rate)
+        self.burst = float(burst) if burst else max(1.0, self.rate)
+        self.tokens = self.burst
+        self.last = time.monotonic()
+
+    def take(self) -> Optional[float]:
+        """None when a token was taken, else the seconds until one is available."""
+        now = time.monotonic()
+        self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return None
+        return (1.0 - self.tokens) / self.rate
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+    fake: "FakeOpenAIServer"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # headers and body go out as separate writes
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.fake._handle(self, "GET")
+
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.fake._handle(self, "POST")
+
+
+class FakeOpenAIServer:
+    """An OpenAI-compatible chat server on 127.0.0.1 in a background thread."""
+
+    def __init__(self, *, reply: Optional[Callable[[Dict[str, Any]], Union[str, Fault]]] = None,
+                 latency: float = 0.0, rate_limit: Optional[float] = None,
+                 burst: Optional[float] = None, api_key: Optional[str] = None,
+                 models: Optional[List[str]] = None, hang_seconds: float = 30.0,
+                 host: str = "127.0.0.1", port: int = 0):
+        self.reply = reply or default_reply
+        self.latency = float(latency)
+        self.api_key = api_key
+        self.models = list(models) if models is not None else None
+        self.hang_seconds = float(hang_seconds)
+        self._lock = threading.Lock()
+        self._bucket: Optional[_TokenBucket] = None
+        self._faults: Deque[Fault] = deque()
+        self._permanent: Optional[Fault] = None
+        self._requests: List[RecordedRequest] = []
+        self._counts: Counter = Counter()
+        self._ids = 0
+        self._stopping = threading.Event()
+        self._httpd = _Server((host, port), _Handler)
+        self._httpd.fake = self
+        self._thread: Optional[threading.Thread] = None
+        if rate_limit:
+            self.set_rate_limit(rate_limit, burst)
+
+    # ---- lifecycle
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """The ``base_url`` for OpenAI clients: ``http://127.0.0.1:PORT/v1``."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    url = base_url
+
+    def start(self) -> "FakeOpenAIServer":
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                            kwargs={"poll_interval": 0.05},
+                                            name="fake-openai-server", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()   # wakes hanging handlers
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join(timeout=5)
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> "FakeOpenAIServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---- knobs
+
+    def set_rate_limit(self, rps: Optional[float], burst: Optional[float] = None) -> None:
+        """Token bucket of ``rps`` tokens/s, at most ``burst`` (default max(1, rps)); None: off."""
+        with self._lock:
+            self._bucket = _TokenBucket(rps, burst) if rps else None
+
+    def push_faults(self, *faults: Union[str, int, Fault], times: int = 1) -> None:
+        """Queue scripted answers for the next chat requests (each repeated ``times``)."""
+        with self._lock:
+            for f in faults:
+                for _ in range(times):
+                    self._faults.append(Fault.of(f))
+
+    def set_permanent(self, fault: Union[str, int, Fault, None]) -> None:
+        """Answer every chat request with ``fault`` from now on (None: back to normal)."""
+        with self._lock:
+            self._permanent = Fault.of(fault) if fault is not None else None
+
+    def clear_faults(self) -> None:
+        with self._lock:
+            self._faults.clear()
+            self._permanent = None
+
+    # ---- records
+
+    @property
+    def requests(self) -> List[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def chat_requests(self) -> List[RecordedRequest]:
+        return [r for r in self.requests if r.path.rstrip("/").endswith("/chat/completions")]
+
+    @property
+    def status_counts(self) -> Counter:
+        with self._lock:
+            return Counter(self._counts)
+
+    def count(self, status: Optional[int] = None) -> int:
+        """Chat requests answered with ``status`` (None: all chat requests)."""
+        with self._lock:
+            if status is None:
+                return sum(self._counts.values())
+            return self._counts[status]
+
+    def reset(self) -> None:
+        """Forget the records (knobs stay)."""
+        with self._lock:
+            self._requests.clear()
+            self._counts.clear()
+
+    def stats(self) -> Dict[str, Any]:
+        with self._lock:
+            return {"chat_requests": sum(self._counts.values()),
+                    "status_counts": {str(k): v for k, v in sorted(self._counts.items())},
+                    "requests": len(self._requests)}
+
+    # ---- serving
+
+    def _handle(self, h: _Handler, method: str) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length > 0 else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        path = h.path.split("?", 1)[0]
+        rec = RecordedRequest(method=method, path=path,
+                              headers={k.lower(): v for k, v in h.headers.items()},
+                              body=body, raw=raw, time=time.monotonic())
+        with self._lock:
+            self._requests.append(rec)
+        try:
+            if method == "POST" and path.rstrip("/").endswith("/chat/completions"):
+                self._chat(h, rec)
+            elif method == "GET" and path.rstrip("/").endswith("/models"):
+                self._models(h, rec)
+            elif method == "GET" and path == "/_fake/stats":
+                self._send(h, rec, 200, json.dumps(self.stats()).encode(), count=False)
+            elif method == "POST" and path == "/_fake/reset":
+                self.reset()
+                self._send(h, rec, 200, b"{}", count=False)
+            else:
+                self._send(h, rec, 404, _error_body(f"Unknown path {path}", "invalid_request_error"),
+                           count=False)
+        except (BrokenPipeError, ConnectionResetError):   # the client gave up (timeout)
+            h.close_connection = True
+
+    def _send(self, h: _Handler, rec: RecordedRequest, status: int, payload: bytes, *,
+              content_type: str = "application/json", headers: Optional[Dict[str, str]] = None,
+              count: bool = True) -> None:
+        rec.status = status
+        if count:
+            with self._lock:
+                self._counts[status] += 1
+        h.send_response(status)
+        h.send_header("Content-Type", content_type)
+        h.send_header("Content-Length", str(len(payload)))
+        for k, v in (headers or {}).items():
+            h.send_header(k, v)
+        h.end_headers()
+        h.wfile.write(payload)
+        h.wfile.flush()
+
+    def _bearer(self, rec: RecordedRequest) -> str:
+        auth = rec.headers.get("authorization", "")
+        return auth[7:] if auth.lower().startswith("bearer ") else rec.headers.get("api-key", "")
+
+    def _models(self, h: _Handler, rec: RecordedRequest) -> None:
+        if self.api_key is not None and self._bearer(rec) != self.api_key:
+            return self._fault(h, rec, Fault("401"))
+        ids = self.models if self.models is not None else ["fake-model"]
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in ids]
+        self._send(h, rec, 200, json.dumps({"object": "list", "data": data}).encode(), count=False)
+
+    def _chat(self, h: _Handler, rec: RecordedRequest) -> None:
+        with self._lock:
+            fault = self._faults.popleft() if self._faults else self._permanent
+        if fault is not None:
+            return self._fault(h, rec, fault)
+        if self.api_key is not None and self._bearer(rec) != self.api_key:
+            return self._fault(h, rec, Fault("401", message=(
+                f"Incorrect API key provided: {self._bearer(rec)}. You can find your API key "
+                "at https://platform.openai.com/account/api-keys.")))
+        with self._lock:
+            wait = self._bucket.take() if self._bucket is not None else None
+        if wait is not None:
+            return self._fault(h, rec, Fault("429", retry_after=wait))
+        body = rec.body if isinstance(rec.body, dict) else {}
+        model = body.get("model")
+        if self.models is not None and model not in self.models:
+            return self._fault(h, rec, Fault("404", message=(
+                f"The model `{model}` does not exist or you do not have access to it.")))
+        if not isinstance(body.get("messages"), list):
+            return self._fault(h, rec, Fault("400", message="'messages' is a required property"))
+        try:
+            text = self.reply(body)
+        except Exception as e:  # noqa: BLE001 - a broken reply function is a server error
+            return self._fault(h, rec, Fault("500", message=f"reply failed: {e!r}"))
+        if isinstance(text, Fault):
+            return self._fault(h, rec, text)
+        if self.latency > 0:
+            self._stopping.wait(self.latency)
+        self._send(h, rec, 200, json.dumps(self._completion(body, str(text))).encode())
+
+    def _completion(self, body: Dict[str, Any], text: str) -> Dict[str, Any]:
+        with self._lock:
+            self._ids += 1
+            n = self._ids
+        prompt_tokens = sum(len(str(m.get("content", "")).split())
+                            for m in body.get("messages", []) if isinstance(m, dict))
+        completion_tokens = len(text.split())
+        return {
+            "id": f"chatcmpl-fake-{n}", "object": "chat.completion", "created": int(time.time()),
+            "model": body.get("model", "fake-model"), "system_fingerprint": "fp_fake",
+            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+                         "message": {"role": "assistant", "content": text, "refusal": None}}],
+            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                      "total_tokens": prompt_tokens + completion_tokens},
+        }
+
+    def _fault(self, h: _Handler, rec: RecordedRequest, fault: Fault) -> None:
+        rec.fault = fault.kind
+        kind = fault.kind
+        if kind == "hang":
+            self._stopping.wait(fault.hang if fault.hang is not None else self.hang_seconds)
+            body = rec.body if isinstance(rec.body, dict) else {}
+            return self._send(h, rec, 200, json.dumps(self._completion(body, "late")).encode())
+        if kind == "disconnect":
+            rec.status = 0
+            with self._lock:
+                self._counts[0] += 1
+            h.close_connection = True
+            return
+        if kind == "garbage":
+            return self._send(h, rec, 200, b"<html><body>502 Bad Gateway (nginx)</body></html>",
+                              content_type="text/html")
+        if kind == "malformed_json":
+            return self._send(h, rec, 200, b'{"id": "chatcmpl-broken", "choices": [{"message": ')
+        if kind == "empty_choices":
+            return self._send(h, rec, 200, json.dumps(
+                {"id": "chatcmpl-empty", "object": "chat.completion", "created": 0,
+                 "model": "fake-model", "choices": []}).encode())
+        if kind == "quota":
+            return self._send(h, rec, 429, _error_body(
+                fault.message or "You exceeded your current quota, please check your plan and "
+                "billing details.", "insufficient_quota", "insufficient_quota"))
+        try:
+            status = int(kind)
+        except ValueError:
+            raise ValueError(f"unknown fault {kind!r}") from None
+        message, type_, code = _STATUS_ERRORS.get(status, (f"HTTP {status}", "error", None))
+        headers = {}
+        if fault.retry_after is not None:
+            ms = max(0, math.ceil(fault.retry_after * 1000))
+            headers["retry-after-ms"] = str(ms)
+            headers["retry-after"] = str(max(0, math.ceil(fault.retry_after)))
+        if status >= 500:
+            headers["x-should-retry"] = "true"
+        headers.update(fault.headers or {})
+        self._send(h, rec, status, _error_body(fault.message or message, type_, code),
+                   headers=headers)
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=0)
+    p.add_argument("--rate", type=float, default=None, help="requests/s allowed (token bucket)")
+    p.add_argument("--burst", type=float, default=None, help="bucket size (default max(1, rate))")
+    p.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    p.add_argument("--api-key", default=None, help="accept only this bearer key")
+    p.add_argument("--models", default=None, help="comma-separated known models")
+    args = p.parse_args(argv)
+    server = FakeOpenAIServer(latency=args.latency, rate_limit=args.rate, burst=args.burst,
+                              api_key=args.api_key, host=args.host, port=args.port,
+                              models=args.models.split(",") if args.models else None)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server.start()
+    print(server.base_url, flush=True)
+    try:
+        while not stop.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+        print(json.dumps(server.stats()), file=sys.stderr, flush=True)
+
+
+if __name__ == "__main__":
+    main()
