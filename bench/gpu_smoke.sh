@@ -29,8 +29,8 @@ run() { $PY -m mix_eval.evaluate --model_name local_chat --model_path "$T/tiny" 
     --version 2024-06-01 --batch_size 50 --data_path "$DATA" --inference_only --max_new_tokens 8 "$@"; }
 
 echo "== full run"
-start=$(date +%s.%N); run --output_dir "$T/full" 2>&1 | grep -v "item/s" | tail -4; end=$(date +%s.%N)
-echo "full run wall: $(echo "$end - $start" | bc) s"
+start=$(date +%s%N); run --output_dir "$T/full" 2>&1 | grep -v "item/s" | tail -4; end=$(date +%s%N)
+echo "full run wall: $(( (end - start) / 1000000 )) ms"
 
 echo "== SIGKILL mid-run, then resume"
 $PY -m mix_eval.evaluate --model_name local_chat --model_path "$T/tiny" --benchmark mixeval_hard \

@@ -279,15 +279,19 @@ class AdaptiveRateLimiter:
       i.e. about +2% per second at steady state. There is no increase while the pool
       is not limited by the pacing (no demand, nothing learned).
     * Decrease: a 429 for a request sent after the last cut (one cut per round trip,
-      as in TCP) sets ``rate = clamp(0.95 * admitted, 0.5 * rate, 0.95 * rate)`` where
-      ``admitted`` is the rate at which requests sent in the last second were accepted
-      (sent minus rejected): while the server rejects, that is its limit.
+      as in TCP) sets ``rate = clamp(0.95 * admitted, 0.5 * rate, (1 - cut) * rate)``
+      where ``admitted`` is the rate at which requests sent in the last second were
+      accepted (sent minus rejected): while the server rejects, that is its limit. The
+      minimum ``cut`` is 5% and doubles with each cut that follows the previous one
+      within 0.5 s (5, 10, 20, 40, 50%), so a big overshoot (a server with a large burst
+      allowance hides its limit until the burst is spent) is corrected in a few steps.
     """
 
     def __init__(self, initial_rate: float, *, min_rate: float = 0.02,
                  max_rate: Optional[float] = None, slow_start_gain: float = 1.0,
                  increase_gain: float = 0.02, min_cut: float = 0.05, max_cut: float = 0.5,
-                 target: float = 0.95, window: float = 1.0, window_samples: int = 20):
+                 target: float = 0.95, window: float = 1.0, window_samples: int = 20,
+                 escalate_within: float = 0.5):
         self.max_rate = float(max_rate) if max_rate else math.inf
         self.min_rate = min(float(min_rate), self.max_rate)
         self.rate = min(max(float(initial_rate), self.min_rate), self.max_rate)
@@ -296,6 +300,8 @@ class AdaptiveRateLimiter:
         self.increase_gain = increase_gain
         self.min_cut, self.max_cut, self.target = min_cut, max_cut, target
         self.window, self.window_samples = window, window_samples
+        self.escalate_within = escalate_within
+        self._quick_cuts = 0
         self.ceiling = math.inf
         self.tat = -math.inf          # GCRA theoretical arrival time
         self.gate_until = -math.inf
@@ -368,10 +374,12 @@ class AdaptiveRateLimiter:
             self.gate_until = max(self.gate_until, now + gate_delay)
         if sent_at < self.last_cut:   # sent before the last cut: already accounted for
             return False
+        self._quick_cuts = self._quick_cuts + 1 if now - self.last_cut < self.escalate_within else 0
+        cut = min(self.max_cut, self.min_cut * 2 ** self._quick_cuts)
         admitted = self.admitted_rate(now)
-        lo, hi = self.rate * (1 - self.max_cut), self.rate * (1 - self.min_cut)
+        lo, hi = self.rate * (1 - self.max_cut), self.rate * (1 - cut)
         new = hi if admitted is None else min(hi, max(lo, self.target * admitted))
-        self.ceiling = admitted if admitted is not None else self.rate
+        self.ceiling = self.rate if admitted is None else min(admitted, self.rate)
         self.rate = min(max(new, self.min_rate), self.max_rate)
         self.slow_start = False
         self.last_cut = now
@@ -453,6 +461,7 @@ class _DeadlineExceeded(Exception):
 
 
 _PENDING = object()
+_NO_ADVICE_PAUSE = 0.25   # seconds: first pool-wide pause after a 429 without retry-after
 
 
 # --------------------------------------------------------------------------- the client
@@ -472,7 +481,8 @@ class ChatClient:
         self.stats.current_rate = self._limiter.rate
         self._fatal: Optional[FatalAPIError] = None
         self._rl_streak_start: Optional[float] = None
-        self._rl_streak = 0
+        self._pause_level = 0          # escalation of pauses for 429s without retry-after
+        self._last_pause_at = -math.inf
         self._warned_rate_limit = False
         self._url = config.display_url
         # Per-event-loop state (made by _bind_loop).
@@ -727,7 +737,7 @@ class ChatClient:
                 self._on_success()
                 return result
             if outcome == "rate_limited":
-                await self._on_rate_limited(sent_at, retry_after, server_msg)
+                self._on_rate_limited(sent_at, retry_after, server_msg)
                 continue
             if outcome == "transient":
                 detail = self._redact(detail + (f" - {server_msg}" if server_msg else ""))
@@ -829,16 +839,15 @@ class ChatClient:
     def _on_success(self) -> None:
         self.stats.successes += 1
         self._rl_streak_start = None
-        self._rl_streak = 0
+        self._pause_level = 0
         self._limiter.on_success(time.monotonic())
         self.stats.current_rate = self._limiter.rate
 
-    async def _on_rate_limited(self, sent_at: float, retry_after: Optional[float],
+    def _on_rate_limited(self, sent_at: float, retry_after: Optional[float],
                                server_msg: Optional[str]) -> None:
         cfg = self._config
         now = time.monotonic()
         self.stats.rate_limited += 1
-        self._rl_streak += 1
         if self._rl_streak_start is None:
             self._rl_streak_start = now
         elif now - self._rl_streak_start > cfg.rate_limit_timeout:
@@ -849,11 +858,16 @@ class ChatClient:
                 f"(max_concurrency={cfg.max_concurrency}) or raise the rate limit of the key in "
                 f"{cfg.key_setting}", status_code=429, base_url=self._url,
                 server_message=server_msg))
+        gate: Optional[float] = None
         if retry_after is not None:
             gate = min(retry_after, cfg.max_retry_after)
-        else:   # no advice: exponential backoff for the whole pool
-            gate = min(cfg.backoff_cap, cfg.backoff_base * 2 ** min(self._rl_streak - 1, 16))
-            gate *= random.uniform(0.5, 1.0)
+        elif sent_at >= self._last_pause_at:
+            # No advice: pause the pool 0.25 s, doubling (up to backoff_cap) each time a
+            # request sent after the previous pause is rejected again before any success.
+            self._pause_level += 1
+            self._last_pause_at = now
+            gate = min(cfg.backoff_cap, _NO_ADVICE_PAUSE * 2 ** min(self._pause_level - 1, 20))
+            gate *= random.uniform(0.8, 1.0)
         old_gate = self._limiter.gate_until
         cut = self._limiter.on_rate_limited(now, sent_at, gate)
         self.stats.current_rate = self._limiter.rate
@@ -861,9 +875,9 @@ class ChatClient:
         if not self._warned_rate_limit:
             self._warned_rate_limit = True
             logger.warning("%s at %s is rate limiting (HTTP 429); pausing all requests %.2f s "
-                           "and slowing down to %.1f requests/s", cfg.label, self._url, gate,
+                           "and slowing down to %.1f requests/s", cfg.label, self._url, gate or 0.0,
                            self._limiter.rate)
-        elif gate >= 5:
+        elif gate is not None and gate >= 5:
             logger.info("%s at %s rate limited: pausing all requests %.1f s", cfg.label,
                         self._url, gate)
         if cut:

@@ -21,7 +21,8 @@ Knobs, all changeable while it runs:
   at most ``burst`` (default ``max(1, rps)``, one second's worth); it starts full. A
   request that finds no token gets 429 with ``retry-after-ms`` (exact time until the
   next token, rounded up to a millisecond) and ``retry-after`` (the same in whole
-  seconds, rounded up). Only chat requests use tokens.
+  seconds, rounded up); ``send_retry_after = False`` leaves both headers out. Only chat
+  requests use tokens.
 * ``push_faults(*faults, times=1)``: a FIFO of scripted answers for the next chat
   requests: ``"500"``, ``"502"``, ``"503"``, ``"429"``, ``"400"``, ``"401"``, ``"403"``,
   ``"404"``, ``"422"``, ``"quota"`` (429 ``insufficient_quota``), ``"hang"`` (answer
@@ -176,6 +177,7 @@ class FakeOpenAIServer:
         self.api_key = api_key
         self.models = list(models) if models is not None else None
         self.hang_seconds = float(hang_seconds)
+        self.send_retry_after = True   # False: rate-limit 429s come without retry-after headers
         self._lock = threading.Lock()
         self._bucket: Optional[_TokenBucket] = None
         self._faults: Deque[Fault] = deque()
@@ -353,7 +355,7 @@ class FakeOpenAIServer:
         with self._lock:
             wait = self._bucket.take() if self._bucket is not None else None
         if wait is not None:
-            return self._fault(h, rec, Fault("429", retry_after=wait))
+            return self._fault(h, rec, Fault("429", retry_after=wait if self.send_retry_after else None))
         body = rec.body if isinstance(rec.body, dict) else {}
         model = body.get("model")
         if self.models is not None and model not in self.models:
