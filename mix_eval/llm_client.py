@@ -312,8 +312,10 @@ class AdaptiveRateLimiter:
         self._sends: deque = deque()     # send times
         self._rejects: deque = deque()   # send times of the requests answered 429
 
+    max_tau = 0.01   # seconds a request may go early to make up for a late timer
+
     def _tau(self) -> float:
-        return min(1.0 / self.rate, 0.01)
+        return min(1.0 / self.rate, self.max_tau)
 
     def _window(self) -> float:
         return max(self.window, self.window_samples / self.rate)
@@ -462,6 +464,7 @@ class _DeadlineExceeded(Exception):
 
 _PENDING = object()
 _NO_ADVICE_PAUSE = 0.25   # seconds: first pool-wide pause after a 429 without retry-after
+_PROBE_WAIT = 2.0         # seconds the pool waits for the first request's answer
 
 
 # --------------------------------------------------------------------------- the client
@@ -485,6 +488,12 @@ class ChatClient:
         self._last_pause_at = -math.inf
         self._warned_rate_limit = False
         self._url = config.display_url
+        # The first request goes alone (a probe): a bad key or model then costs one call,
+        # not max_concurrency. The others wait for its answer, at most _PROBE_WAIT seconds.
+        self._probed = False
+        self._probe_in_flight = False
+        self._probe_started = 0.0
+        self._probe_future: Optional[asyncio.Future] = None
         # Per-event-loop state (made by _bind_loop).
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._sdk: Any = None
@@ -569,13 +578,22 @@ class ChatClient:
             self._semaphore = asyncio.Semaphore(self._config.max_concurrency)
             self._pace_lock = asyncio.Lock()
             self._fatal_future = loop.create_future()
+            self._probe_future = loop.create_future()
+            self._probe_in_flight = False
             self._inflight = set()
             if self._fatal is not None:
                 self._fatal_future.set_result(None)
 
     def _get_sdk(self) -> Any:
         if self._sdk is None:
-            self._sdk = self._make_sdk()
+            import openai
+
+            try:
+                self._sdk = self._make_sdk()
+            except openai.OpenAIError as e:
+                raise self._set_fatal(APIConfigError(
+                    f"cannot set up the client for the {self._config.label} at {self._url}: "
+                    f"{self._redact(e)}", base_url=self._url)) from None
             try:
                 self._url = _strip_userinfo(str(self._sdk.base_url).rstrip("/"))
             except Exception:  # noqa: BLE001
@@ -627,6 +645,10 @@ class ChatClient:
                 f"the key in {cfg.key_setting} for the {cfg.label} contains spaces, control or "
                 f"non-ASCII characters; set {cfg.key_setting} to the key exactly as issued",
                 base_url=self._url)
+        if cfg.is_azure and not (cfg.api_version or os.environ.get("OPENAI_API_VERSION")):
+            raise APIConfigError(
+                f"the {cfg.label} is Azure OpenAI ({self._url}) but no API version is set; set "
+                f"OPENAI_API_VERSION (e.g. 2024-02-01)", base_url=self._url)
 
     def _raise_if_fatal(self) -> None:
         if self._fatal is not None:
@@ -635,7 +657,7 @@ class ChatClient:
     def _set_fatal(self, error: FatalAPIError) -> FatalAPIError:
         if self._fatal is None:
             self._fatal = error
-            logger.error("%s", error)
+            logger.debug("client stopped: %s", error)   # the caller reports the error itself
             if self._fatal_future is not None and not self._fatal_future.done():
                 self._fatal_future.set_result(None)
             for task in list(self._inflight):
@@ -660,6 +682,33 @@ class ChatClient:
 
     # ---- one call, with retries
 
+    async def _wait_for_probe(self) -> bool:
+        """Wait while the first request is on its way; True when this call is that probe."""
+        while not self._probed:
+            if not self._probe_in_flight:
+                self._probe_in_flight = True
+                self._probe_started = time.monotonic()
+                return True
+            remaining = self._probe_started + _PROBE_WAIT - time.monotonic()
+            if remaining <= 0:
+                self._probed = True   # a slow first answer: do not hold the pool any longer
+                break
+            assert self._probe_future is not None and self._fatal_future is not None
+            await asyncio.wait({self._probe_future, self._fatal_future}, timeout=remaining,
+                               return_when=asyncio.FIRST_COMPLETED)
+            self._raise_if_fatal()
+        return False
+
+    def _end_probe(self, answered: bool) -> None:
+        if answered:
+            self._probed = True
+        self._probe_in_flight = False
+        future = self._probe_future
+        if future is not None and not future.done():
+            future.set_result(None)
+        if not self._probed and self._loop is not None:
+            self._probe_future = self._loop.create_future()
+
     async def _acquire_slot(self) -> float:
         assert self._pace_lock is not None
         async with self._pace_lock:
@@ -673,6 +722,15 @@ class ChatClient:
 
     async def _generate(self, model: str, messages: List[Dict[str, Any]],
                         params: Dict[str, Any]) -> ChatResult:
+        probe = await self._wait_for_probe()
+        try:
+            return await self._attempts(model, messages, params, probe)
+        finally:
+            if probe and not self._probed:   # cancelled before any answer: let another go
+                self._end_probe(answered=False)
+
+    async def _attempts(self, model: str, messages: List[Dict[str, Any]],
+                        params: Dict[str, Any], probe: bool) -> ChatResult:
         import openai
 
         cfg = self._config
@@ -731,6 +789,9 @@ class ChatClient:
                 raise
             if server_msg:
                 server_msg = self._redact(server_msg)
+            if probe:
+                probe = False
+                self._end_probe(answered=True)
 
             if outcome == "ok":
                 assert result is not None

@@ -9,18 +9,17 @@ from mix_eval.models.base import BaseModel, ChatModel
 from mix_eval.models.spec import ModelSpec
 
 
-def _check_model_path(name: str, path: Any) -> str:
-    if not path:
-        raise ModelError(f"--model_name {name} needs --model_path (a local checkpoint folder or a Hub id)")
+def check_model_path(flag: str, path: Any) -> str:
+    """A local checkpoint folder or a Hub id (``org/name``); else a clear error naming ``flag``."""
     path = str(path)
     if os.path.exists(path):
         if not os.path.isdir(path) or not os.path.isfile(os.path.join(path, "config.json")):
             raise ModelError(
-                f"--model_path {path} is not a Hugging Face checkpoint: a checkpoint is a "
+                f"{flag} {path} is not a Hugging Face checkpoint: a checkpoint is a "
                 "folder with config.json, the weights and the tokenizer files"
             )
     elif path.startswith((".", "/", "~")) or path.count("/") != 1:
-        raise ModelError(f"--model_path {path} does not exist")
+        raise ModelError(f"{flag} {path} does not exist (give a checkpoint folder or a Hub id like org/name)")
     return path
 
 
@@ -32,9 +31,15 @@ class _SpecMixin:
     def __init__(self, args: Any):
         super().__init__(args)  # type: ignore[call-arg]
         spec = self.spec
-        self.model_name = (
-            _check_model_path(spec.name, getattr(args, "model_path", None)) if spec.is_local else spec.model_id
-        )
+        if spec.is_local:
+            model_path = getattr(args, "model_path", None)
+            if not model_path:
+                raise ModelError(
+                    f"--model_name {spec.name} needs --model_path (a local checkpoint folder or a Hub id)"
+                )
+            self.model_name = check_model_path("--model_path", model_path)
+        else:
+            self.model_name = spec.model_id
         self.model_dtype = spec.dtype
         self.trust_remote_code = spec.trust_remote_code
         self.use_fast_tokenizer = spec.use_fast_tokenizer

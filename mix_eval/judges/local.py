@@ -1,0 +1,46 @@
+"""A local Hugging Face model as the judge (`--judge_model_id`).
+
+The same judge messages as the API judge, rendered with the model's chat template,
+generated in length-sorted batches of `--batch_size_judge` (1024 new tokens), on the
+GPUs when there are any (capped by `--max_gpu_memory_judge`), else on the CPU.
+"""
+from __future__ import annotations
+
+import logging
+from types import SimpleNamespace
+from typing import Any, Callable, Optional
+
+from mix_eval.generation import length_sorted_batches
+from mix_eval.judges.runner import OK
+from mix_eval.models.base import ChatModel
+
+logger = logging.getLogger(__name__)
+
+JUDGE_MAX_NEW_TOKENS = 1024
+
+
+class LocalJudge(ChatModel):
+    """A chat model whose inputs are whole message lists."""
+
+    def __init__(self, model_id: str, *, batch_size: int = 1, max_gpu_memory: Optional[str] = None,
+                 dtype: Optional[str] = None, max_new_tokens: int = JUDGE_MAX_NEW_TOKENS):
+        super().__init__(SimpleNamespace(max_gpu_memory=max_gpu_memory, dtype=dtype))
+        self.name = model_id
+        self.model_name = model_id
+        self.trust_remote_code = True
+        self.use_fast_tokenizer = True
+        self.attn_implementation = "flash_attention_2"
+        self.closeended_max_new_tokens = max_new_tokens
+        self.batch_size = max(1, int(batch_size or 1))
+        self.load(sets_pad_token_to_eos=True)
+
+    def render(self, messages: Any) -> str:  # type: ignore[override]
+        return self.apply_chat_template(messages)
+
+    def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
+                 on_result: Callable[[str, str, Optional[str]], None]) -> None:
+        conversations = [messages for _, messages in requests]
+        for batch in length_sorted_batches(self.input_lengths(conversations), self.batch_size):
+            replies = self.respond([conversations[i] for i in batch])
+            for i, reply in zip(batch, replies):
+                on_result(requests[i][0], OK, reply)

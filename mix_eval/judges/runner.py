@@ -1,0 +1,297 @@
+"""Judging a response file: the reference's rounds, with every judgment journaled.
+
+The reference sends every unjudged item to the judge, keeps those whose reply holds a
+valid verdict, and sends the rest again, for up to 10 rounds; what is still unjudged
+then gets a random verdict. Judged lines are ordered by the round that judged them.
+This module does the same, and on top of it:
+
+* each reply is appended to a journal as soon as it arrives, so a killed or crashed
+  run replays what it paid for instead of asking again;
+* a reply is reused only for the very same request (a digest of judge and messages);
+* replies in an existing judged file are reused the same way (files made elsewhere);
+* random verdicts come from a seeded generator, drawn in a fixed order, so a resumed
+  run ends with the same scores as an uninterrupted one;
+* how many items were blocked or fell back to random is counted and reported.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
+
+from mix_eval.judges.protocol import (
+    FREE_FORM,
+    judge_messages,
+    judged_response,
+    messages_digest,
+    option_letters,
+    verdict,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_ROUNDS = 10
+RANDOM_SEED = 42
+
+OK = "ok"
+BLOCKED = "blocked"
+ERROR = "error"
+
+
+class JudgeBackend(Protocol):
+    """Answers judge requests. ``on_result(key, outcome, reply)`` is called as each one
+    finishes: outcome ``ok`` (reply is the text), ``blocked`` (the API refused the
+    request as bad, repeatedly) or ``error`` (no reply). Fatal problems (a bad key)
+    raise instead."""
+
+    name: str
+
+    def complete(
+        self,
+        requests: list[tuple[str, list[dict[str, str]]]],
+        on_result: Callable[[str, str, Optional[str]], None],
+    ) -> None: ...
+
+
+@dataclass
+class JudgeReport:
+    """What judging one file took and how reliable its verdicts are."""
+
+    split: str
+    judge: str
+    items: int = 0
+    judge_calls: int = 0  # requests answered by the backend in this run
+    reused: int = 0  # replies replayed from the journal or an earlier judged file
+    rounds: int = 0
+    blocked: int = 0
+    random_fallback: int = 0
+    invalid_replies: int = 0  # replies without a valid verdict (retried)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class _Item:
+    record: dict[str, Any]
+    response: str
+    messages: list[dict[str, str]]
+    digest: str
+    last_reply: Optional[str] = None
+    outcomes: dict[int, tuple[str, Optional[str]]] = field(default_factory=dict)
+
+
+class Journal:
+    """Append-only record of judge replies: one JSON line per (item, round)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.entries: dict[tuple[str, int], dict[str, Any]] = {}
+        self._file = None
+        if self.path.exists():
+            self._load()
+
+    def _load(self) -> None:
+        data = self.path.read_bytes()
+        end = data.rfind(b"\n") + 1
+        if end < len(data):  # a torn last line from a kill: drop it
+            with open(self.path, "r+b") as f:
+                f.truncate(end)
+        for raw in data[:end].splitlines():
+            try:
+                entry = json.loads(raw)
+                self.entries[(str(entry["id"]), int(entry["round"]))] = entry
+            except (ValueError, KeyError, TypeError):
+                logger.warning("%s: skipping an unreadable journal line", self.path)
+
+    def get(self, item_id: str, round_no: int, digest: str) -> Optional[dict[str, Any]]:
+        entry = self.entries.get((item_id, round_no))
+        if entry is not None and entry.get("digest") == digest:
+            return entry
+        return None
+
+    def add(self, item_id: str, round_no: int, digest: str, outcome: str, reply: Optional[str]) -> None:
+        entry = {"id": item_id, "round": round_no, "digest": digest, "outcome": outcome, "reply": reply}
+        self.entries[(item_id, round_no)] = entry
+        if self._file is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")
+        self._file.write(json.dumps(entry) + "\n")
+        self._file.flush()  # in the OS's hands: survives a kill of this process
+
+    def sync(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+            os.fsync(self._file.fileno())
+
+    def close(self) -> None:
+        if self._file is not None:
+            self.sync()
+            self._file.close()
+            self._file = None
+
+
+def _previous_replies(judged_file: Optional[Path], kind: str, judge: str, extract_base: bool) -> dict[str, tuple[str, str]]:
+    """id -> (digest, reply) of valid verdicts in an existing judged file."""
+    found: dict[str, tuple[str, str]] = {}
+    if judged_file is None or not judged_file.exists():
+        return found
+    try:
+        with open(judged_file, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    rec = json.loads(line)
+                    reply = rec.get("judge_response")
+                    if verdict(kind, reply) is None:
+                        continue
+                    msgs = judge_messages(rec, kind, judged_response(rec, kind, extract_base))
+                    found[str(rec["id"])] = (messages_digest(msgs, judge), reply)
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except OSError:
+        pass
+    return found
+
+
+def judge_records(
+    records: list[dict[str, Any]],
+    kind: str,
+    judge: str,
+    get_backend: Callable[[], JudgeBackend],
+    journal_path: Path,
+    *,
+    extract_base: bool = False,
+    previous_judged_file: Optional[Path] = None,
+    max_rounds: int = MAX_ROUNDS,
+    seed: int = RANDOM_SEED,
+) -> tuple[list[dict[str, Any]], JudgeReport]:
+    """Judge response lines the reference's way; return judged lines and a report.
+
+    ``get_backend`` is called only if some request has no saved reply, so a rerun over
+    finished work makes no call and loads no judge model.
+    """
+    report = JudgeReport(split=kind, judge=judge, items=len(records))
+    items = []
+    for record in records:
+        response = judged_response(record, kind, extract_base)
+        messages = judge_messages(record, kind, response)
+        items.append(_Item(dict(record), response, messages, messages_digest(messages, judge)))
+    previous = _previous_replies(previous_judged_file, kind, judge, extract_base)
+    journal = Journal(journal_path)
+    backend: Optional[JudgeBackend] = None
+    rng = random.Random(seed)
+    judged: list[tuple[_Item, Any]] = []
+    remaining = items
+    try:
+        for round_no in range(1, max_rounds + 1):
+            report.rounds = round_no
+            by_key = {}
+            to_ask = []
+            for item in remaining:
+                key = str(item.record["id"])
+                saved = journal.get(key, round_no, item.digest)
+                if saved is None and round_no == 1 and key in previous and previous[key][0] == item.digest:
+                    journal.add(key, 1, item.digest, OK, previous[key][1])
+                    saved = journal.get(key, 1, item.digest)
+                if saved is not None:
+                    item.outcomes[round_no] = (saved["outcome"], saved.get("reply"))
+                    report.reused += 1
+                else:
+                    by_key[key] = item
+                    to_ask.append((key, item.messages))
+            if to_ask:
+                if backend is None:
+                    backend = get_backend()
+
+                def on_result(key: str, outcome: str, reply: Optional[str], _round: int = round_no) -> None:
+                    item = by_key[key]
+                    journal.add(key, _round, item.digest, outcome, reply)
+                    item.outcomes[_round] = (outcome, reply)
+                    report.judge_calls += 1
+
+                logger.info("%s judge round %d: %d requests to %s", _split_label(kind), round_no, len(to_ask), judge)
+                backend.complete(to_ask, on_result)
+                journal.sync()
+            still = []
+            for item in remaining:
+                outcome, reply = item.outcomes.get(round_no, (ERROR, None))
+                item.last_reply = reply
+                if outcome == BLOCKED:
+                    report.blocked += 1
+                    if kind == FREE_FORM:
+                        item.last_reply = "[[0.0]]"
+                        judged.append((item, 0.0))
+                    else:
+                        letter = rng.choice(option_letters(item.record))
+                        item.last_reply = f"[[{letter}]]"
+                        judged.append((item, letter))
+                    continue
+                value = verdict(kind, reply) if outcome == OK else None
+                if value is None:
+                    if outcome == OK:
+                        report.invalid_replies += 1
+                    still.append(item)
+                else:
+                    judged.append((item, value))
+            remaining = still
+            if not remaining:
+                break
+    finally:
+        journal.close()
+    if remaining:
+        logger.warning(
+            "%s: %d of %d items still had no valid verdict after %d rounds; they get a random "
+            "verdict, as in the reference", _split_label(kind), len(remaining), len(items), max_rounds,
+        )
+    for item in remaining:
+        report.random_fallback += 1
+        if kind == FREE_FORM:
+            judged.append((item, round(rng.random(), 1)))
+        else:
+            judged.append((item, rng.choice(option_letters(item.record))))
+    return [_judged_line(item, kind, value, extract_base) for item, value in judged], report
+
+
+def _judged_line(item: _Item, kind: str, value: Any, extract_base: bool) -> dict[str, Any]:
+    line = dict(item.record)
+    if extract_base:
+        line["response_extracted"] = item.response
+    line["judge_response"] = item.last_reply
+    if kind == FREE_FORM:
+        line["judge_score"] = value
+    else:
+        line["judge_option"] = value
+    return line
+
+
+def _split_label(kind: str) -> str:
+    return "free-form" if kind == FREE_FORM else "multiple-choice"
+
+
+def count_calls(reports: Iterable[JudgeReport]) -> int:
+    return sum(r.judge_calls for r in reports)
+
+
+def report_lines(reports: Iterable[JudgeReport]) -> list[str]:
+    """Human-readable summary; loud when verdicts were not really judged."""
+    lines = []
+    for r in reports:
+        text = (
+            f"{_split_label(r.split)} judge {r.judge}: {r.items} items, {r.judge_calls} judge calls, "
+            f"{r.reused} replies reused, {r.rounds} round(s)"
+        )
+        if r.blocked or r.random_fallback:
+            text += (
+                f"; WARNING: {r.blocked} blocked by the API and {r.random_fallback} never judged "
+                "(given a random verdict)"
+            )
+        lines.append(text)
+    return lines
+
+
+def report_dict(reports: Mapping[str, JudgeReport]) -> dict[str, Any]:
+    return {name: r.as_dict() for name, r in reports.items()}

@@ -1,0 +1,430 @@
+"""mix_eval.llm_client through the real openai SDK against a loopback fake server."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fake_openai_server import FakeOpenAIServer, Fault, default_reply
+from mix_eval.errors import MixEvalError
+from mix_eval.llm_client import (
+    AdaptiveRateLimiter, APIAuthError, APIBadRequestError, APIConfigError, APIQuotaError,
+    APIRateLimitError, ChatClient, ChatResult, ClientConfig, FatalAPIError, TransientAPIError,
+    parse_retry_after, run_batch,
+)
+
+KEY = "sk-test-SECRET-0123456789abcdef"
+MSGS = [{"role": "system", "content": "You are a judge."}, {"role": "user", "content": "Is 2+2=4?"}]
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer() as s:
+        yield s
+
+
+def config(server, **kw) -> ClientConfig:
+    base = dict(api_key=KEY, model="gpt-judge", base_url=server.base_url, max_concurrency=10,
+                timeout=5.0, max_retries=3, backoff_base=0.01, backoff_cap=0.05,
+                key_setting="MODEL_PARSER_API", label="judge API")
+    base.update(kw)
+    return ClientConfig(**base)
+
+
+def generate(client: ChatClient, messages=MSGS, **params) -> ChatResult:
+    async def main():
+        try:
+            return await client.generate(messages, **params)
+        finally:
+            await client.aclose()
+    return asyncio.run(main())
+
+
+def batch(n: int, prefix: str = "q"):
+    return [(i, [{"role": "user", "content": f"{prefix} {i}"}], {"max_tokens": 999})
+            for i in range(n)]
+
+
+# ------------------------------------------------------------------ success
+
+
+def test_success_sends_the_request_as_given(server):
+    client = ChatClient(config(server))
+    r = generate(client, max_tokens=999, response_format={"type": "text"}, temperature=0)
+    assert r.text == default_reply({"messages": MSGS})
+    assert r.finish_reason == "stop" and r.model == "gpt-judge"
+    assert r.usage is not None and r.usage.total_tokens == r.usage.prompt_tokens + r.usage.completion_tokens
+    (req,) = server.chat_requests()
+    assert req.path == "/v1/chat/completions"
+    assert req.body["model"] == "gpt-judge"
+    assert req.body["messages"] == MSGS
+    assert req.body["max_tokens"] == 999
+    assert req.body["response_format"] == {"type": "text"}
+    assert req.body["temperature"] == 0
+    assert req.authorization == f"Bearer {KEY}"
+    assert client.stats.as_dict()["requests_sent"] == 1 and client.stats.successes == 1
+
+
+def test_model_can_be_overridden_per_call(server):
+    client = ChatClient(config(server))
+    generate(client, model="gpt-other")
+    assert server.chat_requests()[0].body["model"] == "gpt-other"
+
+
+def test_azure_uses_deployment_path_and_api_key_header(server):
+    root = server.base_url.rsplit("/v1", 1)[0]
+    client = ChatClient(config(server, base_url=None, azure_endpoint=root,
+                               api_version="2024-02-01", model="my-deployment"))
+    assert generate(client).text
+    (req,) = server.chat_requests()
+    assert "/openai/deployments/my-deployment/chat/completions" in req.path
+    assert req.headers.get("api-key") == KEY
+
+
+# ------------------------------------------------------------------ 429
+
+
+def test_retry_after_ms_is_honoured(server):
+    server.push_faults(Fault("429", retry_after=0.6))
+    client = ChatClient(config(server))
+    generate(client)
+    first, second = server.chat_requests()
+    assert first.status == 429 and second.status == 200
+    assert second.time - first.time >= 0.6
+    assert client.stats.rate_limited == 1 and client.stats.retries == 0
+
+
+def test_fractional_retry_after_seconds_is_honoured(server):
+    server.push_faults(Fault("429", headers={"retry-after": "0.45"}))
+    client = ChatClient(config(server))
+    generate(client)
+    first, second = server.chat_requests()
+    assert second.time - first.time >= 0.45
+
+
+def test_parse_retry_after_forms():
+    assert parse_retry_after({"retry-after-ms": "250"}) == 0.25
+    assert parse_retry_after({"retry-after": "2"}) == 2.0
+    assert parse_retry_after({"retry-after": "1.5"}) == 1.5
+    assert parse_retry_after({"retry-after-ms": "40", "retry-after": "1"}) == 0.04
+    assert parse_retry_after({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0) == 10.0
+    assert parse_retry_after({"retry-after": "soon"}) is None
+    assert parse_retry_after({}) is None and parse_retry_after(None) is None
+
+
+def test_429_pauses_the_whole_pool(server):
+    server.latency = 0.02
+    server.push_faults(Fault("429", retry_after=0.8))
+    client = ChatClient(config(server, max_concurrency=5, initial_rate=500))
+    results = run_batch(client, batch(30))
+    assert all(isinstance(r, ChatResult) for r in results.values()) and len(results) == 30
+    reqs = server.chat_requests()
+    (rejected,) = [r for r in reqs if r.status == 429]
+    # Requests already on the wire may land just after the 429; then nobody sends
+    # until the advised time has passed.
+    quiet = [r for r in reqs if rejected.time + 0.1 < r.time < rejected.time + 0.8]
+    assert quiet == []
+    assert max(r.time for r in reqs) > rejected.time + 0.8
+
+
+def test_rate_limited_server_few_rejections(server):
+    server.latency = 0.02
+    server.set_rate_limit(60, burst=60)
+    client = ChatClient(config(server, max_concurrency=50))
+    t0 = time.monotonic()
+    results = run_batch(client, batch(300))
+    wall = time.monotonic() - t0
+    assert all(isinstance(r, ChatResult) for r in results.values()) and len(results) == 300
+    sent, n429 = server.count(), server.count(429)
+    assert sent == 300 + n429 == client.stats.requests_sent
+    assert n429 / sent <= 0.10, server.status_counts
+    assert wall <= 1.3 * 300 / 60, wall
+    assert client.stats.rate_limited == n429 and client.stats.retries == 0
+
+
+def test_endless_429_gives_up_with_clear_error(server):
+    server.set_permanent(Fault("429", retry_after=0.05))
+    client = ChatClient(config(server, rate_limit_timeout=0.6))
+    t0 = time.monotonic()
+    with pytest.raises(APIRateLimitError) as e:
+        generate(client)
+    assert time.monotonic() - t0 < 5
+    assert "429" in str(e.value) and server.base_url in str(e.value) and "MODEL_PARSER_API" in str(e.value)
+
+
+def test_insufficient_quota_is_fatal(server):
+    server.push_faults("quota")
+    with pytest.raises(APIQuotaError, match="quota"):
+        generate(ChatClient(config(server)))
+    assert server.count() == 1
+
+
+# ------------------------------------------------------------------ transient errors
+
+
+def test_500_then_success(server):
+    server.push_faults("500")
+    client = ChatClient(config(server))
+    assert generate(client).text
+    assert server.count(500) == 1 and server.count(200) == 1
+    assert client.stats.retries == 1
+
+
+def test_timeout_then_success(server):
+    server.push_faults(Fault("hang", hang=10))
+    client = ChatClient(config(server, timeout=0.5))
+    t0 = time.monotonic()
+    assert generate(client).text
+    assert 0.5 <= time.monotonic() - t0 < 3
+    assert client.stats.retries == 1 and len(server.chat_requests()) == 2
+
+
+def test_retries_exhausted_raise_transient_error(server):
+    server.push_faults("503", times=3)
+    client = ChatClient(config(server, max_retries=2))
+    with pytest.raises(TransientAPIError) as e:
+        generate(client)
+    msg = str(e.value)
+    assert server.base_url in msg and "HTTP 503" in msg and "3 times" in msg
+    assert server.count(503) == 3 and client.stats.failed == 1
+
+
+def test_connection_refused_is_transient():
+    with FakeOpenAIServer() as s:
+        url = s.base_url   # closed after this block
+    client = ChatClient(ClientConfig(api_key=KEY, model="m", base_url=url, max_retries=1,
+                                     backoff_base=0.01, backoff_cap=0.02, key_setting="X"))
+    with pytest.raises(TransientAPIError, match="connection error") as e:
+        generate(client)
+    assert url in str(e.value)
+
+
+@pytest.mark.parametrize("fault", ["garbage", "malformed_json", "empty_choices", "disconnect"])
+def test_malformed_answers_are_retried(server, fault):
+    server.push_faults(fault)
+    client = ChatClient(config(server))
+    assert generate(client).text == default_reply({"messages": MSGS})
+    assert client.stats.retries == 1
+
+
+def test_malformed_answers_exhausted(server):
+    server.set_permanent("garbage")
+    with pytest.raises(TransientAPIError, match="malformed"):
+        generate(ChatClient(config(server, max_retries=1)))
+    assert server.count() == 2
+
+
+# ------------------------------------------------------------------ fatal errors
+
+
+def test_401_stops_the_pool_at_once(server):
+    server.api_key = "sk-the-right-key"
+    delivered = []
+    client = ChatClient(config(server, max_concurrency=100))
+    t0 = time.monotonic()
+    with pytest.raises(APIAuthError) as e:
+        run_batch(client, batch(100), lambda k, r: delivered.append(k))
+    assert time.monotonic() - t0 < 5
+    msg = str(e.value)
+    assert "MODEL_PARSER_API" in msg and server.base_url in msg and "401" in msg
+    assert KEY not in msg
+    assert server.count() == 1, server.count()   # the first request goes alone
+    assert delivered == []
+    # The client stays stopped: no further request is sent.
+    n = server.count()
+    with pytest.raises(APIAuthError):
+        generate(client)
+    assert server.count() == n
+
+
+def test_fatal_error_cancels_requests_in_flight(server):
+    import threading
+
+    def reply(req):
+        content = req["messages"][0]["content"]
+        if content == "q 7":
+            return Fault("401")
+        if content != "q 0":          # q 0 (the first request) answers at once
+            threading.Event().wait(5.0)
+        return "slow"
+
+    server.reply = reply
+    client = ChatClient(config(server, max_concurrency=20, initial_rate=1000))
+    t0 = time.monotonic()
+    with pytest.raises(APIAuthError):
+        run_batch(client, batch(20))
+    assert time.monotonic() - t0 < 2.5
+    assert len(server.chat_requests()) <= 20
+
+
+def test_first_request_goes_alone(server):
+    """A bad key costs one call, even with a pacing that would let all 100 go at once."""
+    server.api_key = "sk-the-right-key"
+    client = ChatClient(config(server, max_concurrency=100, initial_rate=10_000))
+    with pytest.raises(APIAuthError):
+        run_batch(client, batch(100))
+    assert len(server.chat_requests()) == 1
+
+
+def test_403_is_an_auth_error(server):
+    server.push_faults("403")
+    with pytest.raises(APIAuthError, match="MODEL_PARSER_API"):
+        generate(ChatClient(config(server)))
+
+
+def test_404_names_the_model(server):
+    server.models = ["gpt-judge"]
+    client = ChatClient(config(server, model="gpt-nope", max_concurrency=50))
+    with pytest.raises(APIConfigError) as e:
+        run_batch(client, batch(50))
+    assert "'gpt-nope'" in str(e.value) and server.base_url in str(e.value)
+    assert server.count() == 1
+
+
+def test_missing_or_bad_key_fails_before_any_request(server):
+    with pytest.raises(APIAuthError, match="MODEL_PARSER_API"):
+        ChatClient(config(server, api_key=""))
+    with pytest.raises(APIAuthError, match="MODEL_PARSER_API") as e:
+        ChatClient(config(server, api_key="sk-abc déf"))
+    assert "déf" not in str(e.value)
+    assert server.count() == 0
+    client = ChatClient(config(server, api_key=f"  {KEY}\n"))   # pasted with spaces: trimmed
+    generate(client)
+    assert server.chat_requests()[0].authorization == f"Bearer {KEY}"
+
+
+def test_errors_are_mix_eval_errors():
+    for cls in (APIAuthError, APIConfigError, APIRateLimitError, APIQuotaError,
+                APIBadRequestError, TransientAPIError):
+        assert issubclass(cls, MixEvalError)
+    assert issubclass(APIAuthError, FatalAPIError) and not issubclass(APIBadRequestError, FatalAPIError)
+
+
+# ------------------------------------------------------------------ 400 and run_batch
+
+
+def test_400_is_delivered_per_item_without_retry(server):
+    server.reply = lambda req: Fault("400") if "forbidden" in req["messages"][0]["content"] \
+        else "[[1.0]]"
+    requests = [(f"k{i}", [{"role": "user", "content": ("forbidden" if i % 3 == 0 else "fine") + f" {i}"}],
+                 None) for i in range(10)]
+    delivered = {}
+    client = ChatClient(config(server))
+    results = run_batch(client, iter(requests), lambda k, r: delivered.__setitem__(k, r))
+    assert list(results) == [k for k, _, _ in requests]          # input order
+    assert delivered.keys() == results.keys()
+    bad = {k for k, r in results.items() if isinstance(r, APIBadRequestError)}
+    assert bad == {"k0", "k3", "k6", "k9"}
+    assert all(r.text == "[[1.0]]" for k, r in results.items() if k not in bad)
+    assert server.count(400) == 4 and client.stats.bad_requests == 4 and client.stats.retries == 0
+    assert "content filter" in str(results["k0"])
+
+
+def test_on_result_is_called_as_each_request_finishes(server):
+    import threading
+
+    def reply(req):
+        if req["messages"][0]["content"] == "q 5":
+            threading.Event().wait(1.0)
+        return "ok"
+
+    server.reply = reply
+    calls = []
+    t0 = time.monotonic()
+    results = run_batch(config(server), batch(10), lambda k, r: calls.append((k, time.monotonic() - t0)))
+    assert [k for k, _ in calls][-1] == 5 and len(calls) == 10
+    assert calls[0][1] < 0.8           # not held back until the slow one finished
+    assert list(results) == list(range(10))
+
+
+def test_client_is_reusable_across_batches_and_inside_a_loop(server):
+    client = ChatClient(config(server))
+    run_batch(client, batch(5))
+    run_batch(client, batch(5, prefix="again"))
+
+    async def inside_a_running_loop():
+        return run_batch(client, batch(3, prefix="nested"))
+
+    assert len(asyncio.run(inside_a_running_loop())) == 3
+    assert client.stats.successes == 13 and server.count(200) == 13
+
+
+def test_duplicate_keys_are_rejected(server):
+    with pytest.raises(ValueError, match="duplicate"):
+        run_batch(config(server), [("a", MSGS, None), ("a", MSGS, None)])
+
+
+# ------------------------------------------------------------------ the key never leaks
+
+
+def test_key_never_appears_in_errors_logs_or_reprs(server, caplog):
+    caplog.set_level(logging.DEBUG)
+    seen = []
+    cfg = config(server, max_retries=1)
+    seen += [repr(cfg), str(cfg), repr(ChatClient(cfg))]
+    server.push_faults("500", "500", "400", "garbage", "garbage",
+                       Fault("429", retry_after=0.01, message=f"slow down {KEY}"))
+    for _ in range(3):
+        try:
+            generate(ChatClient(cfg))
+        except MixEvalError as e:
+            seen += [str(e), repr(e), str(e.server_message)]
+    server.push_faults(Fault("500", message=f"internal error for key {KEY}"), times=2)
+    with pytest.raises(TransientAPIError) as e:
+        generate(ChatClient(cfg))
+    seen.append(str(e.value))
+    server.api_key = "sk-the-right-key"       # the 401 body echoes the key sent
+    with pytest.raises(APIAuthError) as e:
+        generate(ChatClient(cfg))
+    seen += [str(e.value), repr(e.value), str(e.value.server_message)]
+    assert "***" in str(e.value)
+    assert e.value.__cause__ is None and e.value.__context__ is None
+    text = "\n".join(seen) + "\n" + caplog.text
+    assert KEY not in text
+    assert KEY[8:] not in text
+    assert any(r.name == "mix_eval.llm_client" for r in caplog.records)
+
+
+# ------------------------------------------------------------------ pieces
+
+
+def test_config_validates_and_masks():
+    with pytest.raises(ValueError, match="max_concurrency"):
+        ClientConfig(api_key=KEY, model="m", max_concurrency=0)
+    with pytest.raises(ValueError, match="timeout"):
+        ClientConfig(api_key=KEY, model="m", timeout=0)
+    cfg = ClientConfig(api_key=KEY, model="m")
+    assert KEY not in repr(cfg) and "api_key=***" in repr(cfg)
+    assert cfg.display_url.startswith("https://api.openai.com") or cfg.display_url
+
+
+def test_limiter_cuts_on_429_and_grows_only_when_paced():
+    lim = AdaptiveRateLimiter(100.0)
+    t = 0.0
+    for _ in range(100):                      # one second at 100/s
+        t += lim.try_acquire(t) or 0.0
+        lim.try_acquire(t)
+    assert lim.rate == 100.0
+    assert lim.on_rate_limited(t, sent_at=t - 0.01, gate_delay=0.5)
+    assert lim.rate < 100.0 and not lim.slow_start
+    assert lim.delay(t) >= 0.5 - 1e-9          # the gate
+    rate = lim.rate
+    assert not lim.on_rate_limited(t + 0.01, sent_at=t - 0.02, gate_delay=None)  # sent before the cut
+    assert lim.rate == rate
+    lim.on_success(t + 10)                    # not paced for 10 s: nothing learned
+    assert lim.rate == rate
+    lim.last_paced = t + 10
+    lim.on_success(t + 10)
+    assert lim.rate > rate
+
+
+def test_import_is_light():
+    code = ("import sys, mix_eval.llm_client; "
+            "print(sorted(m for m in ('torch', 'transformers', 'openai') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,310 @@
+"""Scoring end to end: rule parsers, the model parser against a loopback judge, resume."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REF_RESPONSES, REPO, need_shared
+from fake_openai_server import FakeOpenAIServer
+from mix_eval.compute_metrics import main as compute_main
+from mix_eval.scoring import aggregate
+
+VERSION = "2024-06-01"
+KEY = "sk-test-secret-key-123"
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+# ---------------------------------------------------------------- fixtures
+
+
+def make_responses(root: Path, model: str, benchmark: str, n: int | None) -> Path:
+    """Copy the reference's gemma response files under another (unregistered) model name."""
+    need_shared(REF_RESPONSES)
+    src = REF_RESPONSES / benchmark / VERSION
+    dst = root / model / benchmark / VERSION
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in src.glob("*.jsonl"):
+        lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
+        if n is not None:
+            lines = lines[:n]
+        (dst / f.name.replace("gemma_11_7b_instruct", model)).write_text("".join(lines), encoding="utf-8")
+    return dst
+
+
+def _between(text: str, start: str, end: str) -> str:
+    i = text.rindex(start) + len(start)
+    return text[i:text.index(end, i)]
+
+
+def judge_reply(body: dict) -> str:
+    """A deterministic judge: free-form right when a gold answer appears in the answer;
+    multiple-choice picks a letter from a hash of the answer."""
+    user = body["messages"][-1]["content"]
+    answer = _between(user, "Model's Answer: ", "\nYour Judgment:")
+    if "Golden Answer(s): " in user[-3000:] and "Options: \n" not in user[-3000:]:
+        golds = re.findall(r"<answer \d+> (.*?)(?=; <answer \d+> |$)", _between(user, "Golden Answer(s): ", "\nModel's Answer:"))
+        score = "1.0" if any(g.lower() in answer.lower() for g in golds) else "0.0"
+        return f"The answer is judged. The correctness score: [[{score}]]"
+    block = _between(user, "Options: \n", "\nModel's Answer:")
+    n_options = len(re.findall(r"(?m)^[A-Z]\. ", block))
+    letter = LETTERS[int(hashlib.md5(answer.encode()).hexdigest(), 16) % n_options]
+    return f"The option chosen by the model: [[{letter}]]"
+
+
+def expected_scores(vdir: Path, model: str, benchmark: str) -> dict:
+    """score.json computed straight from the judge function, without the suite's runner."""
+    suffix = "_hard" if benchmark == "mixeval_hard" else ""
+    ff, mp = [], []
+    for line in open(vdir / f"{model}_close_freeform{suffix}.jsonl", encoding="utf-8"):
+        rec = json.loads(line)
+        golds = "; ".join(f"<answer {i + 1}> {a}" for i, a in enumerate(rec["target"]))
+        body = {"messages": [{"role": "user", "content": f"Golden Answer(s): {golds}\nModel's Answer: "
+                              f"{rec['response']}\nYour Judgment: "}]}
+        ff.append((rec["benchmark_name"], float(re.search(r"\[\[(.*)\]\]", judge_reply(body)).group(1))))
+    for line in open(vdir / f"{model}_close_multichoice{suffix}.jsonl", encoding="utf-8"):
+        rec = json.loads(line)
+        opts = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(rec["options"]))
+        body = {"messages": [{"role": "user", "content": f"Options: \n{opts}\nModel's Answer: {rec['response']}"
+                              "\nYour Judgment: "}]}
+        letter = re.search(r"\[\[(.)\]\]", judge_reply(body)).group(1)
+        mp.append((rec["benchmark_name"], 1 if letter == LETTERS[rec["target"][0]] else 0))
+    return aggregate.combine(aggregate.split_scores(ff), aggregate.split_scores(mp))
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(reply=judge_reply) as s:
+        s.api_key = KEY
+        yield s
+
+
+@pytest.fixture
+def judge_env(monkeypatch, tmp_path):
+    monkeypatch.setenv("MODEL_PARSER_API", KEY)
+    monkeypatch.delenv("OPENAI_API_TYPE", raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    return tmp_path
+
+
+def model_args(root: Path, server, benchmark="mixeval_hard", *extra: str) -> list[str]:
+    return ["--benchmark", benchmark, "--version", VERSION, "--model_response_dir", str(root),
+            "--api_base_url", server.base_url, "--api_parallel_num", "16", *extra]
+
+
+# ---------------------------------------------------------------- rule parsers
+
+
+def test_rule_parsers_reproduce_reference_figures_and_combine(tmp_path, capsys):
+    root = tmp_path / "responses"
+    for benchmark in ("mixeval", "mixeval_hard"):
+        make_responses(root, "my_model", benchmark, None)
+    figures = {"mixeval": (0.448, 0.628, 0.538), "mixeval_hard": (0.204, 0.354, 0.279)}
+    for benchmark, (ff, mp, overall) in figures.items():
+        code = compute_main(["--benchmark", benchmark, "--version", VERSION, "--model_response_dir", str(root),
+                             "--free_form_parser", "rule", "--multi_choice_parser", "rule"])
+        assert code == 0
+        vdir = root / "my_model" / benchmark / VERSION
+        ff_lines = [json.loads(x) for x in open(vdir / "judge_results_ff_rule.jsonl")]
+        mp_lines = [json.loads(x) for x in open(vdir / "judge_results_mp_rule.jsonl")]
+        assert round(sum(x["eval_result"] for x in ff_lines) / len(ff_lines), 3) == ff
+        assert round(sum(x["eval_result"] for x in mp_lines) / len(mp_lines), 3) == mp
+        scores = json.loads((vdir / "score.json").read_text())
+        assert list(scores)[0] == "overall" and round(scores["overall"], 3) == overall
+        run_scores = json.loads((root / "score.json").read_text())
+        assert run_scores == {"my_model": scores}
+        out = capsys.readouterr().out
+        assert "|    overall    |" in out or "| overall |" in out.replace("  ", " ")
+        # scoring again from the judged files gives the same numbers, without judging
+        assert compute_main(["--benchmark", benchmark, "--version", VERSION, "--model_response_dir", str(root),
+                             "--free_form_parser", "rule", "--multi_choice_parser", "rule",
+                             "--compute_score_from_judged_file"]) == 0
+        assert json.loads((vdir / "score.json").read_text()) == scores
+
+
+def test_rule_scoring_does_not_import_torch(tmp_path):
+    root = tmp_path / "responses"
+    make_responses(root, "my_model", "mixeval_hard", 50)
+    code = ("import sys; from mix_eval.compute_metrics import main; "
+            f"rc = main(['--benchmark', 'mixeval_hard', '--version', '{VERSION}', '--model_response_dir', "
+            f"r'{root}', '--free_form_parser', 'rule', '--multi_choice_parser', 'rule']); "
+            "assert rc == 0; assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'heavy import'")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+
+
+# ---------------------------------------------------------------- model parser
+
+
+def test_model_parser_end_to_end_and_no_judgment_bought_twice(tmp_path, server, judge_env):
+    root = tmp_path / "responses"
+    vdir = make_responses(root, "my_model", "mixeval_hard", 60)
+    assert compute_main(model_args(root, server)) == 0
+    calls = len(server.chat_requests())
+    assert calls == 120
+    first = server.chat_requests()[0]
+    assert first.body["model"] == "gpt-3.5-turbo-0125"
+    assert first.body["max_tokens"] == 999 and first.body["response_format"] == {"type": "text"}
+    assert first.authorization == f"Bearer {KEY}"
+    ff = [json.loads(x) for x in open(vdir / "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl")]
+    mp = [json.loads(x) for x in open(vdir / "judge_results_mp_model_judge_gpt-3.5-turbo-0125.jsonl")]
+    assert len(ff) == len(mp) == 60
+    assert list(ff[0])[-2:] == ["judge_response", "judge_score"]
+    assert list(mp[0])[-2:] == ["judge_response", "judge_option"]
+    scores = json.loads((vdir / "score.json").read_text())
+    assert scores == pytest.approx(expected_scores(vdir, "my_model", "mixeval_hard"))
+    report = json.loads((vdir / "judge_report.json").read_text())
+    assert report["free_form"]["random_fallback"] == 0 and report["multiple_choice"]["blocked"] == 0
+    # a rerun over complete judged files makes no judge call
+    assert compute_main(model_args(root, server)) == 0
+    assert len(server.chat_requests()) == calls
+    assert json.loads((vdir / "score.json").read_text()) == scores
+    # even with the journal gone, the judged files are enough
+    for journal in vdir.glob(".journal_*"):
+        journal.unlink()
+    assert compute_main(model_args(root, server)) == 0
+    assert len(server.chat_requests()) == calls
+    # a judged file from elsewhere scores without any judge
+    assert compute_main(model_args(root, server, "mixeval_hard", "--compute_score_from_judged_file")) == 0
+    assert json.loads((vdir / "score.json").read_text()) == scores
+
+
+def test_invalid_verdicts_are_retried_then_random_and_reported(tmp_path, server, judge_env, capsys):
+    root = tmp_path / "responses"
+    vdir = make_responses(root, "my_model", "mixeval", 10)
+    ff_lines = [json.loads(x) for x in open(vdir / "my_model_close_freeform.jsonl")]
+    prompts = [x["prompt"] for x in ff_lines]
+    unique = [i for i, p in enumerate(prompts) if prompts.count(p) == 1]
+    i_never, i_once = unique[1], unique[3]
+    seen = {"once": 0}
+
+    def flaky(body):
+        user = body["messages"][-1]["content"]
+        if "Golden Answer(s)" in user[-3000:]:
+            question = _between(user, "Question: ", "\nGolden Answer(s):")
+            if question == prompts[i_never]:
+                return "I cannot decide. [[7]]"  # out of range: never valid
+            if question == prompts[i_once] and seen["once"] == 0:
+                seen["once"] += 1
+                return "no verdict here"
+        return judge_reply(body)
+
+    server.reply = flaky
+    assert compute_main(model_args(root, server, "mixeval")) == 0
+    ff = [json.loads(x) for x in open(vdir / "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl")]
+    ids = [x["id"] for x in ff]
+    # the reference's order: judged in round 1, then round 2, then random fallbacks
+    assert ids[-1] == ff_lines[i_never]["id"] and ids[-2] == ff_lines[i_once]["id"]
+    assert ff[-1]["judge_response"] == "I cannot decide. [[7]]"
+    assert ff[-1]["judge_score"] in [x / 10 for x in range(11)]
+    report = json.loads((vdir / "judge_report.json").read_text())["free_form"]
+    assert report["random_fallback"] == 1 and report["rounds"] == 10
+    assert "1 never judged" in capsys.readouterr().out
+    # 10 items + 1 retry of `once` + 9 retries of `never`, and the multiple-choice 10
+    assert len(server.chat_requests()) == 10 + 1 + 9 + 10
+
+
+def test_blocked_requests_score_zero_or_random_letter(tmp_path, server, judge_env):
+    root = tmp_path / "responses"
+    vdir = make_responses(root, "my_model", "mixeval", 4)
+    ff_lines = [json.loads(x) for x in open(vdir / "my_model_close_freeform.jsonl")]
+    blocked = ff_lines[1]["response"]
+    from fake_openai_server import Fault
+
+    def filtering(body):
+        user = body["messages"][-1]["content"]
+        if _between(user, "Model's Answer: ", "\nYour Judgment:") == blocked:
+            return Fault("400", message="content filter")
+        return judge_reply(body)
+
+    server.reply = filtering
+    from mix_eval.judges import api as judge_api
+
+    original = judge_api.ApiJudge.__init__
+
+    def fast_init(self, config, **kw):
+        original(self, config, **{**kw, "blocked_pause": 0.0})
+
+    judge_api.ApiJudge.__init__ = fast_init
+    try:
+        assert compute_main(model_args(root, server, "mixeval")) == 0
+    finally:
+        judge_api.ApiJudge.__init__ = original
+    ff = {x["id"]: x for x in map(json.loads, open(vdir / "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl"))}
+    assert ff[ff_lines[1]["id"]]["judge_score"] == 0.0 and ff[ff_lines[1]["id"]]["judge_response"] == "[[0.0]]"
+    assert json.loads((vdir / "judge_report.json").read_text())["free_form"]["blocked"] == 1
+    assert server.count(400) == 10
+
+
+def test_wrong_key_stops_at_once_with_a_clear_message(tmp_path, server, monkeypatch, capsys):
+    root = tmp_path / "responses"
+    make_responses(root, "my_model", "mixeval_hard", 60)
+    monkeypatch.setenv("MODEL_PARSER_API", "sk-wrong-key-456")
+    monkeypatch.chdir(tmp_path)
+    start = time.time()
+    assert compute_main(model_args(root, server)) == 2
+    assert time.time() - start < 10
+    err = capsys.readouterr().err
+    assert "MODEL_PARSER_API" in err and "sk-wrong-key-456" not in err and "Traceback" not in err
+    assert len(server.chat_requests()) <= 16 + 2  # not 60 items x 99 retries
+
+
+def test_no_credentials_stops_evaluate_before_generation(tmp_path, monkeypatch, tiny_chat, data_path):
+    from mix_eval.evaluate import main as evaluate_main
+
+    monkeypatch.delenv("MODEL_PARSER_API", raising=False)
+    monkeypatch.delenv("OPENAI_API_TYPE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    out = tmp_path / "out"
+    code = evaluate_main(["--model_name", "local_chat", "--model_path", str(tiny_chat), "--benchmark",
+                          "mixeval_hard", "--version", VERSION, "--batch_size", "4", "--data_path",
+                          str(data_path), "--output_dir", str(out), "--limit", "2"])
+    assert code == 2
+    assert not (out / "local_chat").exists()  # nothing generated
+    assert "MODEL_PARSER_API" in (out / "error.log").read_text()
+
+
+def test_evaluate_generates_and_judges_in_one_go(tmp_path, server, judge_env, tiny_chat, data_path):
+    from mix_eval.evaluate import main as evaluate_main
+
+    out = tmp_path / "out"
+    code = evaluate_main(["--model_name", "local_chat", "--model_path", str(tiny_chat), "--benchmark",
+                          "mixeval_hard", "--version", VERSION, "--batch_size", "4", "--data_path",
+                          str(data_path), "--output_dir", str(out), "--limit", "6", "--max_new_tokens", "3",
+                          "--api_base_url", server.base_url, "--api_parallel_num", "4"])
+    assert code == 0
+    vdir = out / "local_chat" / "mixeval_hard" / VERSION
+    assert json.loads((vdir / "score.json").read_text())["overall"] >= 0
+    assert list(json.loads((out / "score.json").read_text())) == ["local_chat"]
+    assert len(server.chat_requests()) == 12
+
+
+@pytest.mark.slow
+def test_sigkill_halfway_through_judging_then_rerun(tmp_path, server, judge_env):
+    """1000 judgments, killed halfway: the rerun ends with the same scores, few extra calls."""
+    root = tmp_path / "responses"
+    vdir = make_responses(root, "my_model", "mixeval_hard", None)
+    server.latency = 0.01
+    env = dict(os.environ, MODEL_PARSER_API=KEY, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "mix_eval.compute_metrics", *model_args(root, server)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
+    deadline = time.time() + 120
+    while len(server.chat_requests()) < 500 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.01)
+    assert proc.poll() is None, "judging ended before the kill"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    rerun = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    total = len(server.chat_requests())
+    assert 1000 <= total <= 1050, f"{total} judge calls for 1000 judgments"
+    assert json.loads((vdir / "score.json").read_text()) == pytest.approx(
+        expected_scores(vdir, "my_model", "mixeval_hard"))
