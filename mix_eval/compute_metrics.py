@@ -30,7 +30,7 @@ from mix_eval.errors import MixEvalError
 from mix_eval.judges.protocol import FREE_FORM, MULTI_CHOICE
 from mix_eval.judges.runner import JudgeReport, judge_records, report_dict, report_lines
 from mix_eval.prompts.evaluation_prompts import FIVE_SHOT_PREFIX_FREEFORM, FIVE_SHOT_PREFIX_MULTIPLECHOICE
-from mix_eval.responses import model_version_dir, response_path
+from mix_eval.responses import check_safe_name, model_version_dir, response_path
 from mix_eval.scoring import aggregate, rules
 from mix_eval.utils.files import FolderBusyError, exclusive_lock, write_json_atomic, write_text_atomic
 
@@ -110,8 +110,9 @@ def find_models(args: argparse.Namespace) -> list[str]:
     from mix_eval.api.registry import available_model_names
 
     root = Path(args.model_response_dir)
+    check_safe_name("--version", args.version)
     if args.models_to_eval:
-        models = list(args.models_to_eval)
+        models = [check_safe_name("--models_to_eval", m) for m in args.models_to_eval]
     else:
         if not root.is_dir():
             raise MixEvalError(f"--model_response_dir {root} does not exist")
@@ -345,9 +346,11 @@ def compute_metric(args: argparse.Namespace, *, progress: bool = True) -> dict[s
 
 def compute_metrics_p(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Scoring as `evaluate` runs it: the model just generated, in its output folder."""
+    from mix_eval.evaluate import output_name
+
     scoring_args = argparse.Namespace(**vars(args))
     scoring_args.model_response_dir = args.output_dir
-    scoring_args.models_to_eval = [args.model_name]
+    scoring_args.models_to_eval = [output_name(args)]
     return compute_metric(scoring_args)
 
 

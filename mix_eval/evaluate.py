@@ -24,7 +24,7 @@ from typing import Any, Optional, Sequence
 from mix_eval.data import BENCHMARKS, DEFAULT_DATA_PATH, load_split, splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.generation import SplitOutcome, generate_split
-from mix_eval.responses import model_version_dir
+from mix_eval.responses import check_safe_name, model_version_dir
 from mix_eval.utils.files import FolderBusyError, exclusive_lock
 
 logger = logging.getLogger("mix_eval")
@@ -83,6 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Only the first N items of each split (smoke runs; reported as incomplete).")
     p.add_argument("--dtype", type=str, default=None, choices=["auto", "float32", "bfloat16", "float16"],
                    help="Weights dtype (default: the model's on GPU, float32 on CPU).")
+    p.add_argument("--output_name", type=str, default=None,
+                   help="Name of the output folder and files (default: --model_name).")
+    p.add_argument("--model_module", type=str, action="append", default=None,
+                   help="A Python file or module whose @register_model classes to load (repeatable).")
+    p.add_argument("--model_base_url", type=str, default=None,
+                   help="openai_compatible: the server's base URL, e.g. http://localhost:8000/v1.")
+    p.add_argument("--model_id", type=str, default=None,
+                   help="openai_compatible: the model name the server serves.")
+    p.add_argument("--model_api_key_env", type=str, default=None,
+                   help="openai_compatible: the environment variable holding the server's key (if any).")
+    p.add_argument("--model_gen_kwargs", type=str, default=None,
+                   help='openai_compatible: extra request parameters as JSON, e.g. \'{"temperature": 0}\'.')
     return p
 
 
@@ -125,10 +137,13 @@ def _status_args(args: argparse.Namespace, split_name: str) -> dict[str, Any]:
 
 def generate(args: argparse.Namespace, *, show_progress: bool = True) -> RunResult:
     """Generate (or resume) both splits of the benchmark for one model."""
-    from mix_eval.api.registry import get_model
+    from mix_eval.api.registry import get_model, load_model_modules
 
+    check_safe_name("--version", args.version)
+    load_model_modules(args.model_module or [])
     model_cls = get_model(args.model_name)  # unknown names fail before any work
-    version_dir = model_version_dir(args.output_dir, args.model_name, args.benchmark, args.version)
+    name = output_name(args)
+    version_dir = model_version_dir(args.output_dir, name, args.benchmark, args.version)
     model_holder: dict[str, Any] = {}
 
     def load_model() -> Any:
@@ -158,7 +173,7 @@ def generate(args: argparse.Namespace, *, show_progress: bool = True) -> RunResu
                 logger.info("%s: %d items", split.name, len(items))
                 outcomes.append(
                     generate_split(
-                        load_model, items, split, version_dir, args.model_name,
+                        load_model, items, split, version_dir, name,
                         _status_args(args, split.name), args.batch_size, show_progress=show_progress,
                     )
                 )
@@ -172,6 +187,13 @@ def generate(args: argparse.Namespace, *, show_progress: bool = True) -> RunResu
         if model is not None:
             model.close()
     return RunResult(outcomes, str(version_dir))
+
+
+def output_name(args: argparse.Namespace) -> str:
+    """The output folder's name: --output_name, else --model_name; never a path."""
+    if getattr(args, "output_name", None):
+        return check_safe_name("--output_name", args.output_name)
+    return check_safe_name("--model_name", args.model_name)
 
 
 def log_error(message: str, output_dir: str) -> None:
@@ -219,6 +241,12 @@ def run(args: argparse.Namespace) -> RunResult:
     for o in result.outcomes:
         state = "already complete" if o.skipped else f"{o.generated} generated"
         print(f"{o.split}: {o.total} responses ({state}); {o.time_elapsed / 60:.2f} min -> {o.response_file}")
+    failed = sum(o.failed for o in result.outcomes)
+    if failed:
+        raise MixEvalError(
+            f"{failed} item(s) got no response from the model's API (see the warnings above); everything "
+            "else is saved. Rerun the same command to retry just those items."
+        )
     if not args.inference_only:
         from mix_eval.compute_metrics import compute_metrics_p
 

@@ -42,6 +42,7 @@ class SplitOutcome:
     total: int  # items the split asks for
     time_elapsed: float  # seconds, all runs of this split together
     skipped: bool  # already complete, nothing to do
+    failed: int = 0  # items the model gave no response for (an API that kept failing)
 
 
 def _previous_state(status: Optional[Mapping[str, Any]]) -> tuple[int, float]:
@@ -128,7 +129,7 @@ def generate_split(
 
     elapsed_base = previous_elapsed + (time.time() - started)
     run_start = time.time()
-    generated = 0
+    generated = failed = 0
     with tqdm(
         total=len(items),
         initial=len(items) - len(pending),
@@ -143,18 +144,25 @@ def generate_split(
                 raise RuntimeError(f"the model returned {len(responses)} responses for {len(batch)} inputs")
             lines = []
             for i, response in zip(batch, responses):
+                if response is None:  # no answer this time: left for the next run
+                    failed += 1
+                    continue
                 record = records[i]
                 record["response"] = response
                 lines.append(response_line(record))
             append_lines_durably(resp_file, lines)
             batch_id += 1
-            generated += len(batch)
+            generated += len(lines)
             write_status(
                 stat_file, status_args, batch_id=batch_id,
                 time_elapsed=elapsed_base + (time.time() - run_start), state=IN_PROGRESS,
             )
             bar.update(len(batch))
     total_elapsed = elapsed_base + (time.time() - run_start)
+    if failed:
+        write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=total_elapsed, state=IN_PROGRESS)
+        logger.warning("%s: %d items got no response; a rerun retries just those", split.name, failed)
+        return SplitOutcome(split.name, resp_file, generated, len(items), total_elapsed, False, failed)
     write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=total_elapsed, state=COMPLETE)
     logger.info(
         "%s: %d responses generated in %.1f s (%.1f min for the split in all runs)",

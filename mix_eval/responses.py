@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Optional
 
-from mix_eval.errors import ResumeError
+from mix_eval.errors import MixEvalError, ResumeError
 from mix_eval.utils.files import write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,19 @@ RESULT_ARGS = (
     "model_systemprompt",
     "max_new_tokens",
     "dtype",
+    "model_id",
+    "model_gen_kwargs",
 )
+
+
+def check_safe_name(flag: str, value: str) -> str:
+    """A name that becomes one path component under the output folder, never a path."""
+    if not value or value in (".", "..") or value.startswith(".") or any(c in value for c in "/\\\0:"):
+        raise MixEvalError(
+            f"{flag} {value!r} cannot be used in a path: use letters, digits, '-', '_' and '.', "
+            "without slashes and not starting with a dot"
+        )
+    return value
 
 
 def model_version_dir(output_dir: str | os.PathLike, model_name: str, benchmark: str, version: str) -> Path:

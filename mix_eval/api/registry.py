@@ -8,7 +8,11 @@ backend.
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.util
 import logging
+import os
+import sys
 from typing import Callable, TypeVar
 
 from mix_eval.errors import ModelError
@@ -43,6 +47,46 @@ def available_model_names() -> list[str]:
     return sorted(set(MODEL_REGISTRY) | set(AVAILABLE_MODELS))
 
 
+ENTRY_POINT_GROUP = "mix_eval.models"
+_entry_points_loaded = False
+
+
+def load_model_modules(modules: list[str]) -> None:
+    """Import user files or modules whose ``@register_model`` classes register models."""
+    for ref in modules:
+        try:
+            if ref.endswith(".py") or os.path.sep in ref:
+                path = os.path.abspath(ref)
+                if not os.path.isfile(path):
+                    raise ModelError(f"--model_module {ref}: no such file")
+                name = "mix_eval_user_models_" + str(abs(hash(path)))
+                spec = importlib.util.spec_from_file_location(name, path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[name] = module
+                spec.loader.exec_module(module)
+            else:
+                importlib.import_module(ref)
+        except ModelError:
+            raise
+        except Exception as e:
+            raise ModelError(f"--model_module {ref} failed to load: {type(e).__name__}: {e}") from None
+
+
+def _load_entry_points() -> None:
+    """Import the modules other packages declare in the `mix_eval.models` entry point group."""
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            ep.load()
+        except Exception as e:
+            logger.warning("could not load the model entry point %s (%s): %s", ep.name, ep.value, e)
+
+
 def get_model(model_name: str) -> type:
     """The model class registered under ``model_name``."""
     if model_name in MODEL_REGISTRY:
@@ -51,6 +95,9 @@ def get_model(model_name: str) -> type:
 
     spec = catalog.get_spec(model_name)
     if spec is None:
+        _load_entry_points()
+        if model_name in MODEL_REGISTRY:
+            return MODEL_REGISTRY[model_name]
         close = difflib.get_close_matches(model_name, available_model_names(), n=3, cutoff=0.6)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ModelError(

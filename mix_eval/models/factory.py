@@ -6,7 +6,7 @@ from typing import Any
 
 from mix_eval.errors import ModelError
 from mix_eval.models.base import BaseModel, ChatModel
-from mix_eval.models.spec import ModelSpec
+from mix_eval.models.spec import ModelSpec, resolve_gen_kwargs
 
 
 def check_model_path(flag: str, path: Any) -> str:
@@ -50,6 +50,13 @@ class _SpecMixin:
             system = getattr(args, "model_systemprompt", None) or spec.system_message
             self.SYSTEM_MESSAGE = {"role": "system", "content": system} if system else None
         self.load(sets_pad_token_to_eos=spec.sets_pad_token_to_eos)
+        if spec.tie_weights_after_load:
+            self.model.tie_weights()
+        vocab = self.tokenizer.get_vocab()
+        try:
+            self.gen_kwargs = resolve_gen_kwargs(spec.gen_kwargs, self.tokenizer.eos_token_id, vocab.get)
+        except ValueError as e:
+            raise ModelError(f"{spec.name}: {e}") from None
 
     def render(self, file_input: str) -> str:
         if self.spec.chat_template is not None:
@@ -68,5 +75,20 @@ def model_class_for(spec: ModelSpec) -> type:
     elif spec.kind == "base":
         bases = (_SpecMixin, BaseModel)
     else:
-        raise ModelError(f"{spec.name}: API models are not available yet")
+        return _api_class_for(spec)
     return type(_class_name(spec), bases, {"spec": spec, "__module__": __name__})
+
+
+def _api_class_for(spec: ModelSpec) -> type:
+    from mix_eval.models.api_models import COMPATIBLE_ENDPOINTS, OpenAICompatibleEndpoint, OpenAICompatibleModel
+
+    if spec.name == "openai_compatible":
+        base: type = OpenAICompatibleEndpoint
+    elif not spec.sdk or "openai" in spec.sdk or any(s in COMPATIBLE_ENDPOINTS for s in spec.sdk):
+        base = OpenAICompatibleModel
+    else:
+        raise ModelError(
+            f"{spec.name} is served through the {'/'.join(spec.sdk)} SDK, which this version does not "
+            "support yet; its responses can still be scored with compute_metrics"
+        )
+    return type(_class_name(spec), (base,), {"spec": spec, "__module__": __name__})

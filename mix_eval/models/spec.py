@@ -37,6 +37,7 @@ class ModelSpec:
     dtype: str = "auto"
     attn_implementation: Optional[str] = None
     trust_remote_code: bool = False
+    # the reference defaulted to slow tokenizers; transformers 5 removed most of them
     use_fast_tokenizer: bool = True
     gen_kwargs: Mapping[str, Any] = field(default_factory=dict)
     max_new_tokens: Optional[int] = None

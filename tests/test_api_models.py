@@ -1,0 +1,181 @@
+"""API models under evaluation, against a loopback OpenAI-compatible server."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from fake_openai_server import FakeOpenAIServer
+from mix_eval.evaluate import main as evaluate_main
+
+VERSION = "2024-06-01"
+MODEL_KEY = "sk-model-key-789"
+JUDGE_KEY = "sk-judge-key-012"
+
+
+def answer_or_judge(body: dict) -> str:
+    """Judge requests get a verdict; model requests get a short answer."""
+    user = body["messages"][-1]["content"]
+    if "Golden Answer(s)" in user[-2000:]:
+        return "The correctness score: [[1.0]]"
+    if "The option chosen by the model" in user:
+        return "The option chosen by the model: [[A]]"
+    return "A"
+
+
+@pytest.fixture
+def server():
+    with FakeOpenAIServer(reply=answer_or_judge) as s:
+        yield s
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    for var in ("MODEL_PARSER_API", "OPENAI_API_TYPE", "OPENAI_BASE_URL", "k_oai", "OPENAI_API_KEY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return monkeypatch
+
+
+def run(data_path: Path, out: Path, *extra: str) -> int:
+    return evaluate_main(["--benchmark", "mixeval_hard", "--version", VERSION, "--batch_size", "4",
+                          "--data_path", str(data_path), "--output_dir", str(out), "--limit", "5", *extra])
+
+
+def test_gpt_4o_through_openai_base_url(server, clean_env, data_path, tmp_path):
+    clean_env.setenv("OPENAI_BASE_URL", server.base_url)
+    clean_env.setenv("k_oai", MODEL_KEY)
+    out = tmp_path / "out"
+    assert run(data_path, out, "--model_name", "gpt_4o", "--inference_only") == 0
+    requests = server.chat_requests()
+    assert len(requests) == 10
+    for r in requests:
+        assert r.body["model"] == "gpt-4o-2024-05-13"
+        assert r.body["max_tokens"] == 1536 and r.body["response_format"] == {"type": "text"}
+        assert r.authorization == f"Bearer {MODEL_KEY}"
+        assert [m["role"] for m in r.body["messages"]] == ["user"]
+    vdir = out / "gpt_4o" / "mixeval_hard" / VERSION
+    for split in ("close_freeform_hard", "close_multichoice_hard"):
+        lines = [json.loads(x) for x in open(vdir / f"gpt_4o_{split}.jsonl")]
+        assert len(lines) == 5 and all(x["response"] == "A" for x in lines)
+        status = json.loads((vdir / f"status_{split}.json").read_text())
+        assert status["status"]["status"] == "complete"
+        assert MODEL_KEY not in json.dumps(status)
+
+
+def test_o1_sends_max_completion_tokens(server, clean_env, data_path, tmp_path):
+    clean_env.setenv("OPENAI_BASE_URL", server.base_url)
+    clean_env.setenv("k_oai", MODEL_KEY)
+    assert run(data_path, tmp_path / "out", "--model_name", "openai_o1_mini", "--inference_only") == 0
+    body = server.chat_requests()[0].body
+    assert body["model"] == "o1-mini-2024-09-12"
+    assert body["max_completion_tokens"] == 1536 and "max_tokens" not in body
+
+
+def test_missing_model_key_names_the_variable(clean_env, data_path, tmp_path, capsys):
+    assert run(data_path, tmp_path / "out", "--model_name", "gpt_4o", "--inference_only") == 2
+    err = capsys.readouterr().err
+    assert "k_oai" in err and ".env" in err and "Traceback" not in err
+
+
+def test_openai_compatible_generates_judges_and_scores_in_its_own_folder(server, clean_env, data_path, tmp_path):
+    clean_env.setenv("MODEL_PARSER_API", JUDGE_KEY)
+    clean_env.setenv("MY_SERVER_KEY", MODEL_KEY)
+    out = tmp_path / "out"
+    for name in ("served_a", "served_b"):
+        code = run(data_path, out, "--model_name", "openai_compatible", "--model_base_url", server.base_url,
+                   "--model_id", f"org/{name}", "--model_api_key_env", "MY_SERVER_KEY", "--output_name", name,
+                   "--model_gen_kwargs", '{"temperature": 0, "seed": 7}', "--api_base_url", server.base_url)
+        assert code == 0
+        vdir = out / name / "mixeval_hard" / VERSION
+        assert (vdir / f"{name}_close_freeform_hard.jsonl").exists()
+        scores = json.loads((vdir / "score.json").read_text())
+        assert scores["overall"] > 0
+        assert (vdir / "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl").exists()
+    model_requests = [r for r in server.chat_requests() if r.body["model"].startswith("org/")]
+    judge_requests = [r for r in server.chat_requests() if r.body["model"] == "gpt-3.5-turbo-0125"]
+    assert len(model_requests) == 20 and len(judge_requests) == 20
+    assert all(r.body["temperature"] == 0 and r.body["seed"] == 7 for r in model_requests)
+    assert all(r.authorization == f"Bearer {MODEL_KEY}" for r in model_requests)
+    assert all(r.authorization == f"Bearer {JUDGE_KEY}" for r in judge_requests)
+    assert json.loads((out / "score.json").read_text()).keys() == {"served_b"}
+
+
+def test_api_failures_leave_items_for_the_next_run(server, clean_env, data_path, tmp_path, capsys):
+    """A server that keeps failing for some requests: those items stay missing, the run
+    says how to retry them, and the rerun completes just them."""
+    clean_env.setenv("OPENAI_BASE_URL", server.base_url)
+    clean_env.setenv("k_oai", MODEL_KEY)
+    from fake_openai_server import Fault
+
+    broken_prompt = {"text": None}
+
+    def flaky(body):
+        user = body["messages"][-1]["content"]
+        if broken_prompt["text"] is None:
+            broken_prompt["text"] = user
+        if user == broken_prompt["text"]:
+            return Fault("500")
+        return answer_or_judge(body)
+
+    server.reply = flaky
+    from mix_eval.llm_client import ClientConfig
+
+    original = ClientConfig.__init__
+    out = tmp_path / "out"
+
+    def quick(self, *a, **k):
+        k.setdefault("max_retries", 1)
+        k.setdefault("backoff_base", 0.01)
+        k.setdefault("backoff_cap", 0.02)
+        original(self, *a, **k)
+
+    clean_env.setattr(ClientConfig, "__init__", quick)
+    assert run(data_path, out, "--model_name", "gpt_4o", "--inference_only") == 2
+    assert "Rerun the same command" in capsys.readouterr().err
+    vdir = out / "gpt_4o" / "mixeval_hard" / VERSION
+    ff = vdir / "gpt_4o_close_freeform_hard.jsonl"
+    assert len(ff.read_text().splitlines()) == 4
+    server.reply = answer_or_judge
+    assert run(data_path, out, "--model_name", "gpt_4o", "--inference_only") == 0
+    ids = [json.loads(x)["id"] for x in ff.read_text().splitlines()]
+    assert sorted(ids, key=int) == ["0", "1", "2", "3", "4"]
+
+
+def test_model_module_registers_a_users_model(clean_env, data_path, tmp_path, tiny_chat):
+    module = tmp_path / "my_models.py"
+    module.write_text(
+        "from mix_eval.api.registry import register_model\n"
+        "from mix_eval.models.base import ChatModel\n\n"
+        "@register_model('my_tiny')\n"
+        "class MyTiny(ChatModel):\n"
+        "    def __init__(self, args):\n"
+        "        super().__init__(args)\n"
+        f"        self.model_name = {str(tiny_chat)!r}\n"
+        "        self.SYSTEM_MESSAGE = None\n"
+        "        self.closeended_max_new_tokens = 2\n"
+        "        self.model = self.build_model()\n"
+        "        self.model_max_len = self.model.config.max_position_embeddings\n"
+        "        self.tokenizer = self.build_tokenizer()\n"
+        "        self.max_input_length_closeend = 1000\n"
+    )
+    out = tmp_path / "out"
+    assert run(data_path, out, "--model_name", "my_tiny", "--model_module", str(module), "--inference_only") == 0
+    assert len((out / "my_tiny" / "mixeval_hard" / VERSION / "my_tiny_close_freeform_hard.jsonl")
+               .read_text().splitlines()) == 5
+
+
+@pytest.mark.parametrize("flag, value", [("--output_name", "../escape"), ("--output_name", "a/b"),
+                                         ("--output_name", ".hidden"), ("--version", "../../x")])
+def test_names_cannot_write_outside_the_output_dir(clean_env, data_path, tmp_path, capsys, flag, value):
+    args = ["--model_name", "gpt_4o", "--inference_only", flag, value]
+    if flag == "--version":
+        code = evaluate_main(["--benchmark", "mixeval_hard", "--batch_size", "1", "--data_path", str(data_path),
+                              "--output_dir", str(tmp_path / "out"), "--model_name", "gpt_4o", "--inference_only",
+                              "--version", value])
+    else:
+        code = run(data_path, tmp_path / "out", *args)
+    assert code == 2
+    assert flag in capsys.readouterr().err
+    assert not any(p.name == "escape" for p in tmp_path.rglob("*"))
