@@ -29,10 +29,19 @@ from mix_eval.data import BENCHMARKS, splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.protocol import FREE_FORM, MULTI_CHOICE
 from mix_eval.judges.runner import JudgeReport, judge_records, report_dict, report_lines
-from mix_eval.prompts.evaluation_prompts import FIVE_SHOT_PREFIX_FREEFORM, FIVE_SHOT_PREFIX_MULTIPLECHOICE
+from mix_eval.prompts.evaluation_prompts import (
+    FIVE_SHOT_PREFIX_FREEFORM,
+    FIVE_SHOT_PREFIX_MULTIPLECHOICE,
+)
 from mix_eval.responses import check_safe_name, model_version_dir, response_path
 from mix_eval.scoring import aggregate, rules
-from mix_eval.utils.files import FolderBusyError, exclusive_lock, write_json_atomic, write_text_atomic
+from mix_eval.utils.files import (
+    FolderBusyError,
+    exclusive_lock,
+    write_json_atomic,
+    write_text_atomic,
+)
+from mix_eval.utils.interrupt import graceful_interrupts
 
 logger = logging.getLogger("mix_eval")
 
@@ -360,7 +369,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     setup_logging(args.verbose)
     try:
-        compute_metric(args)
+        with graceful_interrupts():
+            compute_metric(args)
     except MixEvalError as e:
         log_error(f"Error: {e} (compute_metrics, benchmark {args.benchmark}, version {args.version})",
                   args.model_response_dir)

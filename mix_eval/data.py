@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 from mix_eval.errors import DataError
-from mix_eval.utils.files import write_json_atomic
 from mix_eval.prompts import OPTION_LETTERS, format_input
+from mix_eval.utils.files import write_json_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -26,6 +26,7 @@ from mix_eval.errors import MixEvalError
 from mix_eval.generation import SplitOutcome, generate_split
 from mix_eval.responses import check_safe_name, model_version_dir
 from mix_eval.utils.files import FolderBusyError, exclusive_lock
+from mix_eval.utils.interrupt import graceful_interrupts
 
 logger = logging.getLogger("mix_eval")
 
@@ -258,7 +259,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
     try:
-        run(args)
+        with graceful_interrupts():
+            run(args)
     except MixEvalError as e:
         message = f"Error: {e}"
         log_error(f"{message} (model {args.model_name}, benchmark {args.benchmark}, version {args.version})",

@@ -30,6 +30,7 @@ from mix_eval.responses import (
     write_status,
 )
 from mix_eval.utils.files import append_lines_durably
+from mix_eval.utils.interrupt import STOP
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ def generate_split(
                 time_elapsed=elapsed_base + (time.time() - run_start), state=IN_PROGRESS,
             )
             bar.update(len(batch))
+            STOP.check()  # after a first Ctrl-C: this batch is saved, stop here
     total_elapsed = elapsed_base + (time.time() - run_start)
     if failed:
         write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=total_elapsed, state=IN_PROGRESS)

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from fake_openai_server import FakeOpenAIServer
+
 from mix_eval.evaluate import main as evaluate_main
 
 VERSION = "2024-06-01"

@@ -13,10 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import REPO
+
 from mix_eval.models.catalog import SPECS
-from mix_eval.models.spec import DEFAULT_MAX_NEW_TOKENS, EOS, EOT, ModelSpec, resolve_gen_kwargs
+from mix_eval.models.spec import (
+    DEFAULT_MAX_NEW_TOKENS,
+    EOS,
+    EOT,
+    ModelSpec,
+    resolve_gen_kwargs,
+)
 
 CATALOG = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "model_catalog.json"
 N_MODELS = 120

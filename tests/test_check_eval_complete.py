@@ -5,9 +5,10 @@ import json
 import shutil
 
 import pytest
-
 from conftest import REF_RESPONSES, need_shared
-from mix_eval.utils.check_eval_complete import CLOSING_LINE, main as check_main
+
+from mix_eval.utils.check_eval_complete import CLOSING_LINE
+from mix_eval.utils.check_eval_complete import main as check_main
 
 VERSION = "2024-06-01"
 

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from conftest import run_module
 
 import mix_eval.data as data_mod
-from conftest import run_module
 from mix_eval.data import (
     KNOWN_VERSIONS,
     SPLITS,

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import REF_RESPONSES, need_shared, run_module
+
 from mix_eval.evaluate import main as evaluate_main
 from mix_eval.prompts import evaluation_prompts as ep
 

@@ -5,8 +5,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import REF_RESPONSES, need_shared
+
 from mix_eval.compute_metrics import main as compute_main
 
 VERSION = "2024-06-01"

@@ -4,15 +4,17 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from conftest import REF_RESPONSES, REFERENCE, need_shared
+
 from mix_eval.data import load_split, splits_for
 from mix_eval.prompts import (
     construct_prompt_freeform,
     construct_prompt_multichoice,
-    evaluation_prompts as ep,
     five_shot_input,
     has_context,
+)
+from mix_eval.prompts import (
+    evaluation_prompts as ep,
 )
 
 REF_FILES = {

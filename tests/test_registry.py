@@ -6,8 +6,8 @@ import sys
 from types import SimpleNamespace
 
 import pytest
-
 from conftest import REPO, run_module
+
 from mix_eval.errors import ModelError
 
 

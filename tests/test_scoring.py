@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from conftest import REF_RESPONSES, REPO, need_shared
 from fake_openai_server import FakeOpenAIServer
+
 from mix_eval.compute_metrics import main as compute_main
 from mix_eval.scoring import aggregate
 

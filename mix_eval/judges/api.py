@@ -16,7 +16,14 @@ from typing import Any, Callable, Optional
 
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.runner import BLOCKED, ERROR, OK
-from mix_eval.llm_client import APIBadRequestError, ChatClient, ChatResult, ClientConfig, run_batch
+from mix_eval.llm_client import (
+    APIBadRequestError,
+    ChatClient,
+    ChatResult,
+    ClientConfig,
+    run_batch,
+)
+from mix_eval.utils.interrupt import STOP, until_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -99,8 +106,10 @@ class ApiJudge:
                     logger.warning("judge request %s failed: %s", key, result)
                     on_result(key, ERROR, None)
 
-            run_batch(self.client, [(k, m, dict(JUDGE_PARAMS)) for k, m in pending], on_result=deliver,
-                      progress=self.progress, desc="judging")
+            run_batch(self.client, until_stopped((k, m, dict(JUDGE_PARAMS)) for k, m in pending),
+                      on_result=deliver, progress=self.progress, desc="judging")
+            if STOP.requested:  # Ctrl-C: what was in flight is delivered; ask nothing more
+                return
             pending = [(k, m) for k, m in pending if k in refused]
             if not pending:
                 return

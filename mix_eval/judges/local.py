@@ -13,6 +13,7 @@ from typing import Any, Callable, Optional
 from mix_eval.generation import length_sorted_batches
 from mix_eval.judges.runner import OK
 from mix_eval.models.base import ChatModel
+from mix_eval.utils.interrupt import STOP
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +42,8 @@ class LocalJudge(ChatModel):
                  on_result: Callable[[str, str, Optional[str]], None]) -> None:
         conversations = [messages for _, messages in requests]
         for batch in length_sorted_batches(self.input_lengths(conversations), self.batch_size):
+            if STOP.requested:  # Ctrl-C: stop between batches; the runner saves what is done
+                return
             replies = self.respond([conversations[i] for i in batch])
             for i, reply in zip(batch, replies):
                 on_result(requests[i][0], OK, reply)

@@ -14,7 +14,10 @@ import re
 from typing import Any, Mapping, Optional
 
 from mix_eval.prompts import OPTION_LETTERS, format_options
-from mix_eval.prompts.evaluation_prompts import JUDGE_MESSAGES_FREEFORM, JUDGE_MESSAGES_MULTICHOICE
+from mix_eval.prompts.evaluation_prompts import (
+    JUDGE_MESSAGES_FREEFORM,
+    JUDGE_MESSAGES_MULTICHOICE,
+)
 from mix_eval.scoring.rules import (
     extract_base_model_response_freeform,
     extract_base_model_response_multichoice,

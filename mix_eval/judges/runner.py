@@ -31,6 +31,7 @@ from mix_eval.judges.protocol import (
     option_letters,
     verdict,
 )
+from mix_eval.utils.interrupt import STOP
 
 logger = logging.getLogger(__name__)
 
@@ -216,6 +217,7 @@ def judge_records(
                 logger.info("%s judge round %d: %d requests to %s", _split_label(kind), round_no, len(to_ask), judge)
                 backend.complete(to_ask, on_result)
                 journal.sync()
+                STOP.check()  # after a first Ctrl-C: the replies in hand are saved
             still = []
             for item in remaining:
                 outcome, reply = item.outcomes.get(round_no, (ERROR, None))

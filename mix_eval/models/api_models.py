@@ -16,6 +16,7 @@ from typing import Any, Optional
 from mix_eval.errors import ModelError
 from mix_eval.models.base_api import APIModelBase
 from mix_eval.models.spec import ModelSpec
+from mix_eval.utils.interrupt import STOP, until_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -95,8 +96,10 @@ class OpenAICompatibleModel(APIModelBase):
                 else:
                     self.failures[str(i)] = str(result)
 
-            run_batch(self.client, [(i, self.get_messages(file_inputs[i]), dict(self.params)) for i in pending],
-                      on_result=deliver)
+            run_batch(self.client, until_stopped((i, self.get_messages(file_inputs[i]), dict(self.params))
+                                                  for i in pending), on_result=deliver)
+            if STOP.requested:  # Ctrl-C: unanswered items stay for the next run
+                return [answers[i] for i in range(len(file_inputs))]
             pending = sorted(refused)
             if not pending:
                 break

@@ -80,7 +80,11 @@ def model_class_for(spec: ModelSpec) -> type:
 
 
 def _api_class_for(spec: ModelSpec) -> type:
-    from mix_eval.models.api_models import COMPATIBLE_ENDPOINTS, OpenAICompatibleEndpoint, OpenAICompatibleModel
+    from mix_eval.models.api_models import (
+        COMPATIBLE_ENDPOINTS,
+        OpenAICompatibleEndpoint,
+        OpenAICompatibleModel,
+    )
 
     if spec.name == "openai_compatible":
         base: type = OpenAICompatibleEndpoint

@@ -1,0 +1,103 @@
+"""Ctrl-C: the first finishes the work in hand and saves it, the second stops at once."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REF_RESPONSES, REPO, need_shared
+from fake_openai_server import FakeOpenAIServer
+
+VERSION = "2024-06-01"
+
+
+def env(**extra: str) -> dict:
+    return dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false", PYTHONUNBUFFERED="1", **extra)
+
+
+def lines(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+def wait_for(predicate, proc, timeout=120.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None and not predicate():
+        time.sleep(0.005)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+
+
+def gen_cmd(tiny_chat: Path, data_path: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "mix_eval.evaluate", "--model_name", "local_chat", "--model_path", str(tiny_chat),
+            "--benchmark", "mixeval_hard", "--version", VERSION, "--batch_size", "3", "--data_path", str(data_path),
+            "--output_dir", str(out), "--inference_only", "--limit", "60", "--max_new_tokens", "24"]
+
+
+@pytest.mark.parametrize("presses", [1, 2])
+def test_ctrl_c_during_generation(tiny_chat, data_path, tmp_path, presses):
+    out = tmp_path / "out"
+    ff = out / "local_chat" / "mixeval_hard" / VERSION / "local_chat_close_freeform_hard.jsonl"
+    proc = subprocess.Popen(gen_cmd(tiny_chat, data_path, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env(), cwd=REPO)
+    wait_for(lambda: len(lines(ff)) >= 6, proc)
+    for _ in range(presses):
+        os.kill(proc.pid, signal.SIGINT)
+        time.sleep(0.001)
+    pressed = time.time()
+    _, err = proc.communicate(timeout=60)
+    assert time.time() - pressed < 20
+    assert proc.returncode == 130
+    assert "rerun the same command" in err and "Traceback" not in err
+    if presses == 1:
+        assert "stopping after the work in hand" in err
+        assert len(lines(ff)) % 3 == 0  # whole batches only
+    status = json.loads((ff.parent / "status_close_freeform_hard.json").read_text())
+    assert status["status"]["status"] == "in progress"
+    rerun = subprocess.run(gen_cmd(tiny_chat, data_path, out), capture_output=True, text=True, env=env(),
+                           cwd=REPO, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    ids = [x["id"] for x in lines(ff)]
+    assert len(ids) == len(set(ids)) == 60
+
+
+def test_ctrl_c_during_judging_keeps_every_paid_judgment(tmp_path, monkeypatch):
+    need_shared(REF_RESPONSES)
+    root = tmp_path / "responses"
+    vdir = root / "my_model" / "mixeval_hard" / VERSION
+    vdir.mkdir(parents=True)
+    for f in (REF_RESPONSES / "mixeval_hard" / VERSION).glob("*.jsonl"):
+        (vdir / f.name.replace("gemma_11_7b_instruct", "my_model")).write_bytes(f.read_bytes())
+    with FakeOpenAIServer(reply=lambda body: "[[1.0]] [[A]]", latency=0.02) as server:
+        cmd = [sys.executable, "-m", "mix_eval.compute_metrics", "--benchmark", "mixeval_hard", "--version", VERSION,
+               "--model_response_dir", str(root), "--api_base_url", server.base_url, "--api_parallel_num", "8"]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env(MODEL_PARSER_API="sk-test"), cwd=tmp_path)
+        wait_for(lambda: len(server.chat_requests()) >= 150, proc)
+        os.kill(proc.pid, signal.SIGINT)
+        pressed = time.time()
+        _, err = proc.communicate(timeout=60)
+        assert time.time() - pressed < 10
+        assert proc.returncode == 130 and "Traceback" not in err
+        asked = len(server.chat_requests())
+        journal = vdir / ".journal_judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl"
+        journaled = len(journal.read_text().splitlines())
+        assert asked - journaled <= 8  # at most the requests in flight were not kept
+        rerun = subprocess.run(cmd, capture_output=True, text=True, env=env(MODEL_PARSER_API="sk-test"),
+                               cwd=tmp_path, timeout=300)
+        assert rerun.returncode == 0, rerun.stderr
+        assert len(server.chat_requests()) <= 1000 + 8
+    scores = json.loads((vdir / "score.json").read_text())
+    assert scores["overall"] == pytest.approx(0.5 * 1.0 + 0.5 * _mp_share_a(vdir))
+
+
+def _mp_share_a(vdir: Path) -> float:
+    """The multiple-choice score when the judge always answers A."""
+    mp = [json.loads(x) for x in (vdir / "my_model_close_multichoice_hard.jsonl").read_text().splitlines()]
+    return round(sum(1 for x in mp if x["target"][0] == 0) / len(mp), 3)
