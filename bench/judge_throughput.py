@@ -13,9 +13,11 @@ rejected with 429. The reference suite measured 2.4x and 61% rejected.
     python bench/judge_throughput.py            # one run, 1000 requests, 50/s, 50 ms
     python bench/judge_throughput.py --runs 3
 
-The timed command is built by `timed_command`; to time the real scorer later, make it
-return ``[sys.executable, "-m", "mix_eval.compute_metrics", ...]`` with
-``--api_base_url`` set to the fake server's URL.
+By default (``--mode compute_metrics``) the timed process is the real scorer,
+``python -m mix_eval.compute_metrics``, judging a model folder of ``--n`` synthetic
+responses (half free-form, half multiple-choice) with the model parser; the server
+answers every request with a valid verdict. ``--mode client`` times a bare
+``run_batch`` driver instead.
 """
 from __future__ import annotations
 
@@ -86,12 +88,38 @@ def driver(base_url: str, n: int, concurrency: int, journal: str) -> None:
     print(json.dumps({"client_stats": client.stats.as_dict(), "errors": errors}), flush=True)
 
 
+VERDICT = "The correctness score: [[0.8]]. The option chosen by the model: [[B]]."
+
+
+def write_responses(root: Path, n: int) -> None:
+    """A model folder of n synthetic responses, half free-form, half multiple-choice."""
+    vdir = root / "bench_model" / "mixeval_hard" / "bench"
+    vdir.mkdir(parents=True)
+    with open(vdir / "bench_model_close_freeform_hard.jsonl", "w", encoding="utf-8") as f:
+        for i in range(n // 2):
+            f.write(json.dumps({"problem_type": "free-form", "context": None, "prompt": f"What is {i} + {i}?",
+                                "target": [str(2 * i)], "benchmark_name": "GSM8k", "formated_input": "",
+                                "id": str(i), "response": f"It is {2 * i}."}) + "\n")
+    with open(vdir / "bench_model_close_multichoice_hard.jsonl", "w", encoding="utf-8") as f:
+        for i in range(n - n // 2):
+            f.write(json.dumps({"problem_type": "multiple-choice", "context": None, "prompt": f"Pick {i}.",
+                                "options": [str(i), str(i + 1)], "target": [0], "benchmark_name": "MMLU",
+                                "formated_input": "", "id": str(i), "response": "A"}) + "\n")
+
+
 def timed_command(base_url: str, args: argparse.Namespace, workdir: str) -> Tuple[List[str], Dict[str, str]]:
     """The command whose wall time is measured, and its environment."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               MODEL_PARSER_API="sk-bench-not-a-real-key")
+    if args.mode == "compute_metrics":
+        write_responses(Path(workdir), args.n)
+        argv = [sys.executable, "-m", "mix_eval.compute_metrics", "--benchmark", "mixeval_hard",
+                "--version", "bench", "--model_response_dir", workdir, "--api_base_url", base_url,
+                "--api_parallel_num", str(args.concurrency)]
+        return argv, env
     argv = [sys.executable, str(Path(__file__).resolve()), "--driver", "--base-url", base_url,
             "--n", str(args.n), "--concurrency", str(args.concurrency),
             "--journal", os.path.join(workdir, "journal.jsonl")]
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return argv, env
 
 
@@ -99,7 +127,7 @@ def timed_command(base_url: str, args: argparse.Namespace, workdir: str) -> Tupl
 
 
 def start_server(rate: float, latency: float, burst: Optional[float]) -> Tuple[subprocess.Popen, str]:
-    argv = [sys.executable, str(SERVER), "--rate", str(rate), "--latency", str(latency)]
+    argv = [sys.executable, str(SERVER), "--rate", str(rate), "--latency", str(latency), "--reply", VERDICT]
     if burst is not None:
         argv += ["--burst", str(burst)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -122,7 +150,7 @@ def one_run(args: argparse.Namespace) -> dict:
         with tempfile.TemporaryDirectory() as work:
             argv, env = timed_command(url, args, work)
             t0 = time.perf_counter()
-            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=args.max_time)
+            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=args.max_time, cwd=work)
             wall = time.perf_counter() - t0
             if done.returncode != 0:
                 raise SystemExit(f"the timed command failed ({done.returncode}):\n{done.stderr[-3000:]}")
@@ -151,6 +179,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--latency", type=float, default=0.05, help="server latency, s (default 0.05)")
     p.add_argument("--concurrency", type=int, default=100, help="max_concurrency (default 100)")
     p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--mode", choices=["compute_metrics", "client"], default="compute_metrics",
+                   help="time the real scorer (default) or a bare run_batch driver")
     p.add_argument("--max-time", type=float, default=600.0, help="kill the timed command after this")
     p.add_argument("--json", action="store_true", help="print one JSON object per run")
     p.add_argument("--driver", action="store_true", help=argparse.SUPPRESS)

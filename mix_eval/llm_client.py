@@ -16,7 +16,9 @@ parallel requests:
 * fatal answers: 401/403 (`APIAuthError`), 404 (`APIConfigError`), 429 with
   ``insufficient_quota`` (`APIQuotaError`) stop the client at once: requests in
   flight are cancelled and queued ones raise the same error without being sent;
-* 400 and other 4xx: `APIBadRequestError` to the caller, not retried.
+* 400 and other 4xx: `APIBadRequestError` to the caller, not retried;
+* the first request goes alone (the others wait for its answer, at most 2 s), so a bad
+  key or model name costs one call, not ``max_concurrency``.
 
 The API key never appears in an exception message, a log line or a repr.
 
@@ -45,15 +47,12 @@ import re
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from typing import (
-    TYPE_CHECKING, Any, Callable, Dict, Hashable, Iterable, List, Mapping, Optional, Tuple, Union,
+    Any, Callable, Dict, Hashable, Iterable, List, Mapping, Optional, Tuple, Union,
 )
 
 from mix_eval.errors import MixEvalError
-
-if TYPE_CHECKING:  # pragma: no cover
-    import openai
 
 logger = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Deque, Dict, List, Optional, Union
 
@@ -441,8 +441,10 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     p.add_argument("--api-key", default=None, help="accept only this bearer key")
     p.add_argument("--models", default=None, help="comma-separated known models")
+    p.add_argument("--reply", default=None, help="answer every chat request with this text")
     args = p.parse_args(argv)
-    server = FakeOpenAIServer(latency=args.latency, rate_limit=args.rate, burst=args.burst,
+    reply = (lambda request, text=args.reply: text) if args.reply is not None else None
+    server = FakeOpenAIServer(reply=reply, latency=args.latency, rate_limit=args.rate, burst=args.burst,
                               api_key=args.api_key, host=args.host, port=args.port,
                               models=args.models.split(",") if args.models else None)
     stop = threading.Event()

@@ -37,7 +37,7 @@ def wait_for(predicate, proc, timeout=120.0) -> None:
 def gen_cmd(tiny_chat: Path, data_path: Path, out: Path) -> list[str]:
     return [sys.executable, "-m", "mix_eval.evaluate", "--model_name", "local_chat", "--model_path", str(tiny_chat),
             "--benchmark", "mixeval_hard", "--version", VERSION, "--batch_size", "3", "--data_path", str(data_path),
-            "--output_dir", str(out), "--inference_only", "--limit", "60", "--max_new_tokens", "24"]
+            "--output_dir", str(out), "--inference_only", "--limit", "30", "--max_new_tokens", "12"]
 
 
 @pytest.mark.parametrize("presses", [1, 2])
@@ -64,7 +64,7 @@ def test_ctrl_c_during_generation(tiny_chat, data_path, tmp_path, presses):
                            cwd=REPO, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
     ids = [x["id"] for x in lines(ff)]
-    assert len(ids) == len(set(ids)) == 60
+    assert len(ids) == len(set(ids)) == 30
 
 
 def test_ctrl_c_during_judging_keeps_every_paid_judgment(tmp_path, monkeypatch):

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
 
+from mix_eval.errors import MixEvalError
 from mix_eval.judges.protocol import (
     FREE_FORM,
     judge_messages,
@@ -41,6 +42,13 @@ RANDOM_SEED = 42
 OK = "ok"
 BLOCKED = "blocked"
 ERROR = "error"
+
+
+class JudgeUnavailableError(MixEvalError):
+    """A whole round of judge requests got no answer at all: the judge is down.
+
+    Random verdicts for every item (the reference's fallback) would be a silent
+    random score, so the run stops instead; the journal keeps what was judged."""
 
 
 class JudgeBackend(Protocol):
@@ -93,6 +101,7 @@ class Journal:
         self.path = Path(path)
         self.entries: dict[tuple[str, int], dict[str, Any]] = {}
         self._file = None
+        self._broken = False  # a write failed (disk full): what is buffered is lost, not retried
         if self.path.exists():
             self._load()
 
@@ -118,22 +127,40 @@ class Journal:
     def add(self, item_id: str, round_no: int, digest: str, outcome: str, reply: Optional[str]) -> None:
         entry = {"id": item_id, "round": round_no, "digest": digest, "outcome": outcome, "reply": reply}
         self.entries[(item_id, round_no)] = entry
-        if self._file is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")
-        self._file.write(json.dumps(entry) + "\n")
-        self._file.flush()  # in the OS's hands: survives a kill of this process
+        try:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "a", encoding="utf-8")
+            self._file.write(json.dumps(entry) + "\n")
+            self._file.flush()  # in the OS's hands: survives a kill of this process
+        except OSError as e:
+            raise self._failed(e) from None
+
+    def _failed(self, e: OSError) -> OSError:
+        """The error of a failed write, naming the journal (a torn line it left is dropped on load)."""
+        self._broken = True
+        return OSError(e.errno, e.strerror, str(self.path))
 
     def sync(self) -> None:
-        if self._file is not None:
-            self._file.flush()
-            os.fsync(self._file.fileno())
+        if self._file is not None and not self._broken:
+            try:
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            except OSError as e:
+                raise self._failed(e) from None
 
     def close(self) -> None:
-        if self._file is not None:
+        if self._file is None:
+            return
+        try:
             self.sync()
-            self._file.close()
-            self._file = None
+        finally:
+            f, self._file = self._file, None
+            try:
+                f.close()
+            except OSError:
+                if not self._broken:
+                    raise
 
 
 def _previous_replies(judged_file: Optional[Path], kind: str, judge: str, extract_base: bool) -> dict[str, tuple[str, str]]:
@@ -218,6 +245,14 @@ def judge_records(
                 backend.complete(to_ask, on_result)
                 journal.sync()
                 STOP.check()  # after a first Ctrl-C: the replies in hand are saved
+                if not any(by_key[key].outcomes.get(round_no, (ERROR, None))[0] != ERROR for key, _ in to_ask):
+                    saved = sum(1 for e in journal.entries.values() if e.get("outcome") == OK)
+                    raise JudgeUnavailableError(
+                        f"the judge {judge} answered none of the {len(to_ask)} {_split_label(kind)} request(s) "
+                        f"of round {round_no}: its API looks down, unreachable or broken (see the warnings "
+                        f"above). Nothing was scored; the {saved} judgment(s) received so far are saved. "
+                        "Rerun the same command once the judge answers."
+                    )
             still = []
             for item in remaining:
                 outcome, reply = item.outcomes.get(round_no, (ERROR, None))

@@ -1,0 +1,245 @@
+"""Shared helpers of the fault-injection suite (tests/faults): a deterministic loopback
+judge, response folders made from the reference's files, snapshots of output folders,
+runs that are killed at a chosen moment, and assertions on error messages.
+
+The fixtures `tiny_chat` and `data_path` come from tests/conftest.py (pytest applies it
+to this folder too); this module is imported as `helpers`, so it must keep a name no
+other test folder uses.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+FAULTS = Path(__file__).resolve().parent
+TESTS = FAULTS.parent
+if str(TESTS) not in sys.path:  # fake_openai_server and conftest live one folder up
+    sys.path.insert(0, str(TESTS))
+
+from conftest import DATA, REF_RESPONSES, REPO, need_shared  # noqa: E402
+from fake_openai_server import Fault, FakeOpenAIServer  # noqa: E402,F401
+
+VERSION = "2024-06-01"
+JUDGE = "gpt-3.5-turbo-0125"
+JUDGE_KEY = "sk-fault-judge-key-000"
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+FF_JUDGED = f"judge_results_ff_model_judge_{JUDGE}.jsonl"
+MP_JUDGED = f"judge_results_mp_model_judge_{JUDGE}.jsonl"
+SECRET_VARS = ("MODEL_PARSER_API", "OPENAI_API_TYPE", "OPENAI_API_KEY", "OPENAI_BASE_URL", "k_oai")
+
+
+# ---------------------------------------------------------------- a deterministic judge
+
+
+def _between(text: str, start: str, end: str) -> str:
+    i = text.rindex(start) + len(start)
+    return text[i:text.index(end, i)]
+
+
+def judge_reply(body: dict) -> str:
+    """Free-form: right when a gold answer appears in the answer. Multiple-choice: a
+    letter chosen by a hash of the answer. The same request always gets the same reply."""
+    user = body["messages"][-1]["content"]
+    answer = _between(user, "Model's Answer: ", "\nYour Judgment:")
+    if "Golden Answer(s): " in user[-3000:] and "Options: \n" not in user[-3000:]:
+        golds = re.findall(r"<answer \d+> (.*?)(?=; <answer \d+> |$)",
+                           _between(user, "Golden Answer(s): ", "\nModel's Answer:"))
+        score = "1.0" if any(g.lower() in answer.lower() for g in golds) else "0.0"
+        return f"The answer is judged. The correctness score: [[{score}]]"
+    block = _between(user, "Options: \n", "\nModel's Answer:")
+    n_options = len(re.findall(r"(?m)^[A-Z]\. ", block))
+    letter = LETTERS[int(hashlib.md5(answer.encode()).hexdigest(), 16) % n_options]
+    return f"The option chosen by the model: [[{letter}]]"
+
+
+def is_judge_request(body: dict) -> bool:
+    user = body["messages"][-1]["content"]
+    return "Model's Answer: " in user and "\nYour Judgment:" in user
+
+
+def answer_or_judge(body: dict) -> str:
+    """One server for an API model under evaluation and its judge: judge requests get
+    `judge_reply`, model requests a short answer made from a hash of the question."""
+    if is_judge_request(body):
+        return judge_reply(body)
+    digest = hashlib.md5(body["messages"][-1]["content"].encode()).hexdigest()
+    return f"The answer is {LETTERS[int(digest, 16) % 4]}."
+
+
+# ---------------------------------------------------------------- response folders
+
+
+def make_responses(root: Path, model: str, benchmark: str = "mixeval_hard", n: Optional[int] = None) -> Path:
+    """The reference's gemma response files (first n lines) under another model name."""
+    need_shared(REF_RESPONSES)
+    src = REF_RESPONSES / benchmark / VERSION
+    dst = root / model / benchmark / VERSION
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in sorted(src.glob("*.jsonl")):
+        lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
+        if n is not None:
+            lines = lines[:n]
+        (dst / f.name.replace("gemma_11_7b_instruct", model)).write_text("".join(lines), encoding="utf-8")
+    return dst
+
+
+def response_file(vdir: Path, model: str, kind: str) -> Path:
+    hard = "_hard" if vdir.parent.name == "mixeval_hard" else ""
+    split = "close_freeform" if kind == "ff" else "close_multichoice"
+    return vdir / f"{model}_{split}{hard}.jsonl"
+
+
+def cm_args(root: Path, server: FakeOpenAIServer, *extra: str, benchmark: str = "mixeval_hard",
+            parallel: int = 8) -> list[str]:
+    """compute_metrics arguments for a model-judge run against `server`."""
+    return ["--benchmark", benchmark, "--version", VERSION, "--model_response_dir", str(root),
+            "--api_base_url", server.base_url, "--api_parallel_num", str(parallel), *extra]
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def by_id(records: Iterable[dict]) -> dict[str, dict]:
+    out: dict[str, dict] = {}
+    for r in records:
+        assert str(r["id"]) not in out, f"id {r['id']} appears twice"
+        out[str(r["id"])] = r
+    return out
+
+
+def snapshot(root: Path) -> dict[str, str]:
+    """relative path -> sha256 of every file under root (hidden files included)."""
+    if not root.exists():
+        return {}
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def results_of(root: Path, model: str, benchmark: str = "mixeval_hard") -> dict[str, bytes]:
+    """The files a scoring run produces: judged files and both score.json."""
+    vdir = root / model / benchmark / VERSION
+    names = [FF_JUDGED, MP_JUDGED, "judge_results_ff_rule.jsonl", "judge_results_mp_rule.jsonl", "score.json"]
+    out = {n: (vdir / n).read_bytes() for n in names if (vdir / n).exists()}
+    if (root / "score.json").exists():
+        out["run score.json"] = (root / "score.json").read_bytes()
+    return out
+
+
+# ---------------------------------------------------------------- environment and messages
+
+
+def clean_env(monkeypatch, cwd: Path) -> None:
+    """No credentials or endpoints from the developer's shell, no stray .env."""
+    for var in SECRET_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(cwd)
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARS}
+    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
+               PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if "error" in line.lower()]
+
+
+def assert_one_clear_error(stderr: str, *needles: str) -> str:
+    """Exactly one error line, starting 'mix_eval: Error: ', naming every needle; no traceback."""
+    assert "Traceback" not in stderr, stderr[-3000:]
+    errors = [line for line in stderr.splitlines() if line.startswith("mix_eval: Error: ")]
+    assert len(errors) == 1, stderr[-3000:]
+    for needle in needles:
+        assert needle in errors[0], (needle, errors[0])
+    return errors[0]
+
+
+def quick_client(monkeypatch, **overrides) -> None:
+    """Make every ChatClient of this process retry fast (tests must not sleep for minutes)."""
+    from mix_eval.llm_client import ClientConfig
+
+    original = ClientConfig.__init__
+    settings = dict(max_retries=2, backoff_base=0.01, backoff_cap=0.05, rate_limit_timeout=3.0, timeout=2.0)
+    settings.update(overrides)
+
+    def init(self, *a, **k):
+        for name, value in settings.items():
+            k[name] = value
+        original(self, *a, **k)
+
+    monkeypatch.setattr(ClientConfig, "__init__", init)
+
+
+# ---------------------------------------------------------------- killing runs
+
+
+def count_lines(path: Path) -> int:
+    try:
+        return path.read_bytes().count(b"\n")
+    except FileNotFoundError:
+        return 0
+
+
+@dataclass
+class Kill:
+    """One planned kill: when `progress()` reaches `target`, wait `delay` s, send `sig`."""
+
+    target: int
+    delay: float
+    sig: int
+    phase: str = ""
+    progress_at_kill: Optional[int] = None
+    landed: bool = False  # the process was still running when the signal was sent
+    returncode: Optional[int] = None
+
+    def describe(self) -> str:
+        name = signal.Signals(self.sig).name
+        where = f"at {self.progress_at_kill}" if self.landed else "missed: the run had ended"
+        return f"{name} {self.phase} target {self.target} +{self.delay * 1000:.0f} ms ({where}, rc {self.returncode})"
+
+
+def run_and_kill(cmd: list[str], kill: Kill, progress: Callable[[], int], *, env: dict, cwd: Path,
+                 log: Path, timeout: float = 180.0) -> Kill:
+    """Start `cmd`, send the signal once progress reaches the target (or at once when it
+    already has), and wait for the process to end. A SIGINT run that does not stop
+    within 30 s is killed (counted against it by the caller's checks)."""
+    target = max(kill.target, progress() + 1)
+    with open(log, "ab") as out:
+        out.write(f"\n==== {' '.join(cmd[2:4])} kill plan: {kill.describe()}\n".encode())
+        out.flush()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env, cwd=cwd)
+        try:
+            deadline = time.time() + timeout
+            while proc.poll() is None and time.time() < deadline and progress() < target:
+                time.sleep(0.002)
+            if kill.delay:
+                time.sleep(kill.delay)
+            kill.progress_at_kill = progress()
+            if proc.poll() is None:
+                kill.landed = True
+                os.kill(proc.pid, kill.sig)
+            try:
+                kill.returncode = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                kill.returncode = proc.wait()
+                out.write(b"\n==== did not stop within 30 s of the signal; killed\n")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return kill

@@ -1,0 +1,222 @@
+"""SIGKILL and SIGINT at random moments of generation and of judging.
+
+Each sweep is a chain of runs on one output folder: every run is sent its signal when
+the run's progress (response lines, then journaled judgments) reaches a random target,
+plus a random delay of up to 25 ms; then a last run goes to the end. The final folder
+must hold every item exactly once with the very same responses, judgments and scores
+as an uninterrupted run (greedy tiny model, deterministic loopback judge).
+
+Kill points come from `random.Random(seed)`; the seed is printed and part of every
+failure message. Reproduce a failure with MIX_EVAL_KILL_SEED=<seed>.
+
+Kill points (default seeds): the reduced sweep (always run) 6 in `evaluate` (3 in
+generation, 3 in its judging phase) and 6 in `compute_metrics` judging; the slow sweep
+6 more in `evaluate` and 8 more in `compute_metrics`. 26 in all, both signals.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers import (
+    FF_JUDGED,
+    JUDGE_KEY,
+    MP_JUDGED,
+    VERSION,
+    FakeOpenAIServer,
+    Kill,
+    by_id,
+    count_lines,
+    judge_reply,
+    make_responses,
+    read_jsonl,
+    results_of,
+    run_and_kill,
+    subprocess_env,
+)
+
+LIMIT = 12  # items per split in the evaluate sweeps
+JUDGE_PARALLEL = 2
+SPLITS = ("close_freeform_hard", "close_multichoice_hard")
+JOURNALS = (f".journal_{FF_JUDGED[:-6]}.jsonl", f".journal_{MP_JUDGED[:-6]}.jsonl")
+
+
+def seed_for(default: int, offset: int = 0) -> int:
+    """The sweep's seed: MIX_EVAL_KILL_SEED (plus an offset per sweep) or the default."""
+    given = os.environ.get("MIX_EVAL_KILL_SEED")
+    seed = int(given) + offset if given else default
+    print(f"kill sweep seed {seed} (rerun with MIX_EVAL_KILL_SEED={seed})")
+    return seed
+
+
+def plan(rng: random.Random, targets: list[tuple[str, int]]) -> list[Kill]:
+    """Kills at the given (phase, target) points, each with a random delay and signal;
+    both signals always appear."""
+    kills = [Kill(target=t, delay=rng.uniform(0.0, 0.025), sig=rng.choice([signal.SIGKILL, signal.SIGINT]),
+                  phase=phase) for phase, t in sorted(targets, key=lambda pt: pt[1])]
+    if len({k.sig for k in kills}) == 1:
+        kills[rng.randrange(len(kills))].sig = signal.SIGINT if kills[0].sig == signal.SIGKILL else signal.SIGKILL
+    return kills
+
+
+def report(seed: int, kills: list[Kill], log: Path) -> str:
+    lines = [f"seed {seed}:"] + [f"  {k.describe()}" for k in kills]
+    tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+    return "\n".join(lines) + "\n--- log tail ---\n" + tail
+
+
+@pytest.fixture(scope="module")
+def judge_server():
+    with FakeOpenAIServer(reply=judge_reply, latency=0.03) as server:
+        yield server
+
+
+# ---------------------------------------------------------------- evaluate: generation and judging
+
+
+def evaluate_cmd(model: Path, data: Path, out: Path, server: FakeOpenAIServer) -> list[str]:
+    return [sys.executable, "-m", "mix_eval.evaluate", "--model_name", "local_chat", "--model_path", str(model),
+            "--benchmark", "mixeval_hard", "--version", VERSION, "--batch_size", "2", "--data_path", str(data),
+            "--output_dir", str(out), "--limit", str(LIMIT), "--max_new_tokens", "6",
+            "--api_base_url", server.base_url, "--api_parallel_num", str(JUDGE_PARALLEL)]
+
+
+def evaluate_state(out: Path) -> dict:
+    vdir = out / "local_chat" / "mixeval_hard" / VERSION
+    state = {s: by_id(read_jsonl(vdir / f"local_chat_{s}.jsonl")) for s in SPLITS}
+    state.update({name: by_id(read_jsonl(vdir / name)) for name in (FF_JUDGED, MP_JUDGED)})
+    state["score.json"] = json.loads((vdir / "score.json").read_text())
+    state["run score.json"] = json.loads((out / "score.json").read_text())
+    state["status"] = [json.loads((vdir / f"status_{s}.json").read_text())["status"]["status"] for s in SPLITS]
+    return state
+
+
+@pytest.fixture(scope="module")
+def evaluate_baseline(tiny_chat, data_path, tmp_path_factory, judge_server) -> dict:
+    out = tmp_path_factory.mktemp("evaluate-clean")
+    env = subprocess_env(MODEL_PARSER_API=JUDGE_KEY)
+    before = judge_server.count()
+    proc = subprocess.run(evaluate_cmd(tiny_chat, data_path, out, judge_server), capture_output=True, text=True,
+                          env=env, cwd=out, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    state = evaluate_state(out)
+    state["judge requests"] = judge_server.count() - before
+    return state
+
+
+def evaluate_sweep(seed: int, n_gen: int, n_judge: int, tiny_chat: Path, data_path: Path, tmp_path: Path,
+                   server: FakeOpenAIServer, baseline: dict) -> None:
+    rng = random.Random(seed)
+    out = tmp_path / "out"
+    out.mkdir()
+    vdir = out / "local_chat" / "mixeval_hard" / VERSION
+    total = 2 * LIMIT
+
+    def progress() -> int:  # response lines, then journaled judgments
+        return sum(count_lines(vdir / f"local_chat_{s}.jsonl") for s in SPLITS) + \
+            sum(count_lines(vdir / j) for j in JOURNALS)
+
+    targets = [("generation", t) for t in rng.sample(range(1, total), n_gen)]
+    targets += [("judging", t) for t in rng.sample(range(total + 1, 2 * total), n_judge)]
+    kills = plan(rng, targets)
+    env = subprocess_env(MODEL_PARSER_API=JUDGE_KEY)
+    cmd = evaluate_cmd(tiny_chat, data_path, out, server)
+    log = tmp_path / "runs.log"
+    before = server.count()
+    for kill in kills:
+        run_and_kill(cmd, kill, progress, env=env, cwd=out, log=log)
+    final = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=out, timeout=300)
+    why = report(seed, kills, log)
+    print(why)
+    assert final.returncode == 0, why + final.stderr[-3000:]
+    assert sum(k.landed for k in kills) >= len(kills) - 1, why
+    state = evaluate_state(out)
+    extra = (server.count() - before) - baseline["judge requests"]
+    for key in baseline:
+        if key != "judge requests":
+            assert state[key] == baseline[key], f"{key} differs from the uninterrupted run\n{why}"
+    # judgments lost with a killed process are at most those in flight
+    assert extra <= len(kills) * JUDGE_PARALLEL, f"{extra} extra judge requests\n{why}"
+
+
+def test_evaluate_kill_sweep_reduced(tiny_chat, data_path, tmp_path, judge_server, evaluate_baseline):
+    evaluate_sweep(seed_for(20240601, 0), 3, 3, tiny_chat, data_path, tmp_path, judge_server, evaluate_baseline)
+
+
+@pytest.mark.slow
+def test_evaluate_kill_sweep_more_points(tiny_chat, data_path, tmp_path, judge_server, evaluate_baseline):
+    evaluate_sweep(seed_for(7, 1), 3, 3, tiny_chat, data_path, tmp_path, judge_server, evaluate_baseline)
+
+
+# ---------------------------------------------------------------- compute_metrics: judging
+
+
+CM_ITEMS = 60  # per split
+CM_PARALLEL = 4
+
+
+def cm_cmd(root: Path, server: FakeOpenAIServer) -> list[str]:
+    return [sys.executable, "-m", "mix_eval.compute_metrics", "--benchmark", "mixeval_hard", "--version", VERSION,
+            "--model_response_dir", str(root), "--api_base_url", server.base_url,
+            "--api_parallel_num", str(CM_PARALLEL)]
+
+
+@pytest.fixture(scope="module")
+def cm_baseline(tmp_path_factory, judge_server) -> dict:
+    root = tmp_path_factory.mktemp("cm-clean")
+    make_responses(root, "my_model", "mixeval_hard", CM_ITEMS)
+    before = judge_server.count()
+    proc = subprocess.run(cm_cmd(root, judge_server), capture_output=True, text=True,
+                          env=subprocess_env(MODEL_PARSER_API=JUDGE_KEY), cwd=root, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return {"files": results_of(root, "my_model"), "judge requests": judge_server.count() - before}
+
+
+def compute_metrics_sweep(seed: int, n: int, tmp_path: Path, server: FakeOpenAIServer, baseline: dict) -> None:
+    rng = random.Random(seed)
+    root = tmp_path / "responses"
+    vdir = make_responses(root, "my_model", "mixeval_hard", CM_ITEMS)
+
+    def progress() -> int:
+        return sum(count_lines(vdir / j) for j in JOURNALS)
+
+    kills = plan(rng, [("judging", t) for t in rng.sample(range(1, 2 * CM_ITEMS), n)])
+    env = subprocess_env(MODEL_PARSER_API=JUDGE_KEY)
+    log = tmp_path / "runs.log"
+    before = server.count()
+    for kill in kills:
+        run_and_kill(cm_cmd(root, server), kill, progress, env=env, cwd=tmp_path, log=log)
+    final = subprocess.run(cm_cmd(root, server), capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    why = report(seed, kills, log)
+    print(why)
+    assert final.returncode == 0, why + final.stderr[-3000:]
+    assert sum(k.landed for k in kills) >= len(kills) - 1, why
+    # the same bytes: judged lines in the same order with the same verdicts, the same scores
+    assert results_of(root, "my_model") == baseline["files"], why
+    for name in (FF_JUDGED, MP_JUDGED):
+        assert len(by_id(read_jsonl(vdir / name))) == CM_ITEMS
+    extra = (server.count() - before) - baseline["judge requests"]
+    assert extra <= len(kills) * CM_PARALLEL, f"{extra} extra judge requests\n{why}"
+
+
+def test_compute_metrics_kill_sweep_reduced(tmp_path, judge_server, cm_baseline):
+    compute_metrics_sweep(seed_for(42, 2), 6, tmp_path, judge_server, cm_baseline)
+
+
+@pytest.mark.slow
+def test_compute_metrics_kill_sweep_more_points(tmp_path, judge_server, cm_baseline):
+    compute_metrics_sweep(seed_for(1234, 3), 8, tmp_path, judge_server, cm_baseline)
+
+
+def test_kill_points_are_reproducible_from_the_seed():
+    a = plan(random.Random(5), [("judging", t) for t in random.Random(5).sample(range(1, 100), 8)])
+    b = plan(random.Random(5), [("judging", t) for t in random.Random(5).sample(range(1, 100), 8)])
+    assert [(k.target, k.delay, k.sig) for k in a] == [(k.target, k.delay, k.sig) for k in b]
+    assert {k.sig for k in a} == {signal.SIGKILL, signal.SIGINT}
