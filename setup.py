@@ -27,7 +27,10 @@ setup(
     extras_require={
         # Loading the benchmark from the Hugging Face Hub when no local copy exists.
         "hub": ["datasets>=2.14"],
-        "test": ["pytest>=7", "tokenizers>=0.15"],
+        "test": ["pytest>=7", "tokenizers>=0.15", "anthropic>=0.30"],
+        # SDKs of API providers that are not OpenAI-compatible
+        "anthropic": ["anthropic>=0.30"],
+        "providers": ["anthropic>=0.30"],
     },
     entry_points={
         "console_scripts": [

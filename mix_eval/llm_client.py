@@ -728,10 +728,16 @@ class ChatClient:
             if probe and not self._probed:   # cancelled before any answer: let another go
                 self._end_probe(answered=False)
 
-    async def _attempts(self, model: str, messages: List[Dict[str, Any]],
-                        params: Dict[str, Any], probe: bool) -> ChatResult:
+    def _sdk_errors(self) -> Tuple[type, type, type, type]:
+        """The SDK's (status error, timeout, connection error, invalid response) classes."""
         import openai
 
+        return (openai.APIStatusError, openai.APITimeoutError, openai.APIConnectionError,
+                openai.APIResponseValidationError)
+
+    async def _attempts(self, model: str, messages: List[Dict[str, Any]],
+                        params: Dict[str, Any], probe: bool) -> ChatResult:
+        status_error, timeout_error, connection_error, validation_error = self._sdk_errors()
         cfg = self._config
         failures = 0
         while True:
@@ -754,7 +760,7 @@ class ChatClient:
                 outcome, detail = "transient", f"no answer within {cfg.timeout:g} s (timeout)"
             except (json.JSONDecodeError, UnicodeDecodeError):
                 outcome, detail = "transient", "malformed answer: the body is not valid JSON"
-            except openai.APIStatusError as e:
+            except status_error as e:
                 status = e.status_code
                 server_msg, code = _server_message(e)
                 headers = getattr(getattr(e, "response", None), "headers", None)
@@ -769,13 +775,13 @@ class ChatClient:
                     outcome, detail = "transient", f"HTTP {status}"
                 else:
                     outcome = "bad_request"
-            except openai.APITimeoutError:
+            except timeout_error:
                 outcome, detail = "transient", f"no answer within {cfg.timeout:g} s (timeout)"
-            except openai.APIConnectionError as e:
+            except connection_error as e:
                 cause = e.__cause__ or e.__context__
                 why = f"{type(cause).__name__}: {cause}" if cause is not None else str(e)
                 outcome, detail = "transient", f"connection error ({why})"
-            except openai.APIResponseValidationError as e:
+            except validation_error as e:
                 outcome, detail = "transient", f"malformed answer: {e.message}"
             except (asyncio.CancelledError, FatalAPIError):
                 raise
@@ -848,10 +854,13 @@ class ChatClient:
                     base_url=self._url, model=model, server_message=server_msg, code=code))
             raise AssertionError(f"unhandled outcome {outcome}")  # pragma: no cover
 
+    def _request(self, sdk: Any, model: str, messages: Any, params: Dict[str, Any]) -> Any:
+        """The SDK call of one request (a coroutine)."""
+        return sdk.chat.completions.create(model=model, messages=messages, **params)
+
     async def _send(self, model: str, messages: Any, params: Dict[str, Any]) -> Any:
         sdk = self._get_sdk()
-        task = asyncio.ensure_future(
-            sdk.chat.completions.create(model=model, messages=messages, **params))
+        task = asyncio.ensure_future(self._request(sdk, model, messages, params))
         self._inflight.add(task)
         try:
             done, _ = await asyncio.wait({task}, timeout=self._config.timeout)

@@ -259,7 +259,9 @@ class FakeOpenAIServer:
             return list(self._requests)
 
     def chat_requests(self) -> List[RecordedRequest]:
-        return [r for r in self.requests if r.path.rstrip("/").endswith("/chat/completions")]
+        """Chat requests, OpenAI's (/chat/completions) and Anthropic's (/v1/messages)."""
+        return [r for r in self.requests
+                if r.path.rstrip("/").endswith(("/chat/completions", "/v1/messages"))]
 
     @property
     def status_counts(self) -> Counter:
@@ -303,6 +305,8 @@ class FakeOpenAIServer:
         try:
             if method == "POST" and path.rstrip("/").endswith("/chat/completions"):
                 self._chat(h, rec)
+            elif method == "POST" and path.rstrip("/").endswith("/v1/messages"):
+                self._chat(h, rec, anthropic=True)
             elif method == "GET" and path.rstrip("/").endswith("/models"):
                 self._models(h, rec)
             elif method == "GET" and path == "/_fake/stats":
@@ -334,7 +338,9 @@ class FakeOpenAIServer:
 
     def _bearer(self, rec: RecordedRequest) -> str:
         auth = rec.headers.get("authorization", "")
-        return auth[7:] if auth.lower().startswith("bearer ") else rec.headers.get("api-key", "")
+        if auth.lower().startswith("bearer "):
+            return auth[7:]
+        return rec.headers.get("api-key") or rec.headers.get("x-api-key", "")
 
     def _models(self, h: _Handler, rec: RecordedRequest) -> None:
         if self.api_key is not None and self._bearer(rec) != self.api_key:
@@ -343,7 +349,7 @@ class FakeOpenAIServer:
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in ids]
         self._send(h, rec, 200, json.dumps({"object": "list", "data": data}).encode(), count=False)
 
-    def _chat(self, h: _Handler, rec: RecordedRequest) -> None:
+    def _chat(self, h: _Handler, rec: RecordedRequest, anthropic: bool = False) -> None:
         with self._lock:
             fault = self._faults.popleft() if self._faults else self._permanent
         if fault is not None:
@@ -371,7 +377,17 @@ class FakeOpenAIServer:
             return self._fault(h, rec, text)
         if self.latency > 0:
             self._stopping.wait(self.latency)
-        self._send(h, rec, 200, json.dumps(self._completion(body, str(text))).encode())
+        answer = self._anthropic_message(body, str(text)) if anthropic else self._completion(body, str(text))
+        self._send(h, rec, 200, json.dumps(answer).encode())
+
+    def _anthropic_message(self, body: Dict[str, Any], text: str) -> Dict[str, Any]:
+        """An Anthropic Messages API answer (POST /v1/messages)."""
+        with self._lock:
+            self._ids += 1
+            n = self._ids
+        return {"id": f"msg_fake_{n}", "type": "message", "role": "assistant", "model": body.get("model"),
+                "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
+                "usage": {"input_tokens": 1, "output_tokens": len(text.split())}}
 
     def _completion(self, body: Dict[str, Any], text: str) -> Dict[str, Any]:
         with self._lock:

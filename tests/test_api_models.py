@@ -179,3 +179,31 @@ def test_names_cannot_write_outside_the_output_dir(clean_env, data_path, tmp_pat
     assert code == 2
     assert flag in capsys.readouterr().err
     assert not any(p.name == "escape" for p in tmp_path.rglob("*"))
+
+
+def test_claude_through_the_anthropic_sdk(server, clean_env, data_path, tmp_path):
+    pytest.importorskip("anthropic", reason="the anthropic SDK is an optional extra")
+    clean_env.setenv("ANTHROPIC_BASE_URL", server.base_url.rsplit("/v1", 1)[0])
+    clean_env.setenv("k_ant", MODEL_KEY)
+    out = tmp_path / "out"
+    assert run(data_path, out, "--model_name", "claude_3_haiku", "--inference_only") == 0
+    requests = server.chat_requests()
+    assert len(requests) == 10
+    for r in requests:
+        assert r.path.endswith("/v1/messages")
+        assert MODEL_KEY in (r.headers.get("x-api-key"), (r.authorization or "")[len("Bearer "):])
+        assert r.body["model"] == "claude-3-haiku-20240307" and r.body["max_tokens"] == 1536
+        assert [m["role"] for m in r.body["messages"]] == ["user"]
+    lines = (out / "claude_3_haiku" / "mixeval_hard" / VERSION / "claude_3_haiku_close_freeform_hard.jsonl")
+    assert [json.loads(x)["response"] for x in lines.read_text().splitlines()] == ["A"] * 5
+
+
+def test_claude_wrong_key_stops_at_once(server, clean_env, data_path, tmp_path, capsys):
+    pytest.importorskip("anthropic", reason="the anthropic SDK is an optional extra")
+    server.api_key = "sk-the-right-one"
+    clean_env.setenv("ANTHROPIC_BASE_URL", server.base_url.rsplit("/v1", 1)[0])
+    clean_env.setenv("k_ant", MODEL_KEY)
+    assert run(data_path, tmp_path / "out", "--model_name", "claude_3_haiku", "--inference_only") == 2
+    err = capsys.readouterr().err
+    assert "k_ant" in err and MODEL_KEY not in err and "Traceback" not in err
+    assert len(server.chat_requests()) <= 2

@@ -39,7 +39,7 @@ class OpenAICompatibleModel(APIModelBase):
     def __init__(self, args: Any):
         super().__init__(args)
         from mix_eval.judges.api import load_dotenv_once
-        from mix_eval.llm_client import ChatClient, ClientConfig
+        from mix_eval.llm_client import ClientConfig
 
         spec = self.spec
         load_dotenv_once()
@@ -53,16 +53,25 @@ class OpenAICompatibleModel(APIModelBase):
             )
         if spec.system_message:
             self.SYSTEM_MESSAGE = {"role": "system", "content": spec.system_message}
-        token_param = "max_completion_tokens" if spec.model_id.startswith("o1") else "max_tokens"
-        self.params: dict[str, Any] = {token_param: self.closeended_max_new_tokens, "response_format": {"type": "text"}}
+        self.params: dict[str, Any] = self._base_params()
         self.params.update(self._extra_params(args))
-        self.client = ChatClient(ClientConfig(
+        self.client = self._client_class()(ClientConfig(
             api_key=key, model=self.model_name, base_url=base_url, max_concurrency=self.parallel,
             key_setting=key_var or "--model_api_key_env", label=f"API of model {spec.name}",
         ))
         self.failures: dict[str, str] = {}
 
     # -------------------------------------------------------- configuration hooks
+
+    def _client_class(self) -> type:
+        from mix_eval.llm_client import ChatClient
+
+        return ChatClient
+
+    def _base_params(self) -> dict[str, Any]:
+        """The reference's request: max tokens (o1: max_completion_tokens), text format."""
+        token_param = "max_completion_tokens" if self.spec.model_id.startswith("o1") else "max_tokens"
+        return {token_param: self.closeended_max_new_tokens, "response_format": {"type": "text"}}
 
     def _endpoint(self, args: Any) -> tuple[Optional[str], Optional[str]]:
         spec = self.spec

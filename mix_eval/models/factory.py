@@ -88,6 +88,10 @@ def _api_class_for(spec: ModelSpec) -> type:
 
     if spec.name == "openai_compatible":
         base: type = OpenAICompatibleEndpoint
+    elif "anthropic" in spec.sdk:
+        from mix_eval.models.providers import AnthropicModel
+
+        base = AnthropicModel
     elif not spec.sdk or "openai" in spec.sdk or any(s in COMPATIBLE_ENDPOINTS for s in spec.sdk):
         base = OpenAICompatibleModel
     else:
