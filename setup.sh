@@ -22,5 +22,5 @@ else
         || "$PY" -m pip install torch --index-url https://download.pytorch.org/whl/cpu
 fi
 
-"$PY" -m pip install -e ".[test,hub]"
+"$PY" -m pip install -e ".[test,hub,providers]"
 echo "setup.sh: done. Run the tests with: python -m pytest -q"

@@ -27,7 +27,8 @@ COMPATIBLE_ENDPOINTS = {
     "dashscope": ("https://dashscope.aliyuncs.com/compatible-mode/v1", "DASHSCOPE_API_KEY"),
 }
 REFUSAL_TEXT = "Response not available due to content restrictions."
-MAX_REFUSALS = 10
+# The reference gives up on a prompt the provider keeps refusing after more than 10 refusals.
+MAX_REFUSALS = 11
 NO_KEY = "EMPTY"
 
 

@@ -92,6 +92,14 @@ def _api_class_for(spec: ModelSpec) -> type:
         from mix_eval.models.providers import AnthropicModel
 
         base = AnthropicModel
+    elif "google.generativeai" in spec.sdk or "google.genai" in spec.sdk:
+        from mix_eval.models.providers import GeminiModel
+
+        base = GeminiModel
+    elif "reka" in spec.sdk:
+        from mix_eval.models.providers import RekaModel
+
+        base = RekaModel
     elif not spec.sdk or "openai" in spec.sdk or any(s in COMPATIBLE_ENDPOINTS for s in spec.sdk):
         base = OpenAICompatibleModel
     else:
