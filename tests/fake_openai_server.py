@@ -10,6 +10,17 @@ free port) serving in a background thread::
 
 Endpoints: ``POST /v1/chat/completions`` (a valid ``chat.completion``), ``GET /v1/models``,
 and for out-of-process use ``GET /_fake/stats`` (counts as JSON) and ``POST /_fake/reset``.
+Provider protocols (the same knobs, faults and records apply):
+
+* Anthropic: ``POST /v1/messages``;
+* Gemini: ``POST /{version}/models/{model}:generateContent`` (point google-genai at the
+  server root); key in ``x-goog-api-key``; a wrong key gets HTTP 400 ``API_KEY_INVALID``
+  as from Google; ``reply`` sees the body with ``model`` and OpenAI-style ``messages``
+  added, and may return `BLOCKED` (a candidate with no text, finish reason ``SAFETY``)
+  or `BLOCKED_PROMPT` (no candidates, ``promptFeedback.blockReason`` ``SAFETY``), which
+  also work as scripted or permanent faults there;
+* Reka: ``POST /v1/chat`` (base URL ``.../v1``); key in ``x-api-key``; answers a
+  ``ChatResponse`` (``responses[0].message.content``).
 
 Knobs, all changeable while it runs:
 
@@ -77,6 +88,11 @@ class Fault:
         if isinstance(value, Fault):
             return value
         return cls(str(value))
+
+
+# Gemini-only reply values: a safety-blocked answer / prompt (HTTP 200 without text).
+BLOCKED = Fault("blocked")
+BLOCKED_PROMPT = Fault("blocked_prompt")
 
 
 @dataclass
@@ -259,9 +275,11 @@ class FakeOpenAIServer:
             return list(self._requests)
 
     def chat_requests(self) -> List[RecordedRequest]:
-        """Chat requests, OpenAI's (/chat/completions) and Anthropic's (/v1/messages)."""
+        """Chat requests: OpenAI's (/chat/completions), Anthropic's (/v1/messages),
+        Gemini's (:generateContent) and Reka's (/v1/chat)."""
         return [r for r in self.requests
-                if r.path.rstrip("/").endswith(("/chat/completions", "/v1/messages"))]
+                if r.path.rstrip("/").endswith(("/chat/completions", "/v1/messages", ":generateContent",
+                                                "/v1/chat"))]
 
     @property
     def status_counts(self) -> Counter:
@@ -307,6 +325,10 @@ class FakeOpenAIServer:
                 self._chat(h, rec)
             elif method == "POST" and path.rstrip("/").endswith("/v1/messages"):
                 self._chat(h, rec, anthropic=True)
+            elif method == "POST" and path.rstrip("/").endswith(":generateContent"):
+                self._gemini(h, rec)
+            elif method == "POST" and path.rstrip("/").endswith("/v1/chat"):
+                self._reka(h, rec)
             elif method == "GET" and path.rstrip("/").endswith("/models"):
                 self._models(h, rec)
             elif method == "GET" and path == "/_fake/stats":
@@ -404,6 +426,120 @@ class FakeOpenAIServer:
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }
+
+    # ---- provider protocols: Gemini (google-genai) and Reka (reka-api)
+
+    def _next_fault(self) -> Optional[Fault]:
+        with self._lock:
+            return self._faults.popleft() if self._faults else self._permanent
+
+    def _take_token(self) -> Optional[float]:
+        with self._lock:
+            return self._bucket.take() if self._bucket is not None else None
+
+    def _google_error(self, h: _Handler, rec: RecordedRequest, status: int, grpc_status: str,
+                      message: str, reason: Optional[str] = None) -> None:
+        error: Dict[str, Any] = {"code": status, "message": message, "status": grpc_status}
+        if reason:
+            error["details"] = [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason,
+                                 "domain": "googleapis.com"}]
+        self._send(h, rec, status, json.dumps({"error": error}).encode())
+
+    def _gemini(self, h: _Handler, rec: RecordedRequest) -> None:
+        """``POST /{version}/models/{model}:generateContent``, answered as Gemini does."""
+        fault = self._next_fault()
+        if fault is not None and fault.kind not in ("blocked", "blocked_prompt"):
+            return self._fault(h, rec, fault)
+        key = rec.headers.get("x-goog-api-key", "")
+        if self.api_key is not None and key != self.api_key:
+            return self._google_error(h, rec, 400, "INVALID_ARGUMENT",
+                                      f"API key not valid: {key}. Please pass a valid API key.",
+                                      reason="API_KEY_INVALID")
+        wait = self._take_token()
+        if wait is not None:
+            return self._fault(h, rec, Fault("429", retry_after=wait if self.send_retry_after else None))
+        model = rec.path.rstrip("/").rsplit("/models/", 1)[-1].split(":", 1)[0]
+        if self.models is not None and model not in self.models:
+            return self._google_error(h, rec, 404, "NOT_FOUND",
+                                      f"models/{model} is not found for API version v1beta, or is not "
+                                      "supported for generateContent.")
+        body = rec.body if isinstance(rec.body, dict) else {}
+        contents = body.get("contents")
+        if not isinstance(contents, list) or not contents:
+            return self._google_error(h, rec, 400, "INVALID_ARGUMENT", "* GenerateContentRequest.contents: "
+                                      "contents is not specified")
+        messages = []
+        system = body.get("systemInstruction") or body.get("system_instruction")
+        if isinstance(system, dict):
+            messages.append({"role": "system", "content": "".join(
+                str(p.get("text", "")) for p in system.get("parts", []) if isinstance(p, dict))})
+        for c in contents:
+            if isinstance(c, dict):
+                text = "".join(str(p.get("text", "")) for p in c.get("parts", []) if isinstance(p, dict))
+                messages.append({"role": "assistant" if c.get("role") == "model" else "user", "content": text})
+        try:
+            text = fault or self.reply({**body, "model": model, "messages": messages})
+        except Exception as e:  # noqa: BLE001 - a broken reply function is a server error
+            return self._fault(h, rec, Fault("500", message=f"reply failed: {e!r}"))
+        if self.latency > 0:
+            self._stopping.wait(self.latency)
+        usage = {"promptTokenCount": sum(len(m["content"].split()) for m in messages)}
+        if isinstance(text, Fault) and text.kind == "blocked_prompt":
+            answer: Dict[str, Any] = {
+                "promptFeedback": {"blockReason": "SAFETY", "safetyRatings": [
+                    {"category": "HARM_CATEGORY_HARASSMENT", "probability": "HIGH", "blocked": True}]},
+                "usageMetadata": {**usage, "totalTokenCount": usage["promptTokenCount"]},
+                "modelVersion": model}
+        elif isinstance(text, Fault) and text.kind == "blocked":
+            answer = {"candidates": [{"finishReason": "SAFETY", "index": 0, "safetyRatings": [
+                {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]}],
+                "usageMetadata": {**usage, "totalTokenCount": usage["promptTokenCount"]},
+                "modelVersion": model}
+        elif isinstance(text, Fault):
+            return self._fault(h, rec, text)
+        else:
+            out = len(str(text).split())
+            answer = {"candidates": [{"content": {"parts": [{"text": str(text)}], "role": "model"},
+                                      "finishReason": "STOP", "index": 0}],
+                      "usageMetadata": {**usage, "candidatesTokenCount": out,
+                                        "totalTokenCount": usage["promptTokenCount"] + out},
+                      "modelVersion": model}
+        self._send(h, rec, 200, json.dumps(answer).encode())
+
+    def _reka(self, h: _Handler, rec: RecordedRequest) -> None:
+        """``POST /v1/chat``, answered as Reka's chat API does."""
+        fault = self._next_fault()
+        if fault is not None:
+            return self._fault(h, rec, fault)
+        key = rec.headers.get("x-api-key", "")
+        if self.api_key is not None and key != self.api_key:
+            return self._fault(h, rec, Fault("401", message=f"Invalid API key: {key}"))
+        wait = self._take_token()
+        if wait is not None:
+            return self._fault(h, rec, Fault("429", retry_after=wait if self.send_retry_after else None))
+        body = rec.body if isinstance(rec.body, dict) else {}
+        model = body.get("model")
+        if self.models is not None and model not in self.models:
+            return self._fault(h, rec, Fault("404", message=f"Model {model} not found"))
+        if not isinstance(body.get("messages"), list):
+            return self._fault(h, rec, Fault("422", message="field required: messages"))
+        try:
+            text = self.reply(body)
+        except Exception as e:  # noqa: BLE001 - a broken reply function is a server error
+            return self._fault(h, rec, Fault("500", message=f"reply failed: {e!r}"))
+        if isinstance(text, Fault):
+            return self._fault(h, rec, text)
+        if self.latency > 0:
+            self._stopping.wait(self.latency)
+        with self._lock:
+            self._ids += 1
+            n = self._ids
+        prompt = sum(len(str(m.get("content", "")).split()) for m in body["messages"] if isinstance(m, dict))
+        answer = {"id": f"reka-fake-{n}", "model": model,
+                  "responses": [{"finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": str(text)}}],
+                  "usage": {"input_tokens": prompt, "output_tokens": len(str(text).split())}}
+        self._send(h, rec, 200, json.dumps(answer).encode())
 
     def _fault(self, h: _Handler, rec: RecordedRequest, fault: Fault) -> None:
         rec.fault = fault.kind
