@@ -62,4 +62,4 @@ $PY -m mix_eval.utils.check_eval_complete --benchmark mixeval_hard --version 202
     --out_path "$T/checks.log" --data_path "$DATA"; echo "check_eval_complete rc=$?"
 
 echo "== generation tests on this machine"
-MIX_EVAL_SHARED=$SHARED $PY -m pytest -q -x -p no:cacheprovider tests/test_generation.py 2>&1 | tail -15
+MIX_EVAL_SHARED=$SHARED $PY -m pytest -q -x -p no:cacheprovider tests/test_generation.py tests/test_local_judge.py 2>&1 | tail -15
