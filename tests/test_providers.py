@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fake_openai_server import BLOCKED, BLOCKED_PROMPT, Fault, FakeOpenAIServer
@@ -275,3 +276,33 @@ def test_unreadable_answers_are_malformed_not_crashes():
         RekaChatClient._parse({"responses": []})
     ok = RekaChatClient._parse({"responses": [{"message": {"content": [{"type": "text", "text": "B"}]}}]})
     assert ok.text == "B"
+
+
+def test_gemini_through_vertex_ai_uses_cloud_settings(monkeypatch):
+    """Vertex AI: no API key; google-genai gets vertexai=True with project and location."""
+    pytest.importorskip("google.genai", reason="google-genai is an optional extra")
+    from google import genai
+
+    from mix_eval.api.registry import get_model
+    from mix_eval.models import providers
+
+    for var in ("k_g", "GOOGLE_GEMINI_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("GOOGLE_GENAI_USE_VERTEXAI", "true")
+    monkeypatch.setenv("GOOGLE_CLOUD_PROJECT", "my-project")
+    monkeypatch.setenv("GOOGLE_CLOUD_LOCATION", "europe-west4")
+    seen = {}
+
+    class Recorder:
+        def __init__(self, **kwargs):
+            seen.update(kwargs)
+            self.aio = None
+
+    monkeypatch.setattr(genai, "Client", Recorder)
+    model = get_model("gemini_15_pro")(SimpleNamespace(batch_size=1, max_new_tokens=None))
+    model.client._make_sdk()
+    assert seen["vertexai"] is True and seen["project"] == "my-project" and seen["location"] == "europe-west4"
+    assert "api_key" not in seen
+    monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
+    with pytest.raises(providers.ModelError, match="GOOGLE_CLOUD_PROJECT"):
+        get_model("gemini_15_pro")(SimpleNamespace(batch_size=1, max_new_tokens=None))

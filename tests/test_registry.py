@@ -100,3 +100,25 @@ def test_models_listing():
     proc = run_module("mix_eval.models")
     assert proc.returncode == 0
     assert "local_chat" in proc.stdout and "chat" in proc.stdout
+
+
+def test_models_from_a_package_entry_point(tmp_path, monkeypatch):
+    """A package exposing a module in the `mix_eval.models` entry point group registers
+    its models when their name is asked for."""
+    from mix_eval.api import registry
+
+    (tmp_path / "thirdparty_models.py").write_text(
+        "from mix_eval.api.registry import register_model\n"
+        "from mix_eval.models.base import ChatModel\n\n"
+        "@register_model('thirdparty_chat')\n"
+        "class ThirdParty(ChatModel):\n"
+        "    pass\n"
+    )
+    dist = tmp_path / "thirdparty_models-0.1.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty-models\nVersion: 0.1\n")
+    (dist / "entry_points.txt").write_text("[mix_eval.models]\nthirdparty = thirdparty_models\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "_entry_points_loaded", False)
+    cls = registry.get_model("thirdparty_chat")
+    assert cls.__name__ == "ThirdParty"

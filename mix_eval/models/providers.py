@@ -340,9 +340,14 @@ class GeminiChatClient(ChatClient):
                                    "timeout": int((cfg.timeout + 5.0) * 1000)}
         if cfg.base_url:
             options["base_url"] = cfg.base_url
+        vertex = vertex_settings()
         try:
-            client = genai.Client(api_key=self._key, vertexai=False,
-                                  http_options=types.HttpOptions(**options))
+            if vertex is not None:  # Vertex AI: Google Cloud credentials, no API key
+                client = genai.Client(vertexai=True, project=vertex[0], location=vertex[1],
+                                      http_options=types.HttpOptions(**options))
+            else:
+                client = genai.Client(api_key=self._key, vertexai=False,
+                                      http_options=types.HttpOptions(**options))
         except Exception as e:  # noqa: BLE001 - a setup problem, reported without the key
             raise self._set_fatal(APIConfigError(
                 f"cannot set up the Google GenAI client for the {cfg.label} at {self._url}: "
@@ -414,13 +419,28 @@ def _is_validation_error(e: BaseException) -> bool:
     return isinstance(e, tuple(classes))
 
 
+def vertex_settings() -> Optional[tuple[str, str]]:
+    """(project, location) when Gemini should go through Vertex AI, else None.
+
+    As google-genai's own switch: ``GOOGLE_GENAI_USE_VERTEXAI=true`` with
+    ``GOOGLE_CLOUD_PROJECT`` (and ``GOOGLE_CLOUD_LOCATION``, default us-central1);
+    credentials are Google Cloud's application default credentials.
+    """
+    if os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() not in ("1", "true", "yes"):
+        return None
+    project = os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if not project:
+        raise ModelError("GOOGLE_GENAI_USE_VERTEXAI is set: set GOOGLE_CLOUD_PROJECT (and GOOGLE_CLOUD_LOCATION) too")
+    return project, os.environ.get("GOOGLE_CLOUD_LOCATION", "us-central1")
+
+
 class GeminiModel(OpenAICompatibleModel):
     """Gemini models, as the reference's ``google.generativeai`` calls, on ``google-genai``.
 
     One user message, ``candidate_count=1``, ``max_output_tokens=1536`` and the four
     harm categories set to ``BLOCK_NONE``; an answer blocked by the safety filters is
-    a refusal (retried, then `REFUSAL_TEXT`). Key: ``k_g``. Base URL:
-    ``GOOGLE_GEMINI_BASE_URL`` (the SDK's own variable), e.g. for a proxy.
+    a refusal (retried, then `REFUSAL_TEXT`). Key: ``k_g``; or Vertex AI (see
+    `vertex_settings`). Base URL: ``GOOGLE_GEMINI_BASE_URL`` (the SDK's own variable).
     """
 
     def __init__(self, args: Any):
@@ -436,6 +456,8 @@ class GeminiModel(OpenAICompatibleModel):
 
     def _endpoint(self, args: Any) -> tuple[Optional[str], Optional[str]]:
         base_url = self.spec.base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
+        if vertex_settings() is not None:
+            return base_url, None  # Vertex AI authenticates with Google Cloud credentials
         return base_url, self.spec.env_keys[0]
 
     def _client_class(self) -> type:
