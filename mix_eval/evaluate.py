@@ -13,9 +13,11 @@ after any interruption.
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
 import random
+import re
 import sys
 import time
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ from mix_eval.utils.interrupt import graceful_interrupts
 logger = logging.getLogger("mix_eval")
 
 DEFAULT_OUTPUT_DIR = "mix_eval/data/model_responses"
+# Write errors that mean "no room": disk full, file too large, quota exceeded.
+DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,11 +96,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="openai_compatible: the server's base URL, e.g. http://localhost:8000/v1.")
     p.add_argument("--model_id", type=str, default=None,
                    help="openai_compatible: the model name the server serves.")
-    p.add_argument("--model_api_key_env", type=str, default=None,
+    p.add_argument("--model_api_key_env", type=_env_var_name, default=None,
                    help="openai_compatible: the environment variable holding the server's key (if any).")
     p.add_argument("--model_gen_kwargs", type=str, default=None,
                    help='openai_compatible: extra request parameters as JSON, e.g. \'{"temperature": 0}\'.')
     return p
+
+
+def _env_var_name(text: str) -> str:
+    """An environment variable's name; never echo the value (it may be a key given by mistake)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(
+            "expected the NAME of an environment variable that holds the key (like MY_SERVER_KEY), "
+            "not the key itself"
+        )
+    return text
 
 
 def _positive_int(text: str) -> int:
@@ -274,6 +288,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             file=sys.stderr,
         )
         return 130
+    except OSError as e:
+        if e.errno not in DISK_ERRORS:
+            raise
+        message = (f"Error: cannot write {e.filename or 'an output file'}: {e.strerror}. Everything "
+                   "written before is kept; free some space (or raise the file-size limit) and rerun "
+                   "the same command to resume.")
+        log_error(message, args.output_dir)
+        print(f"mix_eval: {message}", file=sys.stderr)
+        return 2
     except Exception as e:
         log_error(f"Error: {type(e).__name__}: {e} (model {args.model_name}, benchmark {args.benchmark}, "
                   f"version {args.version})", args.output_dir)

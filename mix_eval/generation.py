@@ -91,7 +91,9 @@ def generate_split(
             f"({stat_file.name}), so the arguments that made it are unknown. Delete or move "
             "the response file to generate afresh."
         )
-    if status is not None:
+    if status is not None and scan.records:
+        # Only responses already on disk bind the arguments: a run that stopped before
+        # its first response (a wrong --model_path, say) may be rerun with others.
         check_resumable(status, status_args, stat_file)
     repair_response_file(scan)
 

@@ -284,13 +284,16 @@ class AdaptiveRateLimiter:
       minimum ``cut`` is 5% and doubles with each cut that follows the previous one
       within 0.5 s (5, 10, 20, 40, 50%), so a big overshoot (a server with a large burst
       allowance hides its limit until the burst is spent) is corrected in a few steps.
+    * Recovery: after ``quiet_recovery`` seconds without a 429, the rate returns to the
+      rate that worked when the latest run of 429s began (capped by what the server
+      then accepted), so a short burst of 429s does not leave the pool crawling.
     """
 
     def __init__(self, initial_rate: float, *, min_rate: float = 0.02,
                  max_rate: Optional[float] = None, slow_start_gain: float = 1.0,
                  increase_gain: float = 0.02, min_cut: float = 0.05, max_cut: float = 0.5,
                  target: float = 0.95, window: float = 1.0, window_samples: int = 20,
-                 escalate_within: float = 0.5):
+                 escalate_within: float = 0.5, quiet_recovery: float = 1.0):
         self.max_rate = float(max_rate) if max_rate else math.inf
         self.min_rate = min(float(min_rate), self.max_rate)
         self.rate = min(max(float(initial_rate), self.min_rate), self.max_rate)
@@ -302,6 +305,9 @@ class AdaptiveRateLimiter:
         self.escalate_within = escalate_within
         self._quick_cuts = 0
         self.ceiling = math.inf
+        self.peak = 0.0               # the rate before the latest run of cuts
+        self.quiet_recovery = quiet_recovery
+        self.new_run_after = max(5.0, quiet_recovery)
         self.tat = -math.inf          # GCRA theoretical arrival time
         self.gate_until = -math.inf
         self.last_cut = -math.inf
@@ -360,6 +366,11 @@ class AdaptiveRateLimiter:
     def on_success(self, now: float) -> None:
         if now - self.last_paced > 1.0:   # the pacing is not what limits us: learn nothing
             return
+        if self.rate < self.peak and now - self.last_cut > self.quiet_recovery:
+            # A burst of 429s is over (no 429 for a while): return to the rate that worked
+            # before it, instead of creeping back up for minutes.
+            self.rate = min(self.peak, self.max_rate)
+            return
         if self.slow_start:
             self.rate += self.slow_start_gain
         elif self.rate < 0.95 * self.ceiling:
@@ -375,9 +386,14 @@ class AdaptiveRateLimiter:
             self.gate_until = max(self.gate_until, now + gate_delay)
         if sent_at < self.last_cut:   # sent before the last cut: already accounted for
             return False
+        admitted = self.admitted_rate(now)
+        if now - self.last_cut >= self.new_run_after:
+            # A new run of 429s: remember a rate that was working when it began (what the
+            # server accepted, when known), to return to once the run is over.
+            self.peak = (self.rate * (1 - self.max_cut) if admitted is None
+                         else min(self.rate, self.target * admitted))
         self._quick_cuts = self._quick_cuts + 1 if now - self.last_cut < self.escalate_within else 0
         cut = min(self.max_cut, self.min_cut * 2 ** self._quick_cuts)
-        admitted = self.admitted_rate(now)
         lo, hi = self.rate * (1 - self.max_cut), self.rate * (1 - cut)
         new = hi if admitted is None else min(hi, max(lo, self.target * admitted))
         self.ceiling = self.rate if admitted is None else min(admitted, self.rate)

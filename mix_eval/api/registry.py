@@ -98,7 +98,10 @@ def get_model(model_name: str) -> type:
         _load_entry_points()
         if model_name in MODEL_REGISTRY:
             return MODEL_REGISTRY[model_name]
-        close = difflib.get_close_matches(model_name, available_model_names(), n=3, cutoff=0.6)
+        names = available_model_names()
+        folded = {n.lower(): n for n in names}
+        close = [folded[m] for m in difflib.get_close_matches(
+            model_name.lower().replace("-", "_"), list(folded), n=3, cutoff=0.6)]
         hint = f" Did you mean {', '.join(close)}?" if close else ""
         raise ModelError(
             f"unknown model name {model_name!r}.{hint} "

@@ -164,7 +164,9 @@ class _TransformersModel(ModelBase):
             kwargs["attn_implementation"] = attn
         try:
             model = AutoModelForCausalLM.from_pretrained(self.model_name, **kwargs)
-        except (OSError, ValueError) as e:
+        except (MemoryError, KeyboardInterrupt):
+            raise
+        except Exception as e:  # a broken or partial checkpoint fails in many ways
             raise ModelError(
                 f"could not load the model {self.model_name!r}: {_first_line(e)}\n"
                 "Check --model_path (a folder with config.json and weights, or a Hub id)."
@@ -183,7 +185,9 @@ class _TransformersModel(ModelBase):
             kwargs["model_max_length"] = self.model_max_len
         try:
             return AutoTokenizer.from_pretrained(self.model_name, **kwargs)
-        except (OSError, ValueError) as e:
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:  # missing or broken tokenizer files
             raise ModelError(
                 f"could not load the tokenizer of {self.model_name!r}: {_first_line(e)}"
             ) from None
