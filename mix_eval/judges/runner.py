@@ -11,7 +11,11 @@ This module does the same, and on top of it:
 * replies in an existing judged file are reused the same way (files made elsewhere);
 * random verdicts come from a seeded generator, drawn in a fixed order, so a resumed
   run ends with the same scores as an uninterrupted one;
-* how many items were blocked or fell back to random is counted and reported.
+* how many items were blocked or fell back to random is counted and reported;
+* a round in which the judge answers nothing at all stops the run with
+  `JudgeUnavailableError`, unless the judge still answers a request it answered
+  before (then the failing requests are retried in the next rounds, as in the
+  reference): a judge that is down must not turn into random scores.
 """
 from __future__ import annotations
 
@@ -42,6 +46,7 @@ RANDOM_SEED = 42
 OK = "ok"
 BLOCKED = "blocked"
 ERROR = "error"
+RETRACTED = "retracted"  # journal only: a failed round taken back (the judge was down)
 
 
 class JudgeUnavailableError(MixEvalError):
@@ -222,6 +227,8 @@ def judge_records(
             for item in remaining:
                 key = str(item.record["id"])
                 saved = journal.get(key, round_no, item.digest)
+                if saved is not None and saved.get("outcome") == RETRACTED:
+                    saved = None  # a round cut short because the judge was down: ask again
                 if saved is None and round_no == 1 and key in previous and previous[key][0] == item.digest:
                     journal.add(key, 1, item.digest, OK, previous[key][1])
                     saved = journal.get(key, 1, item.digest)
@@ -246,13 +253,7 @@ def judge_records(
                 journal.sync()
                 STOP.check()  # after a first Ctrl-C: the replies in hand are saved
                 if not any(by_key[key].outcomes.get(round_no, (ERROR, None))[0] != ERROR for key, _ in to_ask):
-                    saved = sum(1 for e in journal.entries.values() if e.get("outcome") == OK)
-                    raise JudgeUnavailableError(
-                        f"the judge {judge} answered none of the {len(to_ask)} {_split_label(kind)} request(s) "
-                        f"of round {round_no}: its API looks down, unreachable or broken (see the warnings "
-                        f"above). Nothing was scored; the {saved} judgment(s) received so far are saved. "
-                        "Rerun the same command once the judge answers."
-                    )
+                    _check_judge_answers(backend, judge, kind, round_no, to_ask, by_key, judged, journal, report)
             still = []
             for item in remaining:
                 outcome, reply = item.outcomes.get(round_no, (ERROR, None))
@@ -291,6 +292,37 @@ def judge_records(
         else:
             judged.append((item, rng.choice(option_letters(item.record))))
     return [_judged_line(item, kind, value, extract_base) for item, value in judged], report
+
+
+def _check_judge_answers(backend: JudgeBackend, judge: str, kind: str, round_no: int,
+                         to_ask: list[tuple[str, Any]], by_key: dict[str, _Item], judged: list[tuple[_Item, Any]],
+                         journal: Journal, report: JudgeReport) -> None:
+    """A whole round got no reply at all. Is the judge down, or are these requests the
+    problem? Ask again one request the judge answered before: if it answers, the run goes
+    on (the failed requests are asked again next round, as in the reference); if it does
+    not, or nothing was ever answered, stop: random verdicts for everything would be a
+    silent random score. The round's failures are then retracted from the journal, so
+    the rerun asks this round again, as if the outage had never happened."""
+    asked = len(to_ask)
+    known_good = next((item for item, _ in judged if item.outcomes and item.outcomes[max(item.outcomes)][0] == OK), None)
+    if known_good is not None:
+        got: dict[str, str] = {}
+        backend.complete([("probe", known_good.messages)], lambda key, outcome, reply: got.setdefault(key, outcome))
+        report.judge_calls += 1
+        if got.get("probe") == OK:
+            logger.warning("%s: none of the %d request(s) of round %d got a reply, though the judge answers "
+                           "others; they are asked again next round", _split_label(kind), asked, round_no)
+            return
+    for key, _ in to_ask:
+        journal.add(key, round_no, by_key[key].digest, RETRACTED, None)
+    journal.sync()
+    saved = sum(1 for e in journal.entries.values() if e.get("outcome") == OK)
+    raise JudgeUnavailableError(
+        f"the judge {judge} answered none of the {asked} {_split_label(kind)} request(s) of round {round_no}"
+        f"{' (nor a request it had answered before)' if known_good is not None else ''}: its API looks down, "
+        f"unreachable or broken (see the warnings above). Nothing was scored; the {saved} judgment(s) "
+        "received so far are saved. Rerun the same command once the judge answers."
+    )
 
 
 def _judged_line(item: _Item, kind: str, value: Any, extract_base: bool) -> dict[str, Any]:

@@ -25,7 +25,7 @@ TESTS = FAULTS.parent
 if str(TESTS) not in sys.path:  # fake_openai_server and conftest live one folder up
     sys.path.insert(0, str(TESTS))
 
-from conftest import DATA, REF_RESPONSES, REPO, need_shared  # noqa: E402
+from conftest import DATA, REF_RESPONSES, REPO, need_shared  # noqa: E402,F401 (re-exported)
 from fake_openai_server import Fault, FakeOpenAIServer  # noqa: E402,F401
 
 VERSION = "2024-06-01"
@@ -119,11 +119,22 @@ def by_id(records: Iterable[dict]) -> dict[str, dict]:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """relative path -> sha256 of every file under root (hidden files included)."""
+    """relative path -> sha256 of every file under root (hidden files included, the
+    folder locks `.mix_eval.lock` left out: taking a lock is not writing results)."""
     if not root.exists():
         return {}
     return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".mix_eval.lock"}
+
+
+def scoring_state(root: Path, model: str, benchmark: str = "mixeval_hard") -> dict:
+    """What scoring produced, independent of line order: judged lines by id, the scores.
+    (Judged lines are in the order of the round that judged them, as in the reference, so
+    a request that failed and was judged a round later moves to the end.)"""
+    vdir = root / model / benchmark / VERSION
+    return {FF_JUDGED: by_id(read_jsonl(vdir / FF_JUDGED)), MP_JUDGED: by_id(read_jsonl(vdir / MP_JUDGED)),
+            "score.json": json.loads((vdir / "score.json").read_text()),
+            "run score.json": json.loads((root / "score.json").read_text())}
 
 
 def results_of(root: Path, model: str, benchmark: str = "mixeval_hard") -> dict[str, bytes]:
@@ -169,18 +180,20 @@ def assert_one_clear_error(stderr: str, *needles: str) -> str:
 
 
 def quick_client(monkeypatch, **overrides) -> None:
-    """Make every ChatClient of this process retry fast (tests must not sleep for minutes)."""
+    """Make every ChatClient of this process retry fast (tests must not sleep for minutes):
+    6 retries 10-50 ms apart, 1 s request timeout, 15 s of 429s before giving up, unless
+    overridden. Calling it again replaces the settings."""
     from mix_eval.llm_client import ClientConfig
 
-    original = ClientConfig.__init__
-    settings = dict(max_retries=2, backoff_base=0.01, backoff_cap=0.05, rate_limit_timeout=3.0, timeout=2.0)
+    original = getattr(ClientConfig.__init__, "original_init", ClientConfig.__init__)
+    settings = dict(max_retries=6, backoff_base=0.01, backoff_cap=0.05, rate_limit_timeout=15.0, timeout=1.0)
     settings.update(overrides)
 
     def init(self, *a, **k):
-        for name, value in settings.items():
-            k[name] = value
+        k.update(settings)
         original(self, *a, **k)
 
+    init.original_init = original  # type: ignore[attr-defined]
     monkeypatch.setattr(ClientConfig, "__init__", init)
 
 
@@ -206,6 +219,9 @@ class Kill:
     landed: bool = False  # the process was still running when the signal was sent
     returncode: Optional[int] = None
 
+    def planned(self) -> str:
+        return f"{signal.Signals(self.sig).name} {self.phase} target {self.target} +{self.delay * 1000:.0f} ms"
+
     def describe(self) -> str:
         name = signal.Signals(self.sig).name
         where = f"at {self.progress_at_kill}" if self.landed else "missed: the run had ended"
@@ -219,7 +235,7 @@ def run_and_kill(cmd: list[str], kill: Kill, progress: Callable[[], int], *, env
     within 30 s is killed (counted against it by the caller's checks)."""
     target = max(kill.target, progress() + 1)
     with open(log, "ab") as out:
-        out.write(f"\n==== {' '.join(cmd[2:4])} kill plan: {kill.describe()}\n".encode())
+        out.write(f"\n==== {' '.join(cmd[2:4])} planned {kill.planned()}\n".encode())
         out.flush()
         proc = subprocess.Popen(cmd, stdout=out, stderr=out, env=env, cwd=cwd)
         try:
@@ -243,3 +259,59 @@ def run_and_kill(cmd: list[str], kill: Kill, progress: Callable[[], int], *, env
                 proc.kill()
                 proc.wait()
     return kill
+
+
+# ---------------------------------------------------------------- evaluate with the tiny model
+
+
+EVAL_LIMIT = 12  # items per split
+EVAL_SPLITS = ("close_freeform_hard", "close_multichoice_hard")
+
+
+def evaluate_cmd(model: Path, data: Path, out: Path, judge_url: Optional[str], *extra: str) -> list[str]:
+    """`python -m mix_eval.evaluate` on the tiny checkpoint: greedy, EVAL_LIMIT items per
+    split, judged by the loopback judge at `judge_url` (None: --inference_only)."""
+    cmd = [sys.executable, "-m", "mix_eval.evaluate", "--model_name", "local_chat", "--model_path", str(model),
+           "--benchmark", "mixeval_hard", "--version", VERSION, "--batch_size", "2", "--data_path", str(data),
+           "--output_dir", str(out), "--limit", str(EVAL_LIMIT), "--max_new_tokens", "6", *extra]
+    if judge_url is None:
+        return cmd + ["--inference_only"]
+    return cmd + ["--api_base_url", judge_url, "--api_parallel_num", "4"]
+
+
+def evaluate_state(out: Path, judged: bool = True) -> dict:
+    """Everything an evaluate run leaves that must not depend on interruptions."""
+    vdir = out / "local_chat" / "mixeval_hard" / VERSION
+    state: dict = {s: by_id(read_jsonl(vdir / f"local_chat_{s}.jsonl")) for s in EVAL_SPLITS}
+    state["status"] = [json.loads((vdir / f"status_{s}.json").read_text())["status"]["status"] for s in EVAL_SPLITS]
+    if judged:
+        state.update({name: by_id(read_jsonl(vdir / name)) for name in (FF_JUDGED, MP_JUDGED)})
+        state["score.json"] = json.loads((vdir / "score.json").read_text())
+        state["run score.json"] = json.loads((out / "score.json").read_text())
+    return state
+
+
+_CLEAN_EVALUATE: dict = {}
+
+
+def clean_evaluate(model: Path, data: Path, tmp_path_factory) -> dict:
+    """The state of one uninterrupted, judged evaluate run (made once per session)."""
+    if "state" not in _CLEAN_EVALUATE:
+        out = tmp_path_factory.mktemp("evaluate-clean")
+        with FakeOpenAIServer(reply=judge_reply) as server:
+            proc = subprocess.run(evaluate_cmd(model, data, out, server.base_url), capture_output=True, text=True,
+                                  env=subprocess_env(MODEL_PARSER_API=JUDGE_KEY), cwd=out, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        _CLEAN_EVALUATE["state"] = evaluate_state(out)
+    return _CLEAN_EVALUATE["state"]
+
+
+def limit_file_size(nbytes: int) -> Callable[[], None]:
+    """preexec_fn: no file of the child may grow past nbytes (a full disk, simulated).
+    SIGXFSZ is ignored, so a write past the limit fails with EFBIG instead of killing."""
+    def preexec() -> None:
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (nbytes, nbytes))
+    return preexec

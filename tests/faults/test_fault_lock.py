@@ -1,0 +1,124 @@
+"""One writer per folder: a second run on a model folder that another run is writing
+refuses at once with a message naming the other run's pid; the first run finishes as if
+alone, and no line is written twice.
+
+Already covered in tests/test_resume_kill.py::test_second_writer_on_the_same_folder_is_refused:
+a second evaluate while the first generates. Here: scoring runs against scoring runs and
+against evaluate, both ways.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import (
+    FF_JUDGED,
+    JUDGE_KEY,
+    MP_JUDGED,
+    VERSION,
+    FakeOpenAIServer,
+    assert_one_clear_error,
+    by_id,
+    count_lines,
+    evaluate_cmd,
+    judge_reply,
+    make_responses,
+    read_jsonl,
+    snapshot,
+    subprocess_env,
+)
+
+N = 20
+JOURNALS = (f".journal_{FF_JUDGED[:-6]}.jsonl", f".journal_{MP_JUDGED[:-6]}.jsonl")
+
+
+@pytest.fixture
+def slow_judge():
+    with FakeOpenAIServer(reply=judge_reply, latency=0.05) as server:
+        yield server
+
+
+def scoring_cmd(root: Path, server: FakeOpenAIServer) -> list[str]:
+    return [sys.executable, "-m", "mix_eval.compute_metrics", "--benchmark", "mixeval_hard", "--version", VERSION,
+            "--model_response_dir", str(root), "--api_base_url", server.base_url, "--api_parallel_num", "2"]
+
+
+def wait_for(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.time() + timeout
+    while not condition() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    assert proc.poll() is None, "the first run ended before the second started"
+
+
+def test_a_second_scoring_run_is_refused_while_the_first_judges(tmp_path, slow_judge):
+    root = tmp_path / "responses"
+    vdir = make_responses(root, "my_model", "mixeval_hard", N)
+    env = subprocess_env(MODEL_PARSER_API=JUDGE_KEY)
+    first = subprocess.Popen(scoring_cmd(root, slow_judge), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                             text=True, env=env, cwd=tmp_path)
+    try:
+        wait_for(lambda: count_lines(vdir / JOURNALS[0]) >= 3, first)
+        second = subprocess.run(scoring_cmd(root, slow_judge), capture_output=True, text=True, env=env, cwd=tmp_path,
+                                timeout=120)
+        assert first.poll() is None, "the first run ended before the second was refused; slow the judge down"
+        assert second.returncode == 2
+        assert_one_clear_error(second.stderr, "another mix_eval run", f"pid {first.pid}", str(vdir))
+        assert first.wait(timeout=120) == 0, first.stderr.read()[-2000:]
+    finally:
+        if first.poll() is None:
+            first.kill()
+    for name in (FF_JUDGED, MP_JUDGED):
+        assert len(by_id(read_jsonl(vdir / name))) == N  # every id once
+    assert slow_judge.count() == 2 * N  # the refused run asked for nothing
+
+
+def test_evaluate_is_refused_while_a_scoring_run_writes_its_folder(tmp_path, slow_judge, tiny_chat, data_path):
+    """evaluate --output_name my_model targets the folder compute_metrics is judging."""
+    root = tmp_path / "responses"
+    vdir = make_responses(root, "my_model", "mixeval_hard", N)
+    env = subprocess_env(MODEL_PARSER_API=JUDGE_KEY)
+    first = subprocess.Popen(scoring_cmd(root, slow_judge), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=env, cwd=tmp_path)
+    try:
+        wait_for(lambda: count_lines(vdir / JOURNALS[0]) >= 3, first)
+        responses_before = {p.name: p.read_bytes() for p in vdir.glob("my_model_*.jsonl")}
+        second = subprocess.run(evaluate_cmd(tiny_chat, data_path, root, None, "--output_name", "my_model"),
+                                capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+        assert first.poll() is None, "the scoring run ended before evaluate started; slow the judge down"
+        assert second.returncode == 2
+        assert_one_clear_error(second.stderr, "another mix_eval run", f"pid {first.pid}")
+        assert "loading local_chat" not in second.stderr
+        assert {p.name: p.read_bytes() for p in vdir.glob("my_model_*.jsonl")} == responses_before
+        assert first.wait(timeout=120) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+
+
+def test_scoring_is_refused_while_evaluate_generates(tmp_path, tiny_chat, data_path, slow_judge):
+    out = tmp_path / "out"
+    vdir = out / "local_chat" / "mixeval_hard" / VERSION
+    first = subprocess.Popen(evaluate_cmd(tiny_chat, data_path, out, None), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, env=subprocess_env(), cwd=tmp_path)
+    try:
+        wait_for(lambda: count_lines(vdir / "local_chat_close_freeform_hard.jsonl") >= 2, first, timeout=120)
+        before = snapshot(vdir)
+        second = subprocess.run(
+            [sys.executable, "-m", "mix_eval.compute_metrics", "--benchmark", "mixeval_hard", "--version", VERSION,
+             "--model_response_dir", str(out), "--free_form_parser", "rule", "--multi_choice_parser", "rule"],
+            capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path, timeout=120)
+        assert first.poll() is None, "generation ended before the scoring run started"
+        assert second.returncode == 2
+        assert_one_clear_error(second.stderr, "another mix_eval run", f"pid {first.pid}")
+        assert not [k for k in snapshot(vdir) if k.startswith("judge_results") or k == "score.json"]
+        assert set(before) <= set(snapshot(vdir))
+        assert first.wait(timeout=120) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+    for split in ("close_freeform_hard", "close_multichoice_hard"):
+        assert len(by_id(read_jsonl(vdir / f"local_chat_{split}.jsonl"))) == 12
