@@ -41,12 +41,12 @@ from mix_eval.prompts.evaluation_prompts import (
 )
 from mix_eval.responses import check_safe_name, model_version_dir, response_path
 from mix_eval.scoring import aggregate, rules
+from mix_eval.utils.cli import run_command, setup_logging
 from mix_eval.utils.files import (
     FolderBusyError,
     exclusive_lock,
     write_text_atomic,
 )
-from mix_eval.utils.interrupt import graceful_interrupts
 
 logger = logging.getLogger("mix_eval")
 
@@ -335,7 +335,12 @@ def _check_against_benchmark(path: Path, records: list[dict[str, Any]], first_li
 
 def benchmark_split(args: argparse.Namespace, split: Any) -> Optional[BenchmarkSplit]:
     """The benchmark items to check response files against, when the data is at hand."""
-    from mix_eval.data import DEFAULT_DATA_PATH, read_split_file, resolve_data_path, split_file
+    from mix_eval.data import (
+        DEFAULT_DATA_PATH,
+        read_split_file,
+        resolve_data_path,
+        split_file,
+    )
 
     given = getattr(args, "data_path", None)
     root = resolve_data_path(given)
@@ -698,22 +703,11 @@ def compute_metrics_p(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    from mix_eval.evaluate import log_error, setup_logging
-
     setup_logging(args.verbose)
-    try:
-        with graceful_interrupts():
-            compute_metric(args)
-    except MixEvalError as e:
-        log_error(f"Error: {e} (compute_metrics, benchmark {args.benchmark}, version {args.version})",
-                  args.model_response_dir)
-        print(f"mix_eval: Error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("\nmix_eval: interrupted. Judgments made so far are saved; rerun the same command to resume.",
-              file=sys.stderr)
-        return 130
-    return 0
+    return run_command(
+        lambda: compute_metric(args), log_dir=args.model_response_dir, saved="Judgments made so far are saved",
+        context=f"compute_metrics, benchmark {args.benchmark}, version {args.version}",
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ after any interruption.
 from __future__ import annotations
 
 import argparse
-import errno
 import logging
 import os
 import random
@@ -27,14 +26,12 @@ from mix_eval.data import BENCHMARKS, DEFAULT_DATA_PATH, load_split, splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.generation import SplitOutcome, generate_split
 from mix_eval.responses import check_safe_name, model_version_dir
+from mix_eval.utils.cli import quiet_transformers, run_command, setup_logging
 from mix_eval.utils.files import FolderBusyError, exclusive_lock
-from mix_eval.utils.interrupt import graceful_interrupts
 
 logger = logging.getLogger("mix_eval")
 
 DEFAULT_OUTPUT_DIR = "mix_eval/data/model_responses"
-# Write errors that mean "no room": disk full, file too large, quota exceeded.
-DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -211,39 +208,10 @@ def output_name(args: argparse.Namespace) -> str:
     return check_safe_name("--model_name", args.model_name)
 
 
-def log_error(message: str, output_dir: str) -> None:
-    """Append a run's error to `<output_dir>/error.log`, as the reference does."""
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-        with open(os.path.join(output_dir, "error.log"), "a", encoding="utf-8") as f:
-            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
-    except OSError:
-        pass
 
 
-def setup_logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "mix_eval: %(message)s",
-        stream=sys.stderr,
-    )
-    if not verbose:
-        for noisy in ("transformers", "accelerate", "httpx", "datasets", "urllib3"):
-            logging.getLogger(noisy).setLevel(logging.ERROR)
-        if "transformers" in sys.modules:
-            quiet_transformers()
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def quiet_transformers() -> None:
-    """No warnings and no weight-loading bars from transformers unless --verbose."""
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except Exception:  # an old or odd transformers must not stop a run
-        pass
 
 
 def run(args: argparse.Namespace) -> RunResult:
@@ -272,36 +240,10 @@ def run(args: argparse.Namespace) -> RunResult:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.verbose)
-    try:
-        with graceful_interrupts():
-            run(args)
-    except MixEvalError as e:
-        message = f"Error: {e}"
-        log_error(f"{message} (model {args.model_name}, benchmark {args.benchmark}, version {args.version})",
-                  args.output_dir)
-        print(f"mix_eval: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(
-            "\nmix_eval: interrupted. Everything generated so far is saved; rerun the same "
-            "command to resume.",
-            file=sys.stderr,
-        )
-        return 130
-    except OSError as e:
-        if e.errno not in DISK_ERRORS:
-            raise
-        message = (f"Error: cannot write {e.filename or 'an output file'}: {e.strerror}. Everything "
-                   "written before is kept; free some space (or raise the file-size limit) and rerun "
-                   "the same command to resume.")
-        log_error(message, args.output_dir)
-        print(f"mix_eval: {message}", file=sys.stderr)
-        return 2
-    except Exception as e:
-        log_error(f"Error: {type(e).__name__}: {e} (model {args.model_name}, benchmark {args.benchmark}, "
-                  f"version {args.version})", args.output_dir)
-        raise
-    return 0
+    return run_command(
+        lambda: run(args), log_dir=args.output_dir, saved="Everything generated so far is saved",
+        context=f"model {args.model_name}, benchmark {args.benchmark}, version {args.version}",
+    )
 
 
 if __name__ == "__main__":

@@ -264,7 +264,7 @@ def run_and_kill(cmd: list[str], kill: Kill, progress: Callable[[], int], *, env
 # ---------------------------------------------------------------- evaluate with the tiny model
 
 
-EVAL_LIMIT = 12  # items per split
+EVAL_LIMIT = 10  # items per split
 EVAL_SPLITS = ("close_freeform_hard", "close_multichoice_hard")
 
 

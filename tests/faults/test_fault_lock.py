@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from helpers import (
+    EVAL_LIMIT,
     FF_JUDGED,
     JUDGE_KEY,
     MP_JUDGED,
@@ -32,7 +33,7 @@ from helpers import (
     subprocess_env,
 )
 
-N = 20
+N = 12
 JOURNALS = (f".journal_{FF_JUDGED[:-6]}.jsonl", f".journal_{MP_JUDGED[:-6]}.jsonl")
 
 
@@ -121,4 +122,4 @@ def test_scoring_is_refused_while_evaluate_generates(tmp_path, tiny_chat, data_p
         if first.poll() is None:
             first.kill()
     for split in ("close_freeform_hard", "close_multichoice_hard"):
-        assert len(by_id(read_jsonl(vdir / f"local_chat_{split}.jsonl"))) == 12
+        assert len(by_id(read_jsonl(vdir / f"local_chat_{split}.jsonl"))) == EVAL_LIMIT

@@ -1,0 +1,89 @@
+"""What every command-line entry point does around its work.
+
+Logging set-up, the two-stage Ctrl-C, and the one rule for errors: a problem the user
+can fix (`MixEvalError`, a full disk) is one line on stderr and in
+``<output dir>/error.log``, exit status 2; an interruption says how to resume, exit
+status 130; anything else is a bug and keeps its traceback (and is logged too).
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import sys
+import time
+from typing import Callable
+
+from mix_eval.errors import MixEvalError
+from mix_eval.utils.interrupt import graceful_interrupts
+
+# Write errors that mean "no room": disk full, file too large, quota exceeded.
+DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+def log_error(message: str, output_dir: str) -> None:
+    """Append a run's error to `<output_dir>/error.log`, as the reference does."""
+    try:
+        os.makedirs(output_dir, exist_ok=True)
+        with open(os.path.join(output_dir, "error.log"), "a", encoding="utf-8") as f:
+            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+    except OSError:
+        pass
+
+
+def quiet_transformers() -> None:
+    """No warnings and no weight-loading bars from transformers unless --verbose."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except Exception:  # an old or odd transformers must not stop a run
+        pass
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if verbose else "mix_eval: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        for noisy in ("transformers", "accelerate", "httpx", "datasets", "urllib3"):
+            logging.getLogger(noisy).setLevel(logging.ERROR)
+        if "transformers" in sys.modules:
+            quiet_transformers()
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def run_command(work: Callable[[], object], *, log_dir: str, context: str, saved: str) -> int:
+    """Run a command's work; turn user-fixable failures into one line and an exit status.
+
+    ``context`` is appended to logged errors; ``saved`` says what an interruption keeps.
+    """
+    try:
+        with graceful_interrupts():
+            work()
+    except MixEvalError as e:
+        _report(f"Error: {e}", log_dir, context)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nmix_eval: interrupted. {saved}; rerun the same command to resume.", file=sys.stderr)
+        return 130
+    except OSError as e:
+        if e.errno not in DISK_ERRORS:
+            log_error(f"Error: {type(e).__name__}: {e} ({context})", log_dir)
+            raise
+        _report(f"Error: cannot write {e.filename or 'an output file'}: {e.strerror}. Everything written "
+                "before is kept; free some space (or raise the file-size limit) and rerun the same command "
+                "to resume.", log_dir, context)
+        return 2
+    except Exception as e:
+        log_error(f"Error: {type(e).__name__}: {e} ({context})", log_dir)
+        raise
+    return 0
+
+
+def _report(message: str, log_dir: str, context: str) -> None:
+    log_error(f"{message} ({context})", log_dir)
+    print(f"mix_eval: {message}", file=sys.stderr)
