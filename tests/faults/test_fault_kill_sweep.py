@@ -7,7 +7,8 @@ must hold every item exactly once with the very same responses, judgments and sc
 as an uninterrupted run (greedy tiny model, deterministic loopback judge).
 
 Kill points come from `random.Random(seed)`; the seed is printed and part of every
-failure message. Reproduce a failure with MIX_EVAL_KILL_SEED=<seed>.
+failure message. Replay a sweep with MIX_EVAL_KILL_SEED=<seed> (and -k to pick the test;
+the seed replaces every sweep's default).
 
 Kill points: the reduced sweep (not marked slow) 6 in `evaluate` (3 in generation, 3 in
 its judging phase) and 6 in `compute_metrics` judging; the slow sweep 4 more in
@@ -52,10 +53,10 @@ SPLITS = EVAL_SPLITS
 JOURNALS = (f".journal_{FF_JUDGED[:-6]}.jsonl", f".journal_{MP_JUDGED[:-6]}.jsonl")
 
 
-def seed_for(default: int, offset: int = 0) -> int:
-    """The sweep's seed: MIX_EVAL_KILL_SEED (plus an offset per sweep) or the default."""
+def seed_for(default: int) -> int:
+    """The sweep's seed: MIX_EVAL_KILL_SEED when set, else the sweep's default."""
     given = os.environ.get("MIX_EVAL_KILL_SEED")
-    seed = int(given) + offset if given else default
+    seed = int(given) if given else default
     print(f"kill sweep seed {seed} (rerun with MIX_EVAL_KILL_SEED={seed})")
     return seed
 
@@ -125,12 +126,12 @@ def evaluate_sweep(seed: int, n_gen: int, n_judge: int, tiny_chat: Path, data_pa
 
 
 def test_evaluate_kill_sweep_reduced(tiny_chat, data_path, tmp_path, judge_server, evaluate_baseline):
-    evaluate_sweep(seed_for(20240601, 0), 3, 3, tiny_chat, data_path, tmp_path, judge_server, evaluate_baseline)
+    evaluate_sweep(seed_for(20240601), 3, 3, tiny_chat, data_path, tmp_path, judge_server, evaluate_baseline)
 
 
 @pytest.mark.slow
 def test_evaluate_kill_sweep_more_points(tiny_chat, data_path, tmp_path, judge_server, evaluate_baseline):
-    evaluate_sweep(seed_for(7, 1), 2, 2, tiny_chat, data_path, tmp_path, judge_server, evaluate_baseline)
+    evaluate_sweep(seed_for(7), 2, 2, tiny_chat, data_path, tmp_path, judge_server, evaluate_baseline)
 
 
 # ---------------------------------------------------------------- compute_metrics: judging
@@ -185,12 +186,12 @@ def compute_metrics_sweep(seed: int, n: int, tmp_path: Path, server: FakeOpenAIS
 
 
 def test_compute_metrics_kill_sweep_reduced(tmp_path, judge_server, cm_baseline):
-    compute_metrics_sweep(seed_for(42, 2), 6, tmp_path, judge_server, cm_baseline)
+    compute_metrics_sweep(seed_for(42), 6, tmp_path, judge_server, cm_baseline)
 
 
 @pytest.mark.slow
 def test_compute_metrics_kill_sweep_more_points(tmp_path, judge_server, cm_baseline):
-    compute_metrics_sweep(seed_for(1234, 3), 6, tmp_path, judge_server, cm_baseline)
+    compute_metrics_sweep(seed_for(1234), 6, tmp_path, judge_server, cm_baseline)
 
 
 def test_kill_points_are_reproducible_from_the_seed():
