@@ -49,7 +49,8 @@ def setup_logging(verbose: bool) -> None:
         stream=sys.stderr,
     )
     if not verbose:
-        for noisy in ("transformers", "accelerate", "httpx", "datasets", "urllib3"):
+        for noisy in ("transformers", "accelerate", "datasets", "urllib3", "httpx", "httpcore",
+                      "httpx2", "httpcore2", "openai", "anthropic", "google_genai"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
         if "transformers" in sys.modules:
             quiet_transformers()
