@@ -315,7 +315,20 @@ def _gemini_contents(messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any
     return contents, ("\n".join(system) if system else None)
 
 
-class GeminiChatClient(ChatClient):
+class _ShimErrorClient(ChatClient):
+    """A provider client whose SDK errors are translated into the shim classes."""
+
+    default_url = ""
+
+    def __init__(self, config: Any):
+        super().__init__(config)
+        self._url = _strip_userinfo((config.base_url or self.default_url).rstrip("/"))
+
+    def _sdk_errors(self) -> tuple[type, type, type, type]:
+        return _SHIM_ERRORS
+
+
+class GeminiChatClient(_ShimErrorClient):
     """The chat client on Google's Gemini API, through the ``google-genai`` SDK.
 
     ``client.aio.models.generate_content`` on the ``v1beta`` API (the one the
@@ -324,12 +337,7 @@ class GeminiChatClient(ChatClient):
     text (a blocked prompt or candidate) raises `ContentBlocked`, a refusal.
     """
 
-    def __init__(self, config: Any):
-        super().__init__(config)
-        self._url = _strip_userinfo((config.base_url or GEMINI_DEFAULT_URL).rstrip("/"))
-
-    def _sdk_errors(self) -> tuple[type, type, type, type]:
-        return _SHIM_ERRORS
+    default_url = GEMINI_DEFAULT_URL
 
     def _make_sdk(self) -> Any:
         from google import genai
@@ -516,15 +524,10 @@ def _reka_text(content: Any) -> Optional[str]:
     return None
 
 
-class RekaChatClient(ChatClient):
+class RekaChatClient(_ShimErrorClient):
     """The chat client on Reka's chat API (``reka-api``: ``AsyncReka().chat.create``)."""
 
-    def __init__(self, config: Any):
-        super().__init__(config)
-        self._url = _strip_userinfo((config.base_url or REKA_DEFAULT_URL).rstrip("/"))
-
-    def _sdk_errors(self) -> tuple[type, type, type, type]:
-        return _SHIM_ERRORS
+    default_url = REKA_DEFAULT_URL
 
     def _make_sdk(self) -> Any:
         import httpx
