@@ -579,22 +579,13 @@ def score_model(args: argparse.Namespace, inputs: ModelInputs, judges: JudgeFact
     scores = aggregate.score_json_for_model(split_scores[FREE_FORM], split_scores[MULTI_CHOICE])
     if not args.compute_score_from_judged_file:
         for kind in (FREE_FORM, MULTI_CHOICE):
-            _save(inputs.vdir / judged_file_name(args, kind), "".join(json.dumps(line) + "\n" for line in judged[kind]))
-    _save(inputs.vdir / "score.json", json.dumps(scores, indent=4) + "\n")
+            write_text_atomic(inputs.vdir / judged_file_name(args, kind),
+                              "".join(json.dumps(line) + "\n" for line in judged[kind]))
+    write_text_atomic(inputs.vdir / "score.json", json.dumps(scores, indent=4) + "\n")
     if reports:
-        _save(inputs.vdir / "judge_report.json", json.dumps(report_dict(
+        write_text_atomic(inputs.vdir / "judge_report.json", json.dumps(report_dict(
             {"free_form" if k == FREE_FORM else "multiple_choice": r for k, r in reports.items()}), indent=4))
     return ModelScores(inputs.model, scores, split_scores, reports)
-
-
-def _save(path: Path, text: str) -> None:
-    """`write_text_atomic`, with the file named in the error when it cannot be written."""
-    try:
-        write_text_atomic(path, text)
-    except OSError as e:
-        if e.filename:
-            raise
-        raise OSError(e.errno, e.strerror, str(path)) from None
 
 
 def _lock_folder(stack: contextlib.ExitStack, vdir: Path) -> None:
@@ -686,7 +677,7 @@ def _score_models(args: argparse.Namespace, models: list[str], progress: bool) -
     if not results:
         raise MixEvalError(f"no model under {args.model_response_dir} could be scored (see the messages above)")
     run_file = Path(args.model_response_dir) / "score.json"
-    _save(run_file, json.dumps(aggregate.score_json_for_run(results), indent=4) + "\n")
+    write_text_atomic(run_file, json.dumps(aggregate.score_json_for_run(results), indent=4) + "\n")
     print(f"Saving the model scores to {run_file} ...")
     return results
 

@@ -284,6 +284,11 @@ class AdaptiveRateLimiter:
       minimum ``cut`` is 5% and doubles with each cut that follows the previous one
       within 0.5 s (5, 10, 20, 40, 50%), so a big overshoot (a server with a large burst
       allowance hides its limit until the burst is spent) is corrected in a few steps.
+    * A run of 429s with no success in it (the server rejects everything for a while:
+      an overload, or another client spent a shared limit) measures nothing about the
+      rate; the gates pace the pool through it, the rate is not cut below half the rate
+      of before the run, the client climbs back to that rate at the slow-start pace, and
+      a slow start the run interrupted goes on.
     * Recovery: after ``quiet_recovery`` seconds without a 429, the rate returns to the
       rate that worked when the latest run of 429s began (capped by what the server
       then accepted), so a short burst of 429s does not leave the pool crawling.
@@ -306,6 +311,10 @@ class AdaptiveRateLimiter:
         self._quick_cuts = 0
         self.ceiling = math.inf
         self.peak = 0.0               # the rate before the latest run of cuts
+        self.run_rate = 0.0           # the rate when the latest run of 429s began
+        self.run_start = -math.inf
+        self.run_slow_start = False
+        self.last_success = -math.inf
         self.quiet_recovery = quiet_recovery
         self.new_run_after = max(5.0, quiet_recovery)
         self.tat = -math.inf          # GCRA theoretical arrival time
@@ -364,20 +373,29 @@ class AdaptiveRateLimiter:
         return max(sent - rejected, 0) / span
 
     def on_success(self, now: float) -> None:
+        if self.last_success < self.run_start and self.run_slow_start:
+            self.slow_start = True    # the run of 429s measured nothing: keep searching
+        self.last_success = now
         if now - self.last_paced > 1.0:   # the pacing is not what limits us: learn nothing
             return
         if self.rate < self.peak and now - self.last_cut > self.quiet_recovery:
             # A burst of 429s is over (no 429 for a while): return to the rate that worked
             # before it, instead of creeping back up for minutes.
-            self.rate = min(self.peak, self.max_rate)
+            self._set_rate(self.peak, now)
             return
         if self.slow_start:
-            self.rate += self.slow_start_gain
+            rate = self.rate + self.slow_start_gain
         elif self.rate < 0.95 * self.ceiling:
-            self.rate = min(0.95 * self.ceiling, self.rate + self.slow_start_gain)
+            rate = min(0.95 * self.ceiling, self.rate + self.slow_start_gain)
         else:
-            self.rate += self.increase_gain
-        self.rate = min(self.rate, self.max_rate)
+            rate = self.rate + self.increase_gain
+        self.rate = min(rate, self.max_rate)
+
+    def _set_rate(self, rate: float, now: float) -> None:
+        """Raise the rate; the next slot, booked at the old (slower) rate, moves closer."""
+        self.rate = min(rate, self.max_rate)
+        if self._sends:
+            self.tat = min(self.tat, max(self._sends[-1] + 1.0 / self.rate, now))
 
     def on_rate_limited(self, now: float, sent_at: float, gate_delay: Optional[float]) -> bool:
         """Record a 429; returns True when the rate was cut."""
@@ -392,11 +410,18 @@ class AdaptiveRateLimiter:
             # server accepted, when known), to return to once the run is over.
             self.peak = (self.rate * (1 - self.max_cut) if admitted is None
                          else min(self.rate, self.target * admitted))
+            self.run_rate, self.run_start, self.run_slow_start = self.rate, now, self.slow_start
         self._quick_cuts = self._quick_cuts + 1 if now - self.last_cut < self.escalate_within else 0
         cut = min(self.max_cut, self.min_cut * 2 ** self._quick_cuts)
         lo, hi = self.rate * (1 - self.max_cut), self.rate * (1 - cut)
         new = hi if admitted is None else min(hi, max(lo, self.target * admitted))
         self.ceiling = self.rate if admitted is None else min(admitted, self.rate)
+        if self.last_success < self.run_start:
+            # Nothing but 429s since the run began: no measurement of the rate, only of
+            # an outage; the gates hold the pool back, the rate stays within reach.
+            floor = self.run_rate * (1 - self.max_cut)
+            new = max(new, min(floor, self.rate))
+            self.ceiling = max(self.ceiling, self.run_rate)
         self.rate = min(max(new, self.min_rate), self.max_rate)
         self.slow_start = False
         self.last_cut = now
@@ -502,6 +527,7 @@ class ChatClient:
         self._pause_level = 0          # escalation of pauses for 429s without retry-after
         self._last_pause_at = -math.inf
         self._warned_rate_limit = False
+        self._warned_timeout = False
         self._url = config.display_url
         # The first request goes alone (a probe): a bad key or model then costs one call,
         # not max_concurrency. The others wait for its answer, at most _PROBE_WAIT seconds.
@@ -836,6 +862,11 @@ class ChatClient:
                 delay = random.uniform(0, min(cfg.backoff_cap, cfg.backoff_base * 2 ** (failures - 1)))
                 if retry_after is not None:
                     delay = max(delay, min(retry_after, cfg.max_retry_after))
+                if "(timeout)" in detail and not self._warned_timeout:
+                    # A hanging server is otherwise silent for minutes: say what is going on.
+                    self._warned_timeout = True
+                    logger.warning("%s at %s: %s; retrying, up to %d times per request",
+                                   cfg.label, self._url, detail, cfg.max_retries)
                 logger.debug("%s: %s; retry %d/%d in %.2f s", self._url, detail, failures,
                              cfg.max_retries, delay)
                 await self._sleep(delay)

@@ -174,13 +174,17 @@ def test_500_then_success(server):
     assert client.stats.retries == 1
 
 
-def test_timeout_then_success(server):
-    server.push_faults(Fault("hang", hang=10))
+def test_timeout_then_success(server, caplog):
+    server.push_faults(Fault("hang", hang=10), times=2)
     client = ChatClient(config(server, timeout=0.5))
     t0 = time.monotonic()
-    assert generate(client).text
-    assert 0.5 <= time.monotonic() - t0 < 3
-    assert client.stats.retries == 1 and len(server.chat_requests()) == 2
+    with caplog.at_level(logging.WARNING, logger="mix_eval"):
+        assert generate(client).text
+    assert 1.0 <= time.monotonic() - t0 < 4
+    assert client.stats.retries == 2 and len(server.chat_requests()) == 3
+    # a hanging server is not silent: one warning, the first time
+    warned = [r.getMessage() for r in caplog.records if "timeout" in r.getMessage()]
+    assert len(warned) == 1 and "retrying" in warned[0] and server.base_url in warned[0], warned
 
 
 def test_retries_exhausted_raise_transient_error(server):
@@ -428,3 +432,54 @@ def test_import_is_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def _simulate(lim: AdaptiveRateLimiter, n_429: int, n_ok: int, rtt: float = 0.005) -> float:
+    """One request at a time against a server that answers ``n_429`` 429s (50 ms
+    retry-after) and then ``n_ok`` successes; returns the simulated seconds taken."""
+    t = 0.0
+    answered = 0
+    while answered < n_ok:
+        wait = lim.try_acquire(t)
+        if wait > 0:
+            t += wait
+            continue
+        sent, t = t, t + rtt
+        if n_429 > 0:
+            n_429 -= 1
+            lim.on_rate_limited(t, sent_at=sent, gate_delay=0.05)
+        else:
+            answered += 1
+            lim.on_success(t)
+    return t
+
+
+@pytest.mark.parametrize("burst", [10, 30, 100])
+def test_limiter_a_run_of_nothing_but_429s_does_not_collapse_the_rate(burst):
+    """Consecutive 429s with no success among them measure an outage, not the rate: the
+    gates hold the pool back, the rate stays within half of what it was, and once the
+    server answers again the client climbs back at the slow-start pace."""
+    baseline = _simulate(AdaptiveRateLimiter(16.0), 0, 40)
+    lim = AdaptiveRateLimiter(16.0)
+    took = _simulate(lim, burst, 40)
+    assert lim.cuts == burst
+    # each 429 costs its gate, its round trip and one slot at >= 8/s; nothing more
+    assert took <= baseline + burst * (0.05 + 0.005 + 1 / 8) + 0.5, (took, baseline)
+    assert lim.rate >= 16.0
+
+
+def test_limiter_429s_among_successes_still_cut_to_the_accepted_rate():
+    """The floor above is only for runs without a success: a server that accepts 10/s of
+    the 40/s sent still brings the rate down to about what it accepts."""
+    lim = AdaptiveRateLimiter(40.0)
+    t, step = 0.0, 0.001
+    sent_n = 0
+    while t < 5.0:
+        if lim.try_acquire(t) == 0.0:
+            sent_n += 1
+            if sent_n % 4 == 0:
+                lim.on_success(t + 0.02)
+            else:
+                lim.on_rate_limited(t + 0.02, sent_at=t, gate_delay=None)
+        t += step
+    assert lim.rate <= 15.0, lim.rate

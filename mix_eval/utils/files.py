@@ -22,23 +22,76 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def _named(path: Path) -> Iterator[None]:
+    """Name ``path`` in an OSError that names no file (a full disk fails in write() or
+    fsync(), whose errors carry no file name), so the user is told which file."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None:
+            e.filename = str(path)
+        raise
+
+
+_TMP_MARK = ".tmp-"
+
+
+def _temp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}{_TMP_MARK}{os.getpid()}")
+
+
 def write_text_atomic(path: Path, text: str) -> None:
     """Replace a file so that readers see the old content or the new, never half."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+    tmp = _temp_name(path)
+    with _named(path):
         try:
-            tmp.unlink()
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            try:
+                tmp.unlink()
+            except OSError:
+                pass
+            raise
+    fsync_dir(path.parent)
+
+
+def remove_stale_temp_files(folder: Path) -> int:
+    """Delete the temporary files of atomic writes whose process is gone (a SIGKILL in
+    the middle of `write_text_atomic`); returns how many were removed."""
+    removed = 0
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return 0
+    for entry in entries:
+        name = entry.name
+        head, mark, pid = name.rpartition(_TMP_MARK)
+        if not (name.startswith(".") and mark and head and pid.isdigit()):
+            continue
+        if int(pid) == os.getpid() or _process_alive(int(pid)):
+            continue
+        try:
+            entry.unlink()
+            removed += 1
         except OSError:
             pass
-        raise
-    fsync_dir(path.parent)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
 
 
 def write_json_atomic(path: Path, obj: Any, *, indent: Optional[int] = 4) -> None:
@@ -55,7 +108,7 @@ def append_lines_durably(path: Path, lines: list[str]) -> None:
     if not lines:
         return
     data = "".join(line if line.endswith("\n") else line + "\n" for line in lines)
-    with open(path, "a", encoding="utf-8") as f:
+    with _named(path), open(path, "a", encoding="utf-8") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
@@ -89,6 +142,7 @@ def exclusive_lock(path: Path) -> Iterator[None]:
             raise FolderBusyError(holder) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
+        remove_stale_temp_files(path.parent)
         yield
     finally:
         os.close(fd)

@@ -119,12 +119,20 @@ def by_id(records: Iterable[dict]) -> dict[str, dict]:
 
 
 def snapshot(root: Path) -> dict[str, str]:
-    """relative path -> sha256 of every file under root (hidden files included, the
-    folder locks `.mix_eval.lock` left out: taking a lock is not writing results)."""
+    """relative path -> sha256 of every file under root (hidden files included; left out:
+    the folder locks `.mix_eval.lock`, as taking a lock is not writing results, and the
+    `.<name>.tmp-<pid>` of an atomic write in progress in a live run, which comes and goes)."""
     if not root.exists():
         return {}
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file() and p.name != ".mix_eval.lock"}
+    found = {}
+    for p in sorted(root.rglob("*")):
+        if p.name == ".mix_eval.lock" or ".tmp-" in p.name:
+            continue
+        try:
+            found[str(p.relative_to(root))] = hashlib.sha256(p.read_bytes()).hexdigest()
+        except (IsADirectoryError, FileNotFoundError):
+            continue
+    return found
 
 
 def scoring_state(root: Path, model: str, benchmark: str = "mixeval_hard") -> dict:

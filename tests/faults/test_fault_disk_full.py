@@ -67,7 +67,8 @@ def test_generation_disk_full_then_rerun_completes_exactly_once(generation_disk_
 def test_generation_disk_full_is_one_clear_error(generation_disk_full):
     limited = generation_disk_full["limited"]
     assert limited.returncode == 2
-    line = assert_one_clear_error(limited.stderr, "cannot write", "File too large", "rerun the same command")
+    line = assert_one_clear_error(limited.stderr, "cannot write", "File too large", "rerun the same command",
+                                  "local_chat_close_freeform_hard.jsonl")
     assert line[len("mix_eval: "):] in (generation_disk_full["out"] / "error.log").read_text()
 
 

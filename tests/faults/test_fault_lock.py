@@ -123,3 +123,30 @@ def test_scoring_is_refused_while_evaluate_generates(tmp_path, tiny_chat, data_p
             first.kill()
     for split in ("close_freeform_hard", "close_multichoice_hard"):
         assert len(by_id(read_jsonl(vdir / f"local_chat_{split}.jsonl"))) == EVAL_LIMIT
+
+
+def test_temp_files_of_a_killed_writer_are_swept_by_the_next_run(tmp_path):
+    """A SIGKILL inside an atomic write leaves `.<file>.tmp-<pid>` behind; the next run
+    that takes the folder's lock removes those of dead processes, and only those."""
+    from mix_eval.compute_metrics import main as compute_main
+
+    root = tmp_path / "responses"
+    vdir = make_responses(root, "my_model", "mixeval_hard", N)
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead_pid = int(dead.stdout)
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        stale = vdir / f".score.json.tmp-{dead_pid}"
+        in_use = vdir / f".score.json.tmp-{alive.pid}"
+        unrelated = vdir / "notes.tmp-12"
+        for f in (stale, in_use, unrelated):
+            f.write_text("{")
+        assert compute_main(["--benchmark", "mixeval_hard", "--version", VERSION, "--model_response_dir", str(root),
+                             "--free_form_parser", "rule", "--multi_choice_parser", "rule"]) == 0
+        assert not stale.exists()
+        assert in_use.exists() and unrelated.exists()
+        assert (vdir / "score.json").exists()
+    finally:
+        alive.kill()
+        alive.wait()

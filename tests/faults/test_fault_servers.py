@@ -327,12 +327,6 @@ with FakeOpenAIServer() as server:
 """
 
 
-@pytest.mark.xfail(strict=True, raises=subprocess.TimeoutExpired, reason=(
-    "mix_eval/llm_client.py AdaptiveRateLimiter: a burst of consecutive 429s (50 ms retry-after each) cuts "
-    "the rate on every 429; since b99857e it recovers after 1 s without 429s, yet 40 requests that take "
-    "1.9 s still take ~11 s after a burst of 10 (rate 55 -> 8.8 req/s) and ~176 s after a burst of 30 "
-    "(rate 0.9 req/s); with a short rate_limit_timeout the run stops: 'kept answering HTTP 429 ... without "
-    "a single success' although the server stopped answering 429"))
 def test_a_short_burst_of_429s_does_not_slow_the_rest_of_the_run_to_a_crawl():
     """40 requests after a burst of ten 429s (0.5 s of retry-after in all): under 6 s (2.2 s without)."""
     from helpers import TESTS
