@@ -29,7 +29,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from mix_eval.data import BENCHMARKS, MULTIPLE_CHOICE, splits_for
 from mix_eval.errors import MixEvalError
@@ -222,6 +222,53 @@ def _first_and_count(path: Path, problems: list[str], what: str = "bad line") ->
     return text
 
 
+def _read_checked_lines(path: Path, line_problem: Callable[[Any], Optional[str]], *,
+                        cut_last_line: Optional[str] = None,
+                        ) -> tuple[list[dict[str, Any]], dict[str, int], list[tuple[int, str, dict[str, Any]]]]:
+    """The JSON lines of ``path``: (the first line of each id, id -> its line number,
+    (line number, id, line) of each repeat). Every line that is not JSON, or for which
+    ``line_problem`` says what is wrong, is collected; any of them is one `MixEvalError`
+    naming the file, the first bad line and its id, and how many more there are.
+    ``cut_last_line`` is the message for a last line that is not JSON and has no
+    newline after it (a write that was cut off)."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise MixEvalError(f"{path}: cannot be read ({e.strerror})") from None
+    raw_lines = data.split(b"\n")
+    problems: list[str] = []
+    records: list[dict[str, Any]] = []
+    first_line: dict[str, int] = {}
+    repeats: list[tuple[int, str, dict[str, Any]]] = []
+    for lineno, raw in enumerate(raw_lines, start=1):
+        if not raw.strip():
+            continue
+        try:
+            record = json.loads(raw)
+        except UnicodeDecodeError:
+            problems.append(f"{_where(lineno, _raw_id(raw))}: not UTF-8 text")
+            continue
+        except json.JSONDecodeError as e:
+            cut = cut_last_line is not None and lineno == len(raw_lines)
+            problems.append(f"{_where(lineno, _raw_id(raw))}: "
+                            + (cut_last_line if cut else f"not valid JSON ({e.msg})"))
+            continue
+        problem = line_problem(record)
+        if problem:
+            rid = record.get("id") if isinstance(record, dict) else None
+            problems.append(f"{_where(lineno, rid if isinstance(rid, (str, int)) else None)}: {problem}")
+            continue
+        rid = str(record["id"])
+        if rid in first_line:
+            repeats.append((lineno, rid, record))
+            continue
+        first_line[rid] = lineno
+        records.append(record)
+    if problems:
+        raise MixEvalError(_first_and_count(path, problems))
+    return records, first_line, repeats
+
+
 def read_response_file(path: Path, problem_type: str, benchmark: Optional[BenchmarkSplit] = None,
                        *, limit: Optional[int] = None, warnings: Optional[list[str]] = None) -> list[dict[str, Any]]:
     """The lines of a response file, checked; the first line of each id.
@@ -235,56 +282,19 @@ def read_response_file(path: Path, problem_type: str, benchmark: Optional[Benchm
     ``warnings`` when given (to be shown once every file is checked), else to the log.
     """
     notes: list[str] = [] if warnings is None else warnings
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise MixEvalError(f"{path}: cannot be read ({e.strerror})") from None
-    raw_lines = data.split(b"\n")
-    problems: list[str] = []
-    records: list[dict[str, Any]] = []
-    first_line: dict[str, int] = {}
-    first_record: dict[str, dict[str, Any]] = {}
-    repeats: list[tuple[int, str]] = []
-    differing = 0
-    for lineno, raw in enumerate(raw_lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except UnicodeDecodeError:
-            problems.append(f"{_where(lineno, _raw_id(raw))}: not UTF-8 text")
-            continue
-        except json.JSONDecodeError as e:
-            if lineno == len(raw_lines):  # no newline after it: cut off
-                problems.append(
-                    f"{_where(lineno, _raw_id(raw))}: an incomplete last line (the run writing the file "
-                    "was interrupted); rerun evaluate to finish the file"
-                )
-            else:
-                problems.append(f"{_where(lineno, _raw_id(raw))}: not valid JSON ({e.msg})")
-            continue
-        problem = _line_problem(record, problem_type)
-        if problem:
-            rid = record.get("id") if isinstance(record, dict) else None
-            problems.append(f"{_where(lineno, rid if isinstance(rid, (str, int)) else None)}: {problem}")
-            continue
-        rid = str(record["id"])
-        if rid in first_line:
-            repeats.append((lineno, rid))
-            if record.get("response") != first_record[rid].get("response"):
-                differing += 1
-            continue
-        first_line[rid] = lineno
-        first_record[rid] = record
-        records.append(record)
-    if problems:
-        raise MixEvalError(_first_and_count(path, problems))
+    records, first_line, repeats = _read_checked_lines(
+        path, lambda record: _line_problem(record, problem_type),
+        cut_last_line="an incomplete last line (the run writing the file was interrupted); "
+                      "rerun evaluate to finish the file")
     if not records:
         raise MixEvalError(f"{path}: no responses")
     if benchmark is not None:
         _check_against_benchmark(path, records, first_line, benchmark, limit, notes)
     if repeats:
-        lineno, rid = repeats[0]
+        lineno, rid, _ = repeats[0]
+        first_record = {str(r["id"]): r for r in records}
+        differing = sum(1 for _, rid_, r in repeats
+                        if r.get("response") != first_record[rid_].get("response"))
         notes.append(
             f"{path}: {len(repeats)} repeated line(s) ignored; the first line of each id is scored (line "
             f"{lineno} repeats id {rid!r} of line {first_line[rid]}"
@@ -418,40 +428,11 @@ def read_judged_file(path: Path, kind: str = FREE_FORM, parser: str = "model") -
         raise MixEvalError(
             f"judged file not found: {path}. Run without --compute_score_from_judged_file to judge the responses."
         )
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise MixEvalError(f"{path}: cannot be read ({e.strerror})") from None
-    problems: list[str] = []
-    records = []
-    seen: dict[str, int] = {}
-    repeats = 0
-    for lineno, raw in enumerate(data.split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            why = "not UTF-8 text" if isinstance(e, UnicodeDecodeError) else f"not valid JSON ({e.msg})"
-            problems.append(f"{_where(lineno, _raw_id(raw))}: {why}")
-            continue
-        problem = _judged_line_problem(record, kind, parser)
-        if problem:
-            rid = record.get("id") if isinstance(record, dict) else None
-            problems.append(f"{_where(lineno, rid if isinstance(rid, (str, int)) else None)}: {problem}")
-            continue
-        rid = str(record["id"])
-        if rid in seen:
-            repeats += 1
-            continue
-        seen[rid] = lineno
-        records.append(record)
-    if problems:
-        raise MixEvalError(_first_and_count(path, problems))
+    records, _, repeats = _read_checked_lines(path, lambda record: _judged_line_problem(record, kind, parser))
     if not records:
         raise MixEvalError(f"{path}: no judged lines")
     if repeats:
-        logger.warning("%s: %d repeated line(s) ignored; the first line of each id is scored", path, repeats)
+        logger.warning("%s: %d repeated line(s) ignored; the first line of each id is scored", path, len(repeats))
     return records
 
 
