@@ -380,11 +380,7 @@ class GeminiChatClient(_ShimErrorClient):
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise
         except Exception as e:  # noqa: BLE001 - transport errors and unreadable answers
-            translated = _translate_transport(e)
-            if translated is not None:
-                raise translated from e
-            if _is_validation_error(e) or isinstance(e, errors.UnknownApiResponseError):
-                raise ProviderMalformed(f"the Gemini answer could not be read ({type(e).__name__})") from None
+            _raise_sdk_failure(e, "Gemini", errors.UnknownApiResponseError)
             raise
 
     @staticmethod
@@ -413,6 +409,18 @@ class GeminiChatClient(_ShimErrorClient):
         model = _field(response, "model_version")
         return ChatResult(text="".join(texts), finish_reason=finish, usage=usage,
                           model=model if isinstance(model, str) else None)
+
+
+def _raise_sdk_failure(e: Exception, provider: str, unreadable: Any = ()) -> None:
+    """For an SDK failure without an HTTP status, raise what the client retries: the
+    transport error it stands for, or `ProviderMalformed` for an answer the SDK could
+    not read (a validation error, or one of ``unreadable``). Returns for anything else,
+    which the caller re-raises as it is."""
+    translated = _translate_transport(e)
+    if translated is not None:
+        raise translated from e
+    if _is_validation_error(e) or isinstance(e, unreadable):
+        raise ProviderMalformed(f"the {provider} answer could not be read ({type(e).__name__})") from None
 
 
 def _is_validation_error(e: BaseException) -> bool:
@@ -567,11 +575,7 @@ class RekaChatClient(_ShimErrorClient):
         except (json.JSONDecodeError, UnicodeDecodeError):
             raise
         except Exception as e:  # noqa: BLE001 - transport errors and unreadable answers
-            translated = _translate_transport(e)
-            if translated is not None:
-                raise translated from e
-            if _is_validation_error(e):
-                raise ProviderMalformed(f"the Reka answer could not be read ({type(e).__name__})") from None
+            _raise_sdk_failure(e, "Reka")
             raise
 
     @staticmethod
