@@ -1,10 +1,14 @@
-"""Shared fixtures: the benchmark material in ../shared and tiny real checkpoints."""
+"""Shared fixtures: the benchmark material in ../shared, tiny real checkpoints, the
+reference's response files under another model name, and a deterministic judge."""
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -20,6 +24,48 @@ def need_shared(path: Path = SHARED) -> Path:
     if not path.exists():
         pytest.skip(f"benchmark material not found at {path} (set MIX_EVAL_SHARED to its folder)")
     return path
+
+
+def make_responses(root: Path, model: str, benchmark: str = "mixeval_hard", n: Optional[int] = None,
+                   version: str = "2024-06-01") -> Path:
+    """The reference's gemma response files (first n lines) under another, unregistered
+    model name; returns the version folder."""
+    need_shared(REF_RESPONSES)
+    src = REF_RESPONSES / benchmark / version
+    dst = root / model / benchmark / version
+    dst.mkdir(parents=True, exist_ok=True)
+    for f in sorted(src.glob("*.jsonl")):
+        lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
+        if n is not None:
+            lines = lines[:n]
+        (dst / f.name.replace("gemma_11_7b_instruct", model)).write_text("".join(lines), encoding="utf-8")
+    return dst
+
+
+def between(text: str, start: str, end: str) -> str:
+    """The text between the last ``start`` and the next ``end``."""
+    i = text.rindex(start) + len(start)
+    return text[i:text.index(end, i)]
+
+
+_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def judge_reply(body: dict) -> str:
+    """A deterministic judge. Free-form: right when a gold answer appears in the answer.
+    Multiple-choice: a letter chosen by a hash of the answer. The same request always
+    gets the same reply."""
+    user = body["messages"][-1]["content"]
+    answer = between(user, "Model's Answer: ", "\nYour Judgment:")
+    if "Golden Answer(s): " in user[-3000:] and "Options: \n" not in user[-3000:]:
+        golds = re.findall(r"<answer \d+> (.*?)(?=; <answer \d+> |$)",
+                           between(user, "Golden Answer(s): ", "\nModel's Answer:"))
+        score = "1.0" if any(g.lower() in answer.lower() for g in golds) else "0.0"
+        return f"The answer is judged. The correctness score: [[{score}]]"
+    block = between(user, "Options: \n", "\nModel's Answer:")
+    n_options = len(re.findall(r"(?m)^[A-Z]\. ", block))
+    letter = _LETTERS[int(hashlib.md5(answer.encode()).hexdigest(), 16) % n_options]
+    return f"The option chosen by the model: [[{letter}]]"
 
 
 @pytest.fixture(scope="session")

@@ -94,6 +94,8 @@ class Fault:
 BLOCKED = Fault("blocked")
 BLOCKED_PROMPT = Fault("blocked_prompt")
 
+_REPLY_FAILED = object()   # see FakeOpenAIServer._reply
+
 
 @dataclass
 class RecordedRequest:
@@ -380,10 +382,8 @@ class FakeOpenAIServer:
             return self._fault(h, rec, Fault("401", message=(
                 f"Incorrect API key provided: {self._bearer(rec)}. You can find your API key "
                 "at https://platform.openai.com/account/api-keys.")))
-        with self._lock:
-            wait = self._bucket.take() if self._bucket is not None else None
-        if wait is not None:
-            return self._fault(h, rec, Fault("429", retry_after=wait if self.send_retry_after else None))
+        if self._rate_limited(h, rec):
+            return None
         body = rec.body if isinstance(rec.body, dict) else {}
         model = body.get("model")
         if self.models is not None and model not in self.models:
@@ -391,10 +391,9 @@ class FakeOpenAIServer:
                 f"The model `{model}` does not exist or you do not have access to it.")))
         if not isinstance(body.get("messages"), list):
             return self._fault(h, rec, Fault("400", message="'messages' is a required property"))
-        try:
-            text = self.reply(body)
-        except Exception as e:  # noqa: BLE001 - a broken reply function is a server error
-            return self._fault(h, rec, Fault("500", message=f"reply failed: {e!r}"))
+        text = self._reply(h, rec, body)
+        if text is _REPLY_FAILED:
+            return None
         if isinstance(text, Fault):
             return self._fault(h, rec, text)
         if self.latency > 0:
@@ -433,9 +432,23 @@ class FakeOpenAIServer:
         with self._lock:
             return self._faults.popleft() if self._faults else self._permanent
 
-    def _take_token(self) -> Optional[float]:
+    def _reply(self, h: _Handler, rec: RecordedRequest, body: Dict[str, Any]) -> Any:
+        """The reply function's text or Fault; `_REPLY_FAILED` once a 500 has been sent
+        for a reply function that raised (a broken reply function is a server error)."""
+        try:
+            return self.reply(body)
+        except Exception as e:  # noqa: BLE001
+            self._fault(h, rec, Fault("500", message=f"reply failed: {e!r}"))
+            return _REPLY_FAILED
+
+    def _rate_limited(self, h: _Handler, rec: RecordedRequest) -> bool:
+        """Answer 429 (with retry-after unless told not to) when the token bucket is empty."""
         with self._lock:
-            return self._bucket.take() if self._bucket is not None else None
+            wait = self._bucket.take() if self._bucket is not None else None
+        if wait is None:
+            return False
+        self._fault(h, rec, Fault("429", retry_after=wait if self.send_retry_after else None))
+        return True
 
     def _google_error(self, h: _Handler, rec: RecordedRequest, status: int, grpc_status: str,
                       message: str, reason: Optional[str] = None) -> None:
@@ -455,9 +468,8 @@ class FakeOpenAIServer:
             return self._google_error(h, rec, 400, "INVALID_ARGUMENT",
                                       f"API key not valid: {key}. Please pass a valid API key.",
                                       reason="API_KEY_INVALID")
-        wait = self._take_token()
-        if wait is not None:
-            return self._fault(h, rec, Fault("429", retry_after=wait if self.send_retry_after else None))
+        if self._rate_limited(h, rec):
+            return None
         model = rec.path.rstrip("/").rsplit("/models/", 1)[-1].split(":", 1)[0]
         if self.models is not None and model not in self.models:
             return self._google_error(h, rec, 404, "NOT_FOUND",
@@ -477,10 +489,9 @@ class FakeOpenAIServer:
             if isinstance(c, dict):
                 text = "".join(str(p.get("text", "")) for p in c.get("parts", []) if isinstance(p, dict))
                 messages.append({"role": "assistant" if c.get("role") == "model" else "user", "content": text})
-        try:
-            text = fault or self.reply({**body, "model": model, "messages": messages})
-        except Exception as e:  # noqa: BLE001 - a broken reply function is a server error
-            return self._fault(h, rec, Fault("500", message=f"reply failed: {e!r}"))
+        text = fault or self._reply(h, rec, {**body, "model": model, "messages": messages})
+        if text is _REPLY_FAILED:
+            return None
         if self.latency > 0:
             self._stopping.wait(self.latency)
         usage = {"promptTokenCount": sum(len(m["content"].split()) for m in messages)}
@@ -514,19 +525,17 @@ class FakeOpenAIServer:
         key = rec.headers.get("x-api-key", "")
         if self.api_key is not None and key != self.api_key:
             return self._fault(h, rec, Fault("401", message=f"Invalid API key: {key}"))
-        wait = self._take_token()
-        if wait is not None:
-            return self._fault(h, rec, Fault("429", retry_after=wait if self.send_retry_after else None))
+        if self._rate_limited(h, rec):
+            return None
         body = rec.body if isinstance(rec.body, dict) else {}
         model = body.get("model")
         if self.models is not None and model not in self.models:
             return self._fault(h, rec, Fault("404", message=f"Model {model} not found"))
         if not isinstance(body.get("messages"), list):
             return self._fault(h, rec, Fault("422", message="field required: messages"))
-        try:
-            text = self.reply(body)
-        except Exception as e:  # noqa: BLE001 - a broken reply function is a server error
-            return self._fault(h, rec, Fault("500", message=f"reply failed: {e!r}"))
+        text = self._reply(h, rec, body)
+        if text is _REPLY_FAILED:
+            return None
         if isinstance(text, Fault):
             return self._fault(h, rec, text)
         if self.latency > 0:

@@ -1,7 +1,6 @@
 """Scoring end to end: rule parsers, the model parser against a loopback judge, resume."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -12,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REF_RESPONSES, REPO, need_shared
+from conftest import REPO, between, judge_reply, make_responses
 from fake_openai_server import FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
@@ -24,40 +23,6 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 # ---------------------------------------------------------------- fixtures
-
-
-def make_responses(root: Path, model: str, benchmark: str, n: int | None) -> Path:
-    """Copy the reference's gemma response files under another (unregistered) model name."""
-    need_shared(REF_RESPONSES)
-    src = REF_RESPONSES / benchmark / VERSION
-    dst = root / model / benchmark / VERSION
-    dst.mkdir(parents=True, exist_ok=True)
-    for f in src.glob("*.jsonl"):
-        lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
-        if n is not None:
-            lines = lines[:n]
-        (dst / f.name.replace("gemma_11_7b_instruct", model)).write_text("".join(lines), encoding="utf-8")
-    return dst
-
-
-def _between(text: str, start: str, end: str) -> str:
-    i = text.rindex(start) + len(start)
-    return text[i:text.index(end, i)]
-
-
-def judge_reply(body: dict) -> str:
-    """A deterministic judge: free-form right when a gold answer appears in the answer;
-    multiple-choice picks a letter from a hash of the answer."""
-    user = body["messages"][-1]["content"]
-    answer = _between(user, "Model's Answer: ", "\nYour Judgment:")
-    if "Golden Answer(s): " in user[-3000:] and "Options: \n" not in user[-3000:]:
-        golds = re.findall(r"<answer \d+> (.*?)(?=; <answer \d+> |$)", _between(user, "Golden Answer(s): ", "\nModel's Answer:"))
-        score = "1.0" if any(g.lower() in answer.lower() for g in golds) else "0.0"
-        return f"The answer is judged. The correctness score: [[{score}]]"
-    block = _between(user, "Options: \n", "\nModel's Answer:")
-    n_options = len(re.findall(r"(?m)^[A-Z]\. ", block))
-    letter = LETTERS[int(hashlib.md5(answer.encode()).hexdigest(), 16) % n_options]
-    return f"The option chosen by the model: [[{letter}]]"
 
 
 def expected_scores(vdir: Path, model: str, benchmark: str) -> dict:
@@ -189,7 +154,7 @@ def test_invalid_verdicts_are_retried_then_random_and_reported(tmp_path, server,
     def flaky(body):
         user = body["messages"][-1]["content"]
         if "Golden Answer(s)" in user[-3000:]:
-            question = _between(user, "Question: ", "\nGolden Answer(s):")
+            question = between(user, "Question: ", "\nGolden Answer(s):")
             if question == prompts[i_never]:
                 return "I cannot decide. [[7]]"  # out of range: never valid
             if question == prompts[i_once] and seen["once"] == 0:
@@ -221,7 +186,7 @@ def test_blocked_requests_score_zero_or_random_letter(tmp_path, server, judge_en
 
     def filtering(body):
         user = body["messages"][-1]["content"]
-        if _between(user, "Model's Answer: ", "\nYour Judgment:") == blocked:
+        if between(user, "Model's Answer: ", "\nYour Judgment:") == blocked:
             return Fault("400", message="content filter")
         return judge_reply(body)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -25,7 +24,9 @@ TESTS = FAULTS.parent
 if str(TESTS) not in sys.path:  # fake_openai_server and conftest live one folder up
     sys.path.insert(0, str(TESTS))
 
-from conftest import DATA, REF_RESPONSES, REPO, need_shared  # noqa: E402,F401 (re-exported)
+from conftest import (  # noqa: E402,F401 (re-exported)
+    DATA, REF_RESPONSES, REPO, between, judge_reply, make_responses, need_shared,
+)
 from fake_openai_server import Fault, FakeOpenAIServer  # noqa: E402,F401
 
 VERSION = "2024-06-01"
@@ -38,27 +39,6 @@ SECRET_VARS = ("MODEL_PARSER_API", "OPENAI_API_TYPE", "OPENAI_API_KEY", "OPENAI_
 
 
 # ---------------------------------------------------------------- a deterministic judge
-
-
-def _between(text: str, start: str, end: str) -> str:
-    i = text.rindex(start) + len(start)
-    return text[i:text.index(end, i)]
-
-
-def judge_reply(body: dict) -> str:
-    """Free-form: right when a gold answer appears in the answer. Multiple-choice: a
-    letter chosen by a hash of the answer. The same request always gets the same reply."""
-    user = body["messages"][-1]["content"]
-    answer = _between(user, "Model's Answer: ", "\nYour Judgment:")
-    if "Golden Answer(s): " in user[-3000:] and "Options: \n" not in user[-3000:]:
-        golds = re.findall(r"<answer \d+> (.*?)(?=; <answer \d+> |$)",
-                           _between(user, "Golden Answer(s): ", "\nModel's Answer:"))
-        score = "1.0" if any(g.lower() in answer.lower() for g in golds) else "0.0"
-        return f"The answer is judged. The correctness score: [[{score}]]"
-    block = _between(user, "Options: \n", "\nModel's Answer:")
-    n_options = len(re.findall(r"(?m)^[A-Z]\. ", block))
-    letter = LETTERS[int(hashlib.md5(answer.encode()).hexdigest(), 16) % n_options]
-    return f"The option chosen by the model: [[{letter}]]"
 
 
 def is_judge_request(body: dict) -> bool:
@@ -76,20 +56,6 @@ def answer_or_judge(body: dict) -> str:
 
 
 # ---------------------------------------------------------------- response folders
-
-
-def make_responses(root: Path, model: str, benchmark: str = "mixeval_hard", n: Optional[int] = None) -> Path:
-    """The reference's gemma response files (first n lines) under another model name."""
-    need_shared(REF_RESPONSES)
-    src = REF_RESPONSES / benchmark / VERSION
-    dst = root / model / benchmark / VERSION
-    dst.mkdir(parents=True, exist_ok=True)
-    for f in sorted(src.glob("*.jsonl")):
-        lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
-        if n is not None:
-            lines = lines[:n]
-        (dst / f.name.replace("gemma_11_7b_instruct", model)).write_text("".join(lines), encoding="utf-8")
-    return dst
 
 
 def response_file(vdir: Path, model: str, kind: str) -> Path:
