@@ -89,7 +89,7 @@ def _process_alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
+    except OSError:   # it exists but is not ours (EPERM), or we cannot tell: keep its file
         return True
     return True
 
@@ -124,7 +124,8 @@ def exclusive_lock(path: Path) -> Iterator[None]:
 
     One writer per output folder: two runs appending to the same response file would
     interleave and duplicate items. The lock is an OS lock (flock), so a killed run
-    never leaves a stale one behind.
+    never leaves a stale one behind; the temporary files a killed run may have left in
+    the folder are removed once the lock is held (`remove_stale_temp_files`).
     """
     try:
         import fcntl
