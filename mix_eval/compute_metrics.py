@@ -346,17 +346,17 @@ def _check_against_benchmark(path: Path, records: list[dict[str, Any]], first_li
 def benchmark_split(args: argparse.Namespace, split: Any) -> Optional[BenchmarkSplit]:
     """The benchmark items to check response files against, when the data is at hand."""
     from mix_eval.data import (
-        DEFAULT_DATA_PATH,
+        is_default_data_path,
         read_split_file,
         resolve_data_path,
         split_file,
     )
 
     given = getattr(args, "data_path", None)
-    root = resolve_data_path(given)
+    root = resolve_data_path(given, args.version)
     path = split_file(root, args.version, split)
     if not path.is_file():
-        if given and given.rstrip("/") != DEFAULT_DATA_PATH.rstrip("/"):
+        if not is_default_data_path(given):
             raise MixEvalError(
                 f"--data_path {given}: no benchmark data at {path}; point --data_path at the folder that "
                 f"holds mixeval-{args.version}/ (or leave it out to skip checking the ids)"

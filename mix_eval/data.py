@@ -96,19 +96,32 @@ def splits_for(benchmark: str) -> tuple[Split, Split]:
         ) from None
 
 
-def resolve_data_path(data_path: Optional[str]) -> Path:
+PACKAGE_DATA = Path(__file__).resolve().parent / "data"
+
+
+def is_default_data_path(data_path: Optional[str]) -> bool:
+    """Whether ``--data_path`` was left at (or set to) the reference's default."""
+    return data_path is None or str(data_path).rstrip("/") == DEFAULT_DATA_PATH.rstrip("/")
+
+
+def resolve_data_path(data_path: Optional[str], version: Optional[str] = None) -> Path:
     """The data folder to use.
 
-    The reference's default, ``mix_eval/data/``, is relative to its repository. When
-    it does not exist relative to the working directory, the package's own
-    ``mix_eval/data`` folder is used, so the default works from anywhere.
+    An explicit ``--data_path`` is taken as given. The reference's default,
+    ``mix_eval/data/``, is relative to its repository: a ``mix_eval/data`` folder in
+    the working directory that holds ``mixeval-<version>/`` is used (a user's own copy
+    wins), and otherwise the benchmark shipped inside the package, so the default works
+    from any directory, and a working directory whose ``mix_eval/data`` holds only run
+    outputs (the default ``--output_dir`` lives there) does not hide the shipped data.
     """
-    if data_path is None or data_path in (DEFAULT_DATA_PATH, DEFAULT_DATA_PATH.rstrip("/")):
-        local = Path(DEFAULT_DATA_PATH)
-        if local.is_dir():
-            return local
-        return Path(__file__).resolve().parent / "data"
-    return Path(data_path).expanduser()
+    if not is_default_data_path(data_path):
+        return Path(str(data_path)).expanduser()
+    local = Path(DEFAULT_DATA_PATH)
+    if version is None:
+        return local if local.is_dir() else PACKAGE_DATA
+    if (local / f"mixeval-{version}").is_dir():
+        return local
+    return PACKAGE_DATA
 
 
 def split_file(data_path: Path, version: str, split: Split) -> Path:
@@ -221,7 +234,7 @@ def load_split(
     ``limit`` keeps the first N items (smoke runs). Missing data is fetched from the
     Hub when possible (``fetch`` replaces the Hub download, for tests).
     """
-    root = resolve_data_path(None if data_path is None else str(data_path))
+    root = resolve_data_path(None if data_path is None else str(data_path), version)
     path = split_file(root, version, split)
     if not path.is_file():
         ensure_version(root, version, fetch=fetch)

@@ -1,5 +1,6 @@
-"""Shared fixtures: the benchmark material in ../shared, tiny real checkpoints, the
-reference's response files under another model name, and a deterministic judge."""
+"""Common fixtures: the packaged benchmark data, the reference's files kept under
+tests/fixtures, tiny real checkpoints, the reference's response files under another
+model name, and a deterministic judge. Nothing here reads outside the repository."""
 from __future__ import annotations
 
 import hashlib
@@ -13,24 +14,18 @@ from typing import Optional
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("MIX_EVAL_SHARED", REPO.parent / "shared"))
-DATA = SHARED / "mixeval-data"
-REFERENCE = SHARED / "reference"
+# The benchmark as the package ships it (both versions, both benchmarks).
+DATA = REPO / "mix_eval" / "data"
+# Files of the reference suite: its protocol strings, its model catalog and the
+# responses of gemma-1.1-7b-instruct it generated.
+REFERENCE = REPO / "tests" / "fixtures" / "reference"
 REF_RESPONSES = REFERENCE / "model_responses" / "gemma_11_7b_instruct"
-
-
-def need_shared(path: Path = SHARED) -> Path:
-    """Skip (with the reason) when the benchmark material is not beside the repo."""
-    if not path.exists():
-        pytest.skip(f"benchmark material not found at {path} (set MIX_EVAL_SHARED to its folder)")
-    return path
 
 
 def make_responses(root: Path, model: str, benchmark: str = "mixeval_hard", n: Optional[int] = None,
                    version: str = "2024-06-01") -> Path:
     """The reference's gemma response files (first n lines) under another, unregistered
     model name; returns the version folder."""
-    need_shared(REF_RESPONSES)
     src = REF_RESPONSES / benchmark / version
     dst = root / model / benchmark / version
     dst.mkdir(parents=True, exist_ok=True)
@@ -70,7 +65,7 @@ def judge_reply(body: dict) -> str:
 
 @pytest.fixture(scope="session")
 def data_path() -> Path:
-    return need_shared(DATA)
+    return DATA
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """The model catalog: every `--model_name` of the reference, with the reference's settings.
 
-The facts are checked against ``shared/reference/model_catalog.json`` (one record per
+The facts are checked against ``tests/fixtures/reference/model_catalog.json`` (one record per
 reference model); the tests that need no catalog run without it.
 """
 from __future__ import annotations
@@ -9,11 +9,10 @@ import json
 import re
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO
+from conftest import REFERENCE, REPO
 
 from mix_eval.models.catalog import SPECS
 from mix_eval.models.spec import (
@@ -24,7 +23,7 @@ from mix_eval.models.spec import (
     resolve_gen_kwargs,
 )
 
-CATALOG = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "model_catalog.json"
+CATALOG = REFERENCE / "model_catalog.json"
 N_MODELS = 120
 # Names of ours beyond the reference's (the command-line OpenAI-compatible endpoint,
 # which `mix_eval.models.factory` serves); none need be declared yet.
@@ -58,8 +57,6 @@ KNOWN_KEYS = set(SAME) | set(AS_TUPLE) | MAX_NEW_TOKENS_KEYS | NOTE_KEYS | {"gen
 
 
 def _catalog() -> dict[str, Any]:
-    if not CATALOG.exists():
-        pytest.skip(f"reference model catalog not found at {CATALOG}")
     return json.loads(CATALOG.read_text(encoding="utf-8"))
 
 

@@ -5,7 +5,7 @@ import json
 import shutil
 
 import pytest
-from conftest import REF_RESPONSES, need_shared
+from conftest import REF_RESPONSES
 
 from mix_eval.utils.check_eval_complete import CLOSING_LINE
 from mix_eval.utils.check_eval_complete import main as check_main
@@ -16,7 +16,6 @@ VERSION = "2024-06-01"
 @pytest.fixture
 def responses_dir(tmp_path):
     """The reference's gemma response files, with complete status files beside them."""
-    need_shared(REF_RESPONSES)
     root = tmp_path / "model_responses"
     shutil.copytree(REF_RESPONSES, root / "gemma_11_7b_instruct")
     for status_split, folder in (("close_freeform", "mixeval"), ("close_multichoice", "mixeval"),

@@ -3,7 +3,7 @@
 Everything goes through the public functions of `mix_eval.data` and, where the user
 sees it, through `python -m mix_eval.evaluate`. Broken data is built in tmp_path in the
 reference layout (``mixeval-<version>/mixeval[-hard]/<problem type>.json``) from the real
-files of ../shared. The Hub is never reached: every `load_split` that could fall back to
+files the package ships. The Hub is never reached: every `load_split` that could fall back to
 it gets a `fetch` (a fake download, or one that fails as offline), and the command line
 runs with HF_HUB_OFFLINE=1.
 """

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REF_RESPONSES, need_shared, run_module
+from conftest import REF_RESPONSES, run_module
 
 from mix_eval.evaluate import main as evaluate_main
 from mix_eval.prompts import evaluation_prompts as ep
@@ -147,7 +147,6 @@ def test_length_sorted_batches_are_the_same_responses_as_one_by_one(tiny_chat, d
 @pytest.mark.slow
 def test_full_mixeval_hard_inputs_equal_reference(tiny_chat, data_path, tmp_path):
     """The issue's acceptance run: 1000 lines whose inputs equal the reference's."""
-    need_shared(REF_RESPONSES)
     out = tmp_path / "out"
     proc = run_module("mix_eval.evaluate", *common(tiny_chat, data_path, out, "--max_new_tokens", "1",
                                                    batch_size="50"))

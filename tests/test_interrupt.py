@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REF_RESPONSES, REPO, need_shared
+from conftest import REF_RESPONSES, REPO
 from fake_openai_server import FakeOpenAIServer
 
 VERSION = "2024-06-01"
@@ -68,7 +68,6 @@ def test_ctrl_c_during_generation(tiny_chat, data_path, tmp_path, presses):
 
 
 def test_ctrl_c_during_judging_keeps_every_paid_judgment(tmp_path, monkeypatch):
-    need_shared(REF_RESPONSES)
     root = tmp_path / "responses"
     vdir = root / "my_model" / "mixeval_hard" / VERSION
     vdir.mkdir(parents=True)

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REF_RESPONSES, need_shared
+from conftest import REF_RESPONSES
 
 from mix_eval.compute_metrics import main as compute_main
 
@@ -32,7 +32,6 @@ def mute_judge(tmp_path_factory) -> Path:
 
 
 def test_local_judge_runs_the_judge_protocol(tmp_path, mute_judge, capsys, monkeypatch):
-    need_shared(REF_RESPONSES)
     root = tmp_path / "responses"
     vdir = root / "my_model" / "mixeval" / VERSION
     vdir.mkdir(parents=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import REF_RESPONSES, REFERENCE, need_shared
+from conftest import REF_RESPONSES, REFERENCE
 
 from mix_eval.data import load_split, splits_for
 from mix_eval.prompts import (
@@ -26,7 +26,6 @@ REF_FILES = {
 
 
 def test_all_5000_formatted_inputs_equal_the_reference(data_path):
-    need_shared(REF_RESPONSES)
     compared = 0
     for benchmark in ("mixeval", "mixeval_hard"):
         for split in splits_for(benchmark):
@@ -43,7 +42,7 @@ def test_all_5000_formatted_inputs_equal_the_reference(data_path):
 
 
 def test_protocol_constants_equal_protocol_json():
-    path = need_shared(REFERENCE / "protocol.json")
+    path = REFERENCE / "protocol.json"
     protocol = json.loads(path.read_text(encoding="utf-8"))
     ins = protocol["instructions"]
     assert ep.MULTI_CHOICE_INSTRUCTION == ins["multiple_choice"]

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import REF_RESPONSES, REPO
 
 from mix_eval.scoring.aggregate import (
     combine,
@@ -31,9 +32,7 @@ from mix_eval.scoring.rules import (
     score_freeform_rule,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED = REPO_ROOT.parent / "shared"
-GEMMA = SHARED / "reference" / "model_responses" / "gemma_11_7b_instruct"
+GEMMA = REF_RESPONSES
 
 
 def _load_jsonl(path: Path) -> list[dict]:
@@ -46,8 +45,6 @@ def _gemma_files(benchmark: str) -> tuple[list[dict], list[dict]]:
     folder = GEMMA / benchmark / "2024-06-01"
     ff_path = folder / f"gemma_11_7b_instruct_close_freeform{suffix}.jsonl"
     mp_path = folder / f"gemma_11_7b_instruct_close_multichoice{suffix}.jsonl"
-    if not (ff_path.is_file() and mp_path.is_file()):
-        pytest.skip(f"reference gemma responses not found under {folder} (../shared is absent)")
     return _load_jsonl(ff_path), _load_jsonl(mp_path)
 
 
@@ -302,7 +299,7 @@ def test_importing_rules_does_not_import_torch():
         "heavy = [m for m in ('torch', 'transformers', 'numpy') if m in sys.modules]; "
         "print(','.join(heavy))"
     )
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, env=env)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "", f"heavy modules imported: {result.stdout.strip()}"

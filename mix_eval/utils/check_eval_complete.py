@@ -122,7 +122,7 @@ def expected_sizes(args: argparse.Namespace) -> dict[str, int]:
         if flag is not None:
             sizes[split.name] = flag
             continue
-        local = split_file(resolve_data_path(args.data_path), args.version, split)
+        local = split_file(resolve_data_path(args.data_path, args.version), args.version, split)
         try:
             sizes[split.name] = len(read_split_file(local, split)) if local.is_file() else split.default_size
         except MixEvalError:

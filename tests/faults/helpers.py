@@ -25,7 +25,7 @@ if str(TESTS) not in sys.path:  # fake_openai_server and conftest live one folde
     sys.path.insert(0, str(TESTS))
 
 from conftest import (  # noqa: E402,F401 (re-exported)
-    DATA, REF_RESPONSES, REPO, between, judge_reply, make_responses, need_shared,
+    DATA, REF_RESPONSES, REPO, between, judge_reply, make_responses,
 )
 from fake_openai_server import Fault, FakeOpenAIServer  # noqa: E402,F401
 
