@@ -79,9 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--compute_score_from_judged_file", action="store_true",
                    help="Score from existing judged files, without calling a judge.")
     # beyond the reference
-    p.add_argument("--max_new_tokens", type=_positive_int, default=None,
+    p.add_argument("--max_new_tokens", type=positive_int, default=None,
                    help="Override the model's max new tokens (512 chat, 399 base, 1536 API).")
-    p.add_argument("--limit", type=_positive_int, default=None,
+    p.add_argument("--limit", type=positive_int, default=None,
                    help="Only the first N items of each split (smoke runs; reported as incomplete).")
     p.add_argument("--dtype", type=str, default=None, choices=["auto", "float32", "bfloat16", "float16"],
                    help="Weights dtype (default: the model's on GPU, float32 on CPU).")
@@ -110,7 +110,7 @@ def _env_var_name(text: str) -> str:
     return text
 
 
-def _positive_int(text: str) -> int:
+def positive_int(text: str) -> int:
     try:
         value = int(text)
     except ValueError:

@@ -1,0 +1,225 @@
+"""The suite is self-contained: the benchmark ships inside the package, an installed
+(not editable) copy finds it from any folder, and the README's commands run as written,
+offline, from the repository root and from an unrelated folder."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from mix_eval.data import (
+    KNOWN_VERSIONS,
+    PACKAGE_DATA,
+    SPLITS,
+    VERSION_FINGERPRINTS,
+    fingerprint,
+    read_split_file,
+    resolve_data_path,
+    split_file,
+)
+
+ALL_SPLITS = [s for pair in SPLITS.values() for s in pair]
+
+# The bytes of the shipped files, as published by the MixEval authors.
+SHIPPED_SHA256 = {
+    "mixeval-2024-06-01/mixeval-hard/free-form.json": "55167abde842c86b80504913eaf839a2fbd7e96b4332eb69406f583dbb6ce7c5",
+    "mixeval-2024-06-01/mixeval-hard/multiple-choice.json": "11e57fa2e1bc6bd3529167e4353991cae7c548e55ccf5067ef42a95971397af1",
+    "mixeval-2024-06-01/mixeval/free-form.json": "060d12102514316d4965191a31a83e4aa7f76d3f5686b2fc4101e00719c31715",
+    "mixeval-2024-06-01/mixeval/multiple-choice.json": "3c7b1ebab4c19c3297c56fb7fe758fbf857c24f1bc72895fcd78382716135643",
+    "mixeval-2024-08-11/mixeval-hard/free-form.json": "4784526892f825d421a43a3c34a139adcfa9f8b17d1898b7e5c57079fecf5b4e",
+    "mixeval-2024-08-11/mixeval-hard/multiple-choice.json": "3015ee7cc02f20ae7e412e0b42919a9a7d361c6c37de36db5ada38a576a36fea",
+    "mixeval-2024-08-11/mixeval/free-form.json": "6709e72987079e0a01a196395995e3e5c6f98d517a0009d07dcc3fd0e5732ca6",
+    "mixeval-2024-08-11/mixeval/multiple-choice.json": "db8bc584529f471e6af4668017871767eb1885624570f71d07d1a8f3fac48254",
+}
+# Items per split (REFERENCE: 2000/2000 and 500/500; 2024-08-11 multiple-choice has 1995).
+SIZES = {
+    "2024-06-01": {"close_freeform": 2000, "close_multichoice": 2000,
+                   "close_freeform_hard": 500, "close_multichoice_hard": 500},
+    "2024-08-11": {"close_freeform": 2000, "close_multichoice": 1995,
+                   "close_freeform_hard": 500, "close_multichoice_hard": 500},
+}
+# Any attempt to reach the network from a command under test fails at once.
+OFFLINE_ENV = {"HTTP_PROXY": "http://127.0.0.1:9", "HTTPS_PROXY": "http://127.0.0.1:9",
+               "ALL_PROXY": "http://127.0.0.1:9", "NO_PROXY": ""}
+
+
+# ---------------------------------------------------------------- the shipped data
+
+
+def test_the_package_ships_both_versions_byte_for_byte():
+    shipped = sorted(str(p.relative_to(PACKAGE_DATA)) for p in PACKAGE_DATA.glob("mixeval-*/*/*.json"))
+    assert shipped == sorted(SHIPPED_SHA256)
+    for name, digest in SHIPPED_SHA256.items():
+        assert hashlib.sha256((PACKAGE_DATA / name).read_bytes()).hexdigest() == digest, name
+
+
+@pytest.mark.parametrize("version", KNOWN_VERSIONS)
+def test_the_shipped_files_match_the_loaders_fingerprints_and_sizes(version):
+    for split in ALL_SPLITS:
+        items = read_split_file(split_file(PACKAGE_DATA, version, split), split)
+        assert len(items) == SIZES[version][split.name], split.name
+        assert fingerprint(items) == VERSION_FINGERPRINTS[version][split.name], split.name
+
+
+def test_the_default_data_path_is_the_package_from_any_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for version in KNOWN_VERSIONS:
+        assert resolve_data_path(None, version) == PACKAGE_DATA
+        assert resolve_data_path("mix_eval/data/", version) == PACKAGE_DATA
+
+
+def test_run_outputs_in_the_working_folder_do_not_hide_the_shipped_data(tmp_path, monkeypatch):
+    """The default --output_dir is mix_eval/data/model_responses: a folder that holds only
+    run outputs must not be taken for the data."""
+    (tmp_path / "mix_eval" / "data" / "model_responses").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert resolve_data_path(None, "2024-06-01") == PACKAGE_DATA
+
+
+def test_an_explicit_data_path_wins(tmp_path):
+    assert resolve_data_path(str(tmp_path), "2024-06-01") == tmp_path
+
+
+# ---------------------------------------------------------------- an installed copy
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "PYTHONPATH")}
+    env.update(TOKENIZERS_PARALLELISM="false", **OFFLINE_ENV)
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """`pip install .` (without its dependencies, which the test venv has) into a folder
+    of its own: a regular, non-editable install of the package."""
+    target = tmp_path_factory.mktemp("site")
+    build = tmp_path_factory.mktemp("build")
+    src = build / "src"
+    # pip builds in the source folder: give it a copy, so that the checkout stays clean.
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(
+        ".git", ".venv*", "*.egg-info", "__pycache__", "build", "tests", "mix_eval_out", "mix_eval_demo"))
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--no-index", "--target", str(target), str(src)],
+        capture_output=True, text=True, timeout=300, env=_env(),
+    )
+    assert result.returncode == 0, result.stderr
+    return target
+
+
+def test_pip_install_puts_the_benchmark_inside_the_installed_package(installed):
+    for name in SHIPPED_SHA256:
+        path = installed / "mix_eval" / "data" / name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == SHIPPED_SHA256[name], name
+
+
+def test_an_installed_copy_runs_from_an_unrelated_folder_without_data_path(installed, tiny_chat, tmp_path):
+    elsewhere = tmp_path / "some" / "folder"
+    elsewhere.mkdir(parents=True)
+    env = _env(PYTHONPATH=str(installed))
+    where = subprocess.run([sys.executable, "-c", "import mix_eval.data as d; print(d.PACKAGE_DATA)"],
+                           capture_output=True, text=True, cwd=elsewhere, env=env)
+    assert where.stdout.strip() == str(installed / "mix_eval" / "data"), where.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "mix_eval.evaluate", "--model_name", "local_chat", "--model_path", str(tiny_chat),
+         "--benchmark", "mixeval_hard", "--version", "2024-08-11", "--batch_size", "5", "--limit", "5",
+         "--max_new_tokens", "4", "--inference_only"],
+        capture_output=True, text=True, cwd=elsewhere, env=env, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    out = elsewhere / "mix_eval" / "data" / "model_responses" / "local_chat" / "mixeval_hard" / "2024-08-11"
+    for split in ("close_freeform_hard", "close_multichoice_hard"):
+        lines = (out / f"local_chat_{split}.jsonl").read_text(encoding="utf-8").splitlines()
+        assert len(lines) == 5
+        shipped = json.loads((installed / "mix_eval" / "data" / "mixeval-2024-08-11" / "mixeval-hard" /
+                              ("free-form.json" if "freeform" in split else "multiple-choice.json")).read_text())
+        assert sorted(json.loads(line)["id"] for line in lines) == sorted(list(shipped)[:5])
+    assert not list(installed.glob("mix_eval/data/model_responses")), "nothing is written into the package"
+
+
+# ---------------------------------------------------------------- the README, as written
+
+
+def readme_commands(block: str) -> list[str]:
+    """The commands of a fenced bash block: continuation lines joined, comments dropped."""
+    joined = re.sub(r"\\\n\s*", "", block)
+    return [line.strip() for line in joined.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+
+
+def readme_block(after_heading: str | None = None) -> str:
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    if after_heading is not None:
+        text = text[text.index(after_heading):]
+    return re.search(r"```bash\n(.*?)```", text, re.S).group(1)
+
+
+def run_shell(command: str, cwd: Path, home: Path) -> subprocess.CompletedProcess:
+    """One README command as a user types it, with this test run's Python as `python`."""
+    env = _env(HOME=str(home), PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    env.pop("MIX_EVAL_CACHE", None)
+    env.pop("XDG_CACHE_HOME", None)
+    return subprocess.run(["bash", "-c", command], capture_output=True, text=True, cwd=cwd, env=env, timeout=600)
+
+
+def test_the_readme_opens_with_set_up_offline_run_and_test():
+    commands = readme_commands(readme_block())
+    assert len(commands) == 3, commands
+    setup, offline_run, test = commands
+    assert "bash setup.sh" in setup
+    assert offline_run == "python -m mix_eval.demo"
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert test in ci and "bash setup.sh" in ci
+
+
+def test_the_readme_offline_run_works_as_written_from_an_unrelated_folder(tmp_path):
+    _, offline_run, _ = readme_commands(readme_block())
+    home = tmp_path / "home"
+    result = run_shell(offline_run, cwd=tmp_path, home=home)
+    assert result.returncode == 0, result.stderr[-3000:]
+    # it built its checkpoint on first use, in the user's cache
+    assert (home / ".cache" / "mix_eval" / "tiny-random-chat-v1" / "config.json").is_file()
+    table = result.stdout[result.stdout.index("local_chat (mixeval_hard 2024-08-11):"):]
+    assert re.search(r"\|\s+overall\s+\|\s+\d\.\d+\s+\|", table), table
+    scores = json.loads((tmp_path / "mix_eval_demo" / "score.json").read_text(encoding="utf-8"))
+    assert set(scores) == {"local_chat"}
+    vdir = tmp_path / "mix_eval_demo" / "local_chat" / "mixeval_hard" / "2024-08-11"
+    assert len((vdir / "local_chat_close_freeform_hard.jsonl").read_text().splitlines()) == 500
+    assert len((vdir / "local_chat_close_multichoice_hard.jsonl").read_text().splitlines()) == 500
+
+
+@pytest.fixture(scope="module")
+def repo_copy(tmp_path_factory) -> Path:
+    """A fresh copy of the repository's files (what a clone holds), with nothing beside it."""
+    root = tmp_path_factory.mktemp("clone") / "mix_eval_repo"
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    for name in files:
+        if (REPO / name).is_file():
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
+    return root
+
+
+@pytest.mark.parametrize("where", ["repository root", "another folder"])
+def test_the_readme_quick_start_works_as_written(where, repo_copy, tmp_path):
+    quick_start = readme_commands(readme_block("## Quick start"))
+    assert all("../" not in c and "shared" not in c for c in quick_start), quick_start
+    cwd = repo_copy if where == "repository root" else tmp_path / "work"
+    cwd.mkdir(exist_ok=True)
+    for command in quick_start:
+        result = run_shell(command, cwd=cwd, home=tmp_path / "home")
+        assert result.returncode == 0, f"{command}\n{result.stderr[-3000:]}"
+    scores = json.loads((cwd / "mix_eval_out" / "score.json").read_text(encoding="utf-8"))
+    assert "overall" in scores["local_chat"]
+    # check_eval_complete exits 1 on an unfinished folder: the run above is complete
+    assert (cwd / "mix_eval_out" / "checks.log").is_file()
