@@ -1,6 +1,6 @@
 """How much length-sorted batching saves over batching in data order (the reference's).
 
-    python bench/generation_sorting.py --data_path ../shared/mixeval-data
+    python bench/generation_sorting.py [--data_path DIR]   (default: the packaged data)
 
 Generates the 500 MixEval-Hard free-form items with a tiny random checkpoint on the
 CPU, batch 50, 16 new tokens, once with batches in data order and once with the
