@@ -223,3 +223,19 @@ def test_the_readme_quick_start_works_as_written(where, repo_copy, tmp_path):
     assert "overall" in scores["local_chat"]
     # check_eval_complete exits 1 on an unfinished folder: the run above is complete
     assert (cwd / "mix_eval_out" / "checks.log").is_file()
+
+
+def test_the_demo_checkpoint_is_built_once_and_a_half_built_one_is_rebuilt(tmp_path):
+    from mix_eval.demo import CHECKPOINT_FILES, CHECKPOINT_NAME, demo_checkpoint
+
+    half = tmp_path / CHECKPOINT_NAME
+    half.mkdir()
+    (half / "config.json").write_text("{}")  # what a build killed half-way could leave
+    built = demo_checkpoint(tmp_path)
+    assert built == half
+    assert all((built / f).is_file() for f in CHECKPOINT_FILES)
+    assert json.loads((built / "config.json").read_text())["model_type"] == "llama"
+    stamp = (built / "model.safetensors").stat().st_mtime_ns
+    assert demo_checkpoint(tmp_path) == built
+    assert (built / "model.safetensors").stat().st_mtime_ns == stamp  # reused, not rebuilt
+    assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT_NAME]  # no temporary folder left
