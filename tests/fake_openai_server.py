@@ -21,6 +21,11 @@ Provider protocols (the same knobs, faults and records apply):
   also work as scripted or permanent faults there;
 * Reka: ``POST /v1/chat`` (base URL ``.../v1``); key in ``x-api-key``; answers a
   ``ChatResponse`` (``responses[0].message.content``).
+* Azure OpenAI: ``POST /openai/deployments/{deployment}/chat/completions?api-version=V``
+  (point ``azure_endpoint`` at the server root); key in ``api-key`` (a bearer key is
+  not accepted there); without ``api-version`` it answers 404 ``Resource not found``;
+  ``models``, when set, lists the deployments (another gets 404 ``DeploymentNotFound``).
+  Then it answers as ``/v1/chat/completions`` does.
 
 Knobs, all changeable while it runs:
 
@@ -50,9 +55,9 @@ Knobs, all changeable while it runs:
 Order for each chat request: scripted fault, permanent fault, key check, rate limit,
 model check, ``reply`` (which may return a Fault), latency, answer.
 
-Records: ``requests`` (every request: method, path, headers with lower-case names
-including ``authorization``, parsed JSON body, arrival time from ``time.monotonic()``,
-status), ``chat_requests()``, ``status_counts``, ``count(status)``, ``reset()``.
+Records: ``requests`` (every request: method, path, query parameters, headers with
+lower-case names including ``authorization``, parsed JSON body, arrival time from
+``time.monotonic()``, status), ``chat_requests()``, ``status_counts``, ``count(status)``, ``reset()``.
 
 Run as a script (``python tests/fake_openai_server.py --rate 50 --latency 0.05``) it
 prints its base URL on the first line of stdout and serves until interrupted.
@@ -67,8 +72,9 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Deque, Dict, List, Optional, Union
 
@@ -97,6 +103,14 @@ BLOCKED_PROMPT = Fault("blocked_prompt")
 _REPLY_FAILED = object()   # see FakeOpenAIServer._reply
 
 
+def _azure_deployment(path: str) -> Optional[str]:
+    """The deployment of an Azure OpenAI chat path, else None."""
+    parts = path.strip("/").split("/")
+    if len(parts) == 5 and parts[:2] == ["openai", "deployments"] and parts[3:] == ["chat", "completions"]:
+        return urllib.parse.unquote(parts[2])
+    return None
+
+
 @dataclass
 class RecordedRequest:
     method: str
@@ -107,6 +121,7 @@ class RecordedRequest:
     time: float
     status: Optional[int] = None
     fault: Optional[str] = None
+    query: Dict[str, str] = field(default_factory=dict)   # e.g. {"api-version": "2024-02-01"}
 
     @property
     def authorization(self) -> Optional[str]:
@@ -316,14 +331,17 @@ class FakeOpenAIServer:
             body = json.loads(raw) if raw else None
         except ValueError:
             body = None
-        path = h.path.split("?", 1)[0]
+        path, _, query = h.path.partition("?")
         rec = RecordedRequest(method=method, path=path,
                               headers={k.lower(): v for k, v in h.headers.items()},
-                              body=body, raw=raw, time=time.monotonic())
+                              body=body, raw=raw, time=time.monotonic(),
+                              query=dict(urllib.parse.parse_qsl(query)))
         with self._lock:
             self._requests.append(rec)
         try:
-            if method == "POST" and path.rstrip("/").endswith("/chat/completions"):
+            if method == "POST" and _azure_deployment(path) is not None:
+                self._azure_chat(h, rec)
+            elif method == "POST" and path.rstrip("/").endswith("/chat/completions"):
                 self._chat(h, rec)
             elif method == "POST" and path.rstrip("/").endswith("/v1/messages"):
                 self._chat(h, rec, anthropic=True)
@@ -425,6 +443,25 @@ class FakeOpenAIServer:
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                       "total_tokens": prompt_tokens + completion_tokens},
         }
+
+    def _azure_chat(self, h: _Handler, rec: RecordedRequest) -> None:
+        """``POST /openai/deployments/{deployment}/chat/completions?api-version=V``, checked as
+        Azure OpenAI checks it (api-version, ``api-key`` header, deployment), then `_chat`."""
+        def azure_error(status: int, code: str, message: str) -> None:
+            self._send(h, rec, status, json.dumps({"error": {"code": code, "message": message}}).encode())
+
+        if not rec.query.get("api-version"):
+            return azure_error(404, "404", "Resource not found")
+        if self.api_key is not None and rec.headers.get("api-key") != self.api_key:
+            return azure_error(401, "401", "Access denied due to invalid subscription key or wrong API "
+                               "endpoint. Make sure to provide a valid key for an active subscription and "
+                               "use a correct regional API endpoint for your resource.")
+        deployment = _azure_deployment(rec.path)
+        if self.models is not None and deployment not in self.models:
+            return azure_error(404, "DeploymentNotFound", "The API deployment for this resource does not "
+                               "exist. If you created the deployment within the last 5 minutes, please "
+                               "wait a moment and try again.")
+        self._chat(h, rec)
 
     # ---- provider protocols: Gemini (google-genai) and Reka (reka-api)
 

@@ -554,3 +554,80 @@ def test_cli_malformed_multiple_choice_item_is_reported_before_the_model_loads(d
     path.write_text(json.dumps(raw, indent=4), encoding="utf-8")
     proc = run_evaluate(tmp_path, root, "--limit", "2")
     assert_clean_data_error(proc, str(path), "item id '42'", "outside its")
+
+
+# ---------------------------------------------------------------- the Hub's rows
+
+
+HUB_CONFIGS = {("MixEval", "free_form"): "close_freeform", ("MixEval", "multiple_choice"): "close_multichoice",
+               ("MixEval_Hard", "free_form"): "close_freeform_hard",
+               ("MixEval_Hard", "multiple_choice"): "close_multichoice_hard"}
+
+
+def hub_rows(data_path: Path, version: str, split, mc_target_as: type) -> list[dict[str, Any]]:
+    """A split as rows of the Hub dataset MixEval/MixEval: one schema for every split (id,
+    problem_type, context, prompt, options, target, benchmark_name), so free-form rows have
+    an empty options list; targets are strings, or ints for multiple choice if asked."""
+    rows = []
+    for item_id, item in raw_file(data_path, version, split).items():
+        rows.append({
+            "id": item_id,
+            "problem_type": item["problem_type"],
+            "context": item["context"],
+            "prompt": item["prompt"],
+            "options": item.get("options", []),
+            "target": [mc_target_as(t) if split.is_multichoice else t for t in item["target"]],
+            "benchmark_name": item["benchmark_name"],
+        })
+    return rows
+
+
+@pytest.mark.parametrize("version, mc_target_as", [("2024-06-01", str), ("2024-08-11", int)],
+                         ids=["2024-06-01-mc-target-str", "2024-08-11-mc-target-int"])
+def test_hub_rows_become_the_shipped_items(data_path, tmp_path, monkeypatch, version, mc_target_as):
+    """The real `fetch_from_hub`, fed `datasets.Dataset`s shaped as the Hub's MixEval/MixEval
+    rows made from the shipped files: the version is recognised and the stored files are the
+    shipped ones exactly (ids, order, int targets for multiple choice, string targets and no
+    options for free-form). 2024-08-11's multiple-choice ids are not their row numbers."""
+    import datasets  # the `hub` extra, installed by setup.sh
+
+    features = datasets.Features({
+        "id": datasets.Value("string"),
+        "problem_type": datasets.Value("string"),
+        "context": datasets.Value("string"),
+        "prompt": datasets.Value("string"),
+        "options": datasets.Sequence(datasets.Value("string")),
+        "target": datasets.Sequence(datasets.Value("string")),
+        "benchmark_name": datasets.Value("string"),
+    })
+    mc_features = datasets.Features({**features, "target": datasets.Sequence(
+        datasets.Value("string" if mc_target_as is str else "int64"))})
+    tables = {}
+    for (config, hub_split), name in HUB_CONFIGS.items():
+        split = SPLIT[name]
+        tables[config, hub_split] = datasets.Dataset.from_list(
+            hub_rows(data_path, version, split, mc_target_as),
+            features=mc_features if split.is_multichoice else features)
+    calls = []
+
+    def load_dataset(path, name=None, split=None, **kwargs):
+        calls.append((path, name, split))
+        return tables[name, split]
+
+    monkeypatch.setattr(datasets, "load_dataset", load_dataset)
+    items = load_split(tmp_path, version, MC)  # no `fetch`: the real Hub path
+
+    assert sorted(calls) == sorted(("MixEval/MixEval", c, s) for c, s in HUB_CONFIGS)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"mixeval-{version}"]  # recognised
+    for s in ALL_SPLITS:
+        stored = json.loads(split_file(tmp_path, version, s).read_text(encoding="utf-8"))
+        shipped = raw_file(data_path, version, s)
+        assert list(stored) == list(shipped)  # the same ids, in the same order
+        assert stored == shipped
+        assert [list(v) for v in stored.values()] == [list(v) for v in shipped.values()]  # key order
+        for item in stored.values():
+            if s.is_multichoice:
+                assert all(type(t) is int for t in item["target"])
+            else:
+                assert all(type(t) is str for t in item["target"]) and "options" not in item
+    assert items == load_split(data_path, version, MC, fetch=no_hub)

@@ -116,6 +116,80 @@ def test_changed_result_argument_is_refused_and_batch_size_resumes(tiny_chat, da
     assert len(logged) == 2 and "--max_new_tokens" in logged[0] and "--model_systemprompt" in logged[1]
 
 
+def snapshot(folder: Path) -> dict[str, bytes]:
+    """The response and status files of a folder, byte for byte."""
+    return {f.name: f.read_bytes() for f in sorted(folder.glob("*.json*"))}
+
+
+@pytest.mark.parametrize("flag", ["--dtype", "--model_name", "--model_path"])
+def test_a_rerun_with_another_model_path_model_name_or_dtype_is_refused(
+        flag, tiny_chat, tiny_base, data_path, tmp_path, capsys):
+    """README "Resuming": --model_path, --model_name and --dtype change the answers, so a
+    rerun into the same folder with another value is refused, naming the argument and both
+    values, and leaves the files as they were. (--model_name names the folder unless
+    --output_name does: here --output_name is kept fixed so that both runs share it.)"""
+    first = {"--model_name": "local_chat", "--model_path": str(tiny_chat), "--dtype": "float32"}
+    other = {"--model_name": "local_base", "--model_path": str(tiny_base), "--dtype": "bfloat16"}
+    second = {**first, flag: other[flag]}
+
+    def argv(values: dict[str, str], limit: str) -> list[str]:
+        return common(Path(values["--model_path"]), data_path, tmp_path / "out", "--dtype", values["--dtype"],
+                      "--output_name", "same_folder", "--limit", limit, "--max_new_tokens", "1",
+                      model=values["--model_name"])
+
+    vdir = version_dir(tmp_path / "out", "same_folder")
+    assert evaluate(*argv(first, "3")) == 0
+    before = snapshot(vdir)
+    assert len(before) == 4  # two response files, two status files
+    capsys.readouterr()
+
+    assert evaluate(*argv(second, "3")) == 2
+    err = capsys.readouterr().err
+    assert f"was written with {flag} {first[flag]}, but this run has {flag} {second[flag]}" in err
+    assert snapshot(vdir) == before
+    logged = (tmp_path / "out" / "error.log").read_text().splitlines()
+    assert len(logged) == 1 and flag in logged[0]
+    # a larger --limit, refused too: nothing is generated under the other value
+    assert evaluate(*argv(second, "4")) == 2
+    assert snapshot(vdir) == before
+    # the original arguments still resume
+    assert evaluate(*argv(first, "4")) == 0
+    lines = read_jsonl(vdir / "same_folder_close_multichoice_hard.jsonl")
+    assert sorted(int(d["id"]) for d in lines) == list(range(4))
+
+
+def test_the_same_checkpoint_by_another_path_resumes(tiny_chat, data_path, tmp_path):
+    """--model_path is compared as the folder it names: a symlink to the same checkpoint resumes."""
+    link = tmp_path / "link-to-checkpoint"
+    link.symlink_to(tiny_chat, target_is_directory=True)
+    out = tmp_path / "out"
+    assert evaluate(*common(tiny_chat, data_path, out, "--limit", "2", "--max_new_tokens", "1")) == 0
+    assert evaluate(*common(link, data_path, out, "--limit", "3", "--max_new_tokens", "1")) == 0
+    for split in ("close_freeform_hard", "close_multichoice_hard"):
+        lines = read_jsonl(version_dir(out) / f"local_chat_{split}.jsonl")
+        assert sorted(int(d["id"]) for d in lines) == [0, 1, 2]
+
+
+def test_another_version_or_model_name_writes_its_own_folder(tiny_chat, data_path, tmp_path):
+    """--version names the output folder, and so does --model_name without --output_name: a
+    rerun that changes either starts its own folder (it can never meet the first run's files,
+    so it is not refused) and leaves the first run's files alone."""
+    out = tmp_path / "out"
+    first = common(tiny_chat, data_path, out, "--limit", "2", "--max_new_tokens", "1")
+    assert evaluate(*first) == 0
+    before = snapshot(version_dir(out))
+    other_version = [("2024-08-11" if a == VERSION else a) for a in first]
+    assert evaluate(*other_version) == 0
+    assert evaluate(*common(tiny_chat, data_path, out, "--limit", "2", "--max_new_tokens", "1",
+                            model="local_base")) == 0
+    assert snapshot(version_dir(out)) == before
+    for folder, name in ((out / "local_chat" / "mixeval_hard" / "2024-08-11", "local_chat"),
+                         (version_dir(out, "local_base"), "local_base")):
+        for split in ("close_freeform_hard", "close_multichoice_hard"):
+            assert len(read_jsonl(folder / f"{name}_{split}.jsonl")) == 2
+    assert not (out / "error.log").exists()
+
+
 def test_system_prompt_reaches_the_chat_template(tiny_chat, data_path, tmp_path):
     from types import SimpleNamespace
 
@@ -131,17 +205,100 @@ def test_system_prompt_reaches_the_chat_template(tiny_chat, data_path, tmp_path)
     assert model.max_input_length_closeend == 4096 - 1
 
 
-def test_length_sorted_batches_are_the_same_responses_as_one_by_one(tiny_chat, data_path, tmp_path):
-    """Batching with left padding must not change greedy answers."""
+def test_batched_answers_equal_one_by_one_answers(tiny_chat, data_path, tmp_path):
+    """Left padding in a batch must not change greedy answers, nor pair them with other items."""
     out_a, out_b = tmp_path / "a", tmp_path / "b"
     assert evaluate(*common(tiny_chat, data_path, out_a, "--limit", "10", "--max_new_tokens", "5",
-                            batch_size="10")) == 0
+                            batch_size="4")) == 0
     assert evaluate(*common(tiny_chat, data_path, out_b, "--limit", "10", "--max_new_tokens", "5",
                             batch_size="1")) == 0
     for split in ("close_freeform_hard", "close_multichoice_hard"):
         a = {d["id"]: d["response"] for d in read_jsonl(version_dir(out_a) / f"local_chat_{split}.jsonl")}
         b = {d["id"]: d["response"] for d in read_jsonl(version_dir(out_b) / f"local_chat_{split}.jsonl")}
         assert a == b
+
+
+# A model module (--model_module) registering local_chat unchanged, except that the real
+# model's `generate` logs every batch it receives: each row's unpadded token count, its
+# text and the answer generated for it.
+RECORDING_MODULE = """
+import json
+
+from mix_eval.api.registry import get_model, register_model
+
+LOG = {log!r}
+
+
+@register_model({name!r})
+class RecordingLocalChat(get_model("local_chat")):
+    def load(self, **kwargs):
+        super().load(**kwargs)
+        generate, tok = self.model.generate, self.tokenizer
+
+        def recording_generate(input_ids=None, attention_mask=None, **kw):
+            out = generate(input_ids=input_ids, attention_mask=attention_mask, **kw)
+            rows = []
+            for r in range(input_ids.shape[0]):
+                ids = input_ids[r][attention_mask[r].bool()].tolist()
+                rows.append({{
+                    "length": len(ids),
+                    "text": tok.decode(ids, clean_up_tokenization_spaces=False),
+                    "answer": tok.decode(out[r, input_ids.shape[1]:], skip_special_tokens=True),
+                }})
+            with open(LOG, "a", encoding="utf-8") as f:
+                f.write(json.dumps(rows) + "\\n")
+            return out
+
+        self.model.generate = recording_generate
+"""
+
+
+def contiguous_in_sorted_order(batches: list[list[int]]) -> bool:
+    """Every length of a batch is >= every length of each later batch (longest first)."""
+    return all(min(a) >= max(b) for i, a in enumerate(batches) for b in batches[i + 1:])
+
+
+def test_items_reach_the_model_in_length_sorted_batches(tiny_chat, data_path, tmp_path):
+    """README "Speed": items are sorted by token length before batching (longest first, so an
+    out-of-memory batch fails at once). Checked on the batches the real model receives;
+    each response must still be the answer generated for its own item."""
+    n, batch_size = 12, 4
+    log = tmp_path / "batches.jsonl"
+    module = tmp_path / "recording_models.py"
+    module.write_text(RECORDING_MODULE.format(log=str(log), name="recording_local_chat"), encoding="utf-8")
+    out = tmp_path / "out"
+    assert evaluate(*common(tiny_chat, data_path, out, "--limit", str(n), "--max_new_tokens", "3",
+                            "--model_module", str(module), model="recording_local_chat",
+                            batch_size=str(batch_size))) == 0
+    calls = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    per_split = -(-n // batch_size)
+    assert len(calls) == 2 * per_split  # free-form first, then multiple-choice
+    vdir = version_dir(out, "recording_local_chat")
+    for k, split in enumerate(("close_freeform_hard", "close_multichoice_hard")):
+        batches = calls[k * per_split:(k + 1) * per_split]
+        lines = read_jsonl(vdir / f"recording_local_chat_{split}.jsonl")
+        by_id = {d["id"]: d for d in lines}
+        assert len(lines) == len(by_id) == n and sorted(by_id, key=int) == [str(i) for i in range(n)]
+        # which item each row is: the one whose formatted input the rendered text holds
+        length_of, batch_ids = {}, []
+        for batch in batches:
+            ids = []
+            for row in batch:
+                owners = [i for i, d in by_id.items() if d["formated_input"] in row["text"]]
+                assert len(owners) == 1, row["text"][:200]
+                (item_id,) = owners
+                length_of[item_id] = row["length"]
+                assert by_id[item_id]["response"] == row["answer"]  # paired with its own item
+                ids.append(item_id)
+            batch_ids.append(ids)
+        assert sorted(i for ids in batch_ids for i in ids) == sorted(by_id)  # each item once
+        assert [len(ids) for ids in batch_ids] == [batch_size] * (n // batch_size)
+        lengths = [[length_of[i] for i in ids] for ids in batch_ids]
+        assert contiguous_in_sorted_order(lengths), lengths
+        # the data order would not have been: the check above can tell sorted from unsorted
+        data_order = [length_of[str(i)] for i in range(n)]
+        assert not contiguous_in_sorted_order(
+            [data_order[i:i + batch_size] for i in range(0, n, batch_size)]), data_order
 
 
 @pytest.mark.slow

@@ -57,6 +57,18 @@ def flash_attention_usable() -> bool:
     return cuda_available() and importlib.util.find_spec("flash_attn") is not None
 
 
+def resolve_attn_implementation(requested: Optional[str]) -> Optional[str]:
+    """The ``attn_implementation`` to load with (None: transformers' default).
+
+    ``flash_attention_2`` only where it can run, a GPU with the flash_attn package;
+    elsewhere the default attention. Any other choice is kept as asked.
+    """
+    if requested == "flash_attention_2" and not flash_attention_usable():
+        logger.info("flash_attention_2 needs flash_attn and a GPU; using the default attention")
+        return None
+    return requested
+
+
 def resolve_dtype(requested: Optional[str], spec_dtype: Any, on_gpu: bool) -> Any:
     """The dtype to load with.
 
@@ -156,10 +168,7 @@ class _TransformersModel(ModelBase):
                 kwargs["max_memory"] = {
                     i: f"{int(torch.cuda.mem_get_info(i)[0] / 1024**3 * 0.85)}GiB" for i in range(n)
                 }
-        attn = self.attn_implementation
-        if attn == "flash_attention_2" and not flash_attention_usable():
-            logger.info("flash_attention_2 needs flash_attn and a GPU; using the default attention")
-            attn = None
+        attn = resolve_attn_implementation(self.attn_implementation)
         if attn is not None:
             kwargs["attn_implementation"] = attn
         try:
