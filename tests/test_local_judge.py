@@ -1,15 +1,21 @@
-"""A local Hugging Face judge (--judge_model_id), on a tiny real checkpoint."""
+"""A local Hugging Face judge (--judge_model_id) on tiny real checkpoints: one that never
+gives a verdict (the random fallback), one that always does (hand-set weights)."""
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
-from conftest import REF_RESPONSES
+from conftest import REF_RESPONSES, make_responses
+from verdict_checkpoint import build_verdict_checkpoint
 
 from mix_eval.compute_metrics import main as compute_main
 
 VERSION = "2024-06-01"
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +48,8 @@ def test_local_judge_runs_the_judge_protocol(tmp_path, mute_judge, capsys, monke
             "--judge_model_id", str(mute_judge), "--batch_size_judge", "3"]
     assert compute_main(args) == 0
     judge_file_tail = str(mute_judge).replace("/", "_")
-    ff = [json.loads(x) for x in open(vdir / f"judge_results_ff_model_judge_{judge_file_tail}.jsonl")]
-    mp = [json.loads(x) for x in open(vdir / f"judge_results_mp_model_judge_{judge_file_tail}.jsonl")]
+    ff = read_jsonl(vdir / f"judge_results_ff_model_judge_{judge_file_tail}.jsonl")
+    mp = read_jsonl(vdir / f"judge_results_mp_model_judge_{judge_file_tail}.jsonl")
     assert len(ff) == len(mp) == 5
     # the mute judge never gives a verdict: 10 rounds, then the reference's random verdicts
     report = json.loads((vdir / "judge_report.json").read_text())
@@ -63,3 +69,44 @@ def test_local_judge_runs_the_judge_protocol(tmp_path, mute_judge, capsys, monke
     scores = json.loads((vdir / "score.json").read_text())
     assert compute_main(args) == 0
     assert json.loads((vdir / "score.json").read_text()) == scores
+
+
+# The reply of the verdict judge: a free-form verdict and a multiple-choice one, each read
+# by its own rule (the first [[number]], the first [[letter]]).
+VERDICT_PIECES = ("The correctness score: ", "[[", "1.0", "]]", ". The option chosen by the model: ", "[[B]]")
+VERDICT_REPLY = "The correctness score: [[1.0]]. The option chosen by the model: [[B]]"
+
+
+@pytest.fixture(scope="module")
+def verdict_judge(tmp_path_factory) -> Path:
+    """A tiny checkpoint whose greedy answer to any chat is VERDICT_REPLY (hand-set weights)."""
+    return build_verdict_checkpoint(tmp_path_factory.mktemp("judge") / "org" / "verdict-judge", VERDICT_PIECES)
+
+
+def test_local_judge_verdicts_are_scored(tmp_path, verdict_judge, capsys):
+    """A local judge that does give verdicts: one round, no random fallback, the judged
+    files carry its reply, and score.json has the figures computed by hand."""
+    root = tmp_path / "responses"
+    vdir = make_responses(root, "my_model", "mixeval", n=5)
+    args = ["--benchmark", "mixeval", "--version", VERSION, "--model_response_dir", str(root),
+            "--judge_model_id", str(verdict_judge), "--batch_size_judge", "2"]  # batches of 2, 2, 1: left padding
+    assert compute_main(args) == 0
+    judge_file_tail = str(verdict_judge).replace("/", "_")
+    ff = read_jsonl(vdir / f"judge_results_ff_model_judge_{judge_file_tail}.jsonl")
+    mp = read_jsonl(vdir / f"judge_results_mp_model_judge_{judge_file_tail}.jsonl")
+    assert [x["judge_response"] for x in ff + mp] == [VERDICT_REPLY] * 10
+    assert [(x["id"], x["judge_score"]) for x in ff] == [
+        ("1471", 1.0), ("240", 1.0), ("565", 1.0), ("785", 1.0), ("647", 1.0)]
+    assert [(x["id"], x["judge_option"]) for x in mp] == [
+        ("1755", "B"), ("422", "B"), ("801", "B"), ("1248", "B"), ("128", "B")]
+    report = json.loads((vdir / "judge_report.json").read_text())
+    for split in ("free_form", "multiple_choice"):
+        assert (report[split]["rounds"], report[split]["judge_calls"], report[split]["random_fallback"]) == (1, 5, 0)
+    assert "never judged" not in capsys.readouterr().out
+    # By hand. Free-form: every item 1.0 (DROP 4 items, BBH 1). Multiple-choice (AGIEval):
+    # targets A, A, B, B, A, so "B" is right for 801 and 1248: 2 of 5 = 0.4.
+    # score.json weighs the splits by their counts (5 and 5): overall (1.0 + 0.4) / 2 = 0.7.
+    expected = {"overall": 0.7, "DROP": 1.0, "BBH": 1.0, "AGIEval": 0.4}
+    scores = json.loads((vdir / "score.json").read_text())
+    assert list(scores) == list(expected)
+    assert scores == pytest.approx(expected, abs=1e-9)

@@ -12,10 +12,14 @@ the seed replaces every sweep's default).
 
 Kill points: the reduced sweep (not marked slow) 6 in `evaluate` (3 in generation, 3 in
 its judging phase) and 6 in `compute_metrics` judging; the slow sweep 4 more in
-`evaluate` (2 + 2) and 6 more in `compute_metrics`. 22 in all, both signals.
+`evaluate` (2 + 2) and 6 more in `compute_metrics`. 22 in all, both signals. One more
+sweep of 6 kills in `compute_metrics` uses a judge that never gives some items a valid
+verdict, so that their random verdicts (drawn after the 10 rounds) must survive resumes.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import signal
@@ -34,6 +38,7 @@ from helpers import (
     VERSION,
     FakeOpenAIServer,
     Kill,
+    between,
     by_id,
     clean_evaluate,
     count_lines,
@@ -192,6 +197,77 @@ def test_compute_metrics_kill_sweep_reduced(tmp_path, judge_server, cm_baseline)
 @pytest.mark.slow
 def test_compute_metrics_kill_sweep_more_points(tmp_path, judge_server, cm_baseline):
     compute_metrics_sweep(seed_for(1234), 6, tmp_path, judge_server, cm_baseline)
+
+
+# ---------------------------------------------------------------- compute_metrics: random verdicts
+
+
+def stubborn_judge_reply(body: dict) -> str:
+    """`judge_reply`, except that answers in a fixed third (by a hash of the answer) never
+    get a valid verdict: no brackets, an out-of-range score or a lower-case letter. Those
+    items go through all 10 rounds and end with the reference's random verdicts."""
+    user = body["messages"][-1]["content"]
+    answer = between(user, "Model's Answer: ", "\nYour Judgment:")
+    h = int(hashlib.md5(answer.encode()).hexdigest(), 16)
+    if h % 3:
+        return judge_reply(body)
+    return ("I cannot judge this answer.", "The correctness score: [[1.5]]",
+            "The option chosen by the model: [[b]]")[h // 13 % 3]
+
+
+@pytest.fixture(scope="module")
+def stubborn_server():
+    with FakeOpenAIServer(reply=stubborn_judge_reply, latency=0.02) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def cm_random_baseline(tmp_path_factory, stubborn_server) -> dict:
+    """An uninterrupted run with the stubborn judge: some items of each split get random verdicts."""
+    root = tmp_path_factory.mktemp("cm-random-clean")
+    vdir = make_responses(root, "my_model", "mixeval_hard", CM_ITEMS)
+    before = stubborn_server.count()
+    proc = subprocess.run(cm_cmd(root, stubborn_server), capture_output=True, text=True,
+                          env=subprocess_env(MODEL_PARSER_API=JUDGE_KEY), cwd=root, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads((vdir / "judge_report.json").read_text())
+    for split in ("free_form", "multiple_choice"):  # the case under test does happen, in both splits
+        assert 3 <= report[split]["random_fallback"] < CM_ITEMS, report
+        assert report[split]["rounds"] == 10, report
+    return {"files": results_of(root, "my_model"), "judge requests": stubborn_server.count() - before,
+            "journal lines": sum(count_lines(vdir / j) for j in JOURNALS), "report": report}
+
+
+def test_compute_metrics_kill_sweep_with_random_verdicts(tmp_path, stubborn_server, cm_random_baseline):
+    """Kills at any point of the 10 rounds, then a resume: the random verdicts of the items
+    the judge never judged, and so the judged files and scores, are those of the
+    uninterrupted run, byte for byte; the judge is asked again only what was in flight."""
+    seed = seed_for(99)
+    rng = random.Random(seed)
+    root = tmp_path / "responses"
+    vdir = make_responses(root, "my_model", "mixeval_hard", CM_ITEMS)
+
+    def progress() -> int:
+        return sum(count_lines(vdir / j) for j in JOURNALS)
+
+    kills = plan(rng, [("judging", t) for t in rng.sample(range(1, cm_random_baseline["journal lines"]), 6)])
+    env = subprocess_env(MODEL_PARSER_API=JUDGE_KEY)
+    log = tmp_path / "runs.log"
+    before = stubborn_server.count()
+    for kill in kills:
+        run_and_kill(cm_cmd(root, stubborn_server), kill, progress, env=env, cwd=tmp_path, log=log)
+    final = subprocess.run(cm_cmd(root, stubborn_server), capture_output=True, text=True, env=env,
+                           cwd=tmp_path, timeout=300)
+    why = report(seed, kills, log)
+    print(why)
+    assert final.returncode == 0, why + final.stderr[-3000:]
+    assert sum(k.landed for k in kills) >= len(kills) - 1, why
+    resumed = json.loads((vdir / "judge_report.json").read_text())
+    for split in ("free_form", "multiple_choice"):
+        assert resumed[split]["random_fallback"] == cm_random_baseline["report"][split]["random_fallback"], why
+    assert results_of(root, "my_model") == cm_random_baseline["files"], why
+    extra = (stubborn_server.count() - before) - cm_random_baseline["judge requests"]
+    assert extra <= len(kills) * CM_PARALLEL, f"{extra} extra judge requests\n{why}"
 
 
 def test_kill_points_are_reproducible_from_the_seed():
