@@ -166,19 +166,53 @@ def test_model_module_registers_a_users_model(clean_env, data_path, tmp_path, ti
                .read_text().splitlines()) == 5
 
 
-@pytest.mark.parametrize("flag, value", [("--output_name", "../escape"), ("--output_name", "a/b"),
-                                         ("--output_name", ".hidden"), ("--version", "../../x")])
+# Every kind of name check_safe_name refuses (it becomes one path component, never a
+# path): parent references, absolute paths, separators of any system, drive letters,
+# NUL, hidden names, the current folder, empty. "ABS" stands for an absolute path inside
+# the test's own folder, so a write there would be seen.
+UNSAFE_NAMES = ["../escape", "../../x", "a/../../escape", "..", ".", "", ".hidden", "a/b", "ABS",
+                "a\\b", "..\\escape", "c:d", "C:\\escape", "a\0b"]
+
+
+def files_under(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.mark.parametrize("value", UNSAFE_NAMES)
+def test_check_safe_name_refuses_every_unsafe_name(value, tmp_path):
+    from mix_eval.errors import MixEvalError
+    from mix_eval.responses import check_safe_name
+
+    value = str(tmp_path / "escape-abs") if value == "ABS" else value
+    with pytest.raises(MixEvalError, match="--output_name"):
+        check_safe_name("--output_name", value)
+
+
+@pytest.mark.parametrize("value", ["gpt_4o", "my-model.v2", "2024-06-01", "Meta-Llama-3-8B-Instruct", "a..b"])
+def test_check_safe_name_accepts_plain_names(value):
+    from mix_eval.responses import check_safe_name
+
+    assert check_safe_name("--output_name", value) == value
+
+
+# (An empty --output_name means none given: the folder is then named after --model_name.)
+@pytest.mark.parametrize("flag, value", [(flag, value) for flag in ("--output_name", "--version")
+                                         for value in UNSAFE_NAMES if (flag, value) != ("--output_name", "")])
 def test_names_cannot_write_outside_the_output_dir(clean_env, data_path, tmp_path, capsys, flag, value):
-    args = ["--model_name", "gpt_4o", "--inference_only", flag, value]
+    value = str(tmp_path / "escape-abs") if value == "ABS" else value
+    before = files_under(tmp_path)
+    out = tmp_path / "out"
     if flag == "--version":
         code = evaluate_main(["--benchmark", "mixeval_hard", "--batch_size", "1", "--data_path", str(data_path),
-                              "--output_dir", str(tmp_path / "out"), "--model_name", "gpt_4o", "--inference_only",
+                              "--output_dir", str(out), "--model_name", "gpt_4o", "--inference_only",
                               "--version", value])
     else:
-        code = run(data_path, tmp_path / "out", *args)
+        code = run(data_path, out, "--model_name", "gpt_4o", "--inference_only", flag, value)
     assert code == 2
     assert flag in capsys.readouterr().err
-    assert not any(p.name == "escape" for p in tmp_path.rglob("*"))
+    # refused before anything was written: the only new file is the error log
+    assert files_under(tmp_path) - before <= {"out", "out/error.log"}, files_under(tmp_path) - before
+    assert not (tmp_path / "escape-abs").exists()
 
 
 def test_claude_through_the_anthropic_sdk(server, clean_env, data_path, tmp_path):

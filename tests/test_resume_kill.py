@@ -55,8 +55,17 @@ def run_to_end(model: Path, data: Path, out: Path, batch_size: int = 2) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def kill_when(model: Path, data: Path, out: Path, split: str, lines: int, extra_delay: float) -> bool:
-    """Start a run, SIGKILL it once `split` has `lines` lines (plus a delay). True if killed mid-run."""
+def status_of(out: Path, split: str) -> str | None:
+    try:
+        return json.loads((vdir(out) / f"status_{split}.json").read_text())["status"]["status"]
+    except FileNotFoundError:
+        return None
+
+
+def kill_when(model: Path, data: Path, out: Path, split: str, lines: int, extra_delay: float) -> None:
+    """Start a run, SIGKILL it once `split` has `lines` lines (plus a delay), and check that
+    the kill landed: the run died of the signal, at or past the planned point, with its
+    work unfinished (a split short of lines or not marked complete)."""
     target = vdir(out) / f"local_chat_{split}.jsonl"
     proc = subprocess.Popen(cli_args(model, data, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             env=env(), cwd=REPO)
@@ -68,14 +77,18 @@ def kill_when(model: Path, data: Path, out: Path, split: str, lines: int, extra_
             time.sleep(0.002)
         if extra_delay:
             time.sleep(extra_delay)
-        killed = proc.poll() is None
-        if killed:
+        if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-        return killed
+        returncode = proc.wait(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()
+    # The process is dead: the files are as the kill left them.
+    at_kill = {s: (line_count(vdir(out) / f"local_chat_{s}.jsonl"), status_of(out, s)) for s in SPLITS}
+    assert returncode == -signal.SIGKILL, f"the kill missed: the run ended by itself (exit {returncode}), {at_kill}"
+    assert at_kill[split][0] >= lines, at_kill
+    assert any(n < LIMIT or status != "complete" for n, status in at_kill.values()), \
+        f"killed after the run had done all its work: {at_kill}"
 
 
 @pytest.fixture(scope="module")
@@ -180,9 +193,16 @@ def test_second_writer_on_the_same_folder_is_refused(tiny_chat, data_path, tmp_p
         deadline = time.time() + 120
         while line_count(target) < 2 and time.time() < deadline and first.poll() is None:
             time.sleep(0.005)
-        second = subprocess.run(cli_args(tiny_chat, data_path, out), capture_output=True, text=True,
-                                timeout=300, env=env(), cwd=REPO)
-        assert first.poll() is None, "the first run ended before the second started; slow it down"
+        # Freeze the first run mid-generation (it keeps its lock), so it is still writing
+        # however long the second takes to start; it goes on once the second is done.
+        first.send_signal(signal.SIGSTOP)
+        try:
+            assert first.poll() is None, "the first run ended before it could be paused"
+            assert sum(line_count(vdir(out) / f"local_chat_{s}.jsonl") for s in SPLITS) < 2 * LIMIT
+            second = subprocess.run(cli_args(tiny_chat, data_path, out), capture_output=True, text=True,
+                                    timeout=300, env=env(), cwd=REPO)
+        finally:
+            first.send_signal(signal.SIGCONT)
         assert second.returncode == 2
         assert "another mix_eval run" in second.stderr and str(first.pid) in second.stderr
         assert first.wait(timeout=300) == 0

@@ -98,10 +98,22 @@ def test_reference_multichoice_random_stream_is_file_order():
     first = judge_file_multichoice_rule(mp_records)
     again = judge_file_multichoice_rule(mp_records)
     assert [r["parsed_result"] for r in first] == [r["parsed_result"] for r in again]
-    # The same stream, drawn by hand in file order, gives the same letters.
-    rng = random.Random(42)
-    by_hand = [parse_multichoice_rule(r["response"], r["options"], rng)[0] for r in mp_records]
-    assert by_hand == [r["parsed_result"] for r in first]
+    # The reference's 500 items (2 to 5 options) with answers whose parse is known without
+    # the parser: every third names its target's letter alone, the others name nothing
+    # ("no idea": two words, no letter), so each of those draws a letter from ONE
+    # random.Random(42) stream, over its own options, in file order, and nothing else draws.
+    letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    records = [dict(r, response=letters[r["target"][0]] if i % 3 == 0 else "no idea")
+               for i, r in enumerate(mp_records)]
+    stream = random.Random(42)
+    expected = [letters[r["target"][0]] if i % 3 == 0 else stream.choice(letters[:len(r["options"])])
+                for i, r in enumerate(records)]
+    judged = judge_file_multichoice_rule(records)
+    assert [r["parsed_result"] for r in judged] == expected
+    assert [r["eval_result"] for r in judged] == [e == letters[r["target"][0]] for e, r in zip(expected, records)]
+    # (the data tells the one stream from a fresh one per item)
+    assert expected != [letters[r["target"][0]] if i % 3 == 0 else random.Random(42).choice(letters[:len(r["options"])])
+                        for i, r in enumerate(records)]
 
 
 # ---------------------------------------------------------------------------

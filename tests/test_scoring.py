@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -15,7 +14,6 @@ from conftest import REPO, between, judge_reply, make_responses
 from fake_openai_server import FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
-from mix_eval.scoring import aggregate
 
 VERSION = "2024-06-01"
 KEY = "sk-test-secret-key-123"
@@ -25,24 +23,25 @@ LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # ---------------------------------------------------------------- fixtures
 
 
-def expected_scores(vdir: Path, model: str, benchmark: str) -> dict:
-    """score.json computed straight from the judge function, without the suite's runner."""
-    suffix = "_hard" if benchmark == "mixeval_hard" else ""
-    ff, mp = [], []
-    for line in open(vdir / f"{model}_close_freeform{suffix}.jsonl", encoding="utf-8"):
-        rec = json.loads(line)
-        golds = "; ".join(f"<answer {i + 1}> {a}" for i, a in enumerate(rec["target"]))
-        body = {"messages": [{"role": "user", "content": f"Golden Answer(s): {golds}\nModel's Answer: "
-                              f"{rec['response']}\nYour Judgment: "}]}
-        ff.append((rec["benchmark_name"], float(re.search(r"\[\[(.*)\]\]", judge_reply(body)).group(1))))
-    for line in open(vdir / f"{model}_close_multichoice{suffix}.jsonl", encoding="utf-8"):
-        rec = json.loads(line)
-        opts = "\n".join(f"{LETTERS[i]}. {o}" for i, o in enumerate(rec["options"]))
-        body = {"messages": [{"role": "user", "content": f"Options: \n{opts}\nModel's Answer: {rec['response']}"
-                              "\nYour Judgment: "}]}
-        letter = re.search(r"\[\[(.)\]\]", judge_reply(body)).group(1)
-        mp.append((rec["benchmark_name"], 1 if letter == LETTERS[rec["target"][0]] else 0))
-    return aggregate.combine(aggregate.split_scores(ff), aggregate.split_scores(mp))
+# What the deterministic judge (conftest.judge_reply) makes of the reference's gemma
+# responses to mixeval_hard, counted without the suite's code: a free-form answer is right
+# when it contains a gold answer (case aside), a multiple-choice answer gets the letter
+# md5(response) % number of options. Per benchmark: the mean of each split rounded to 3
+# decimals, the two weighted by their item counts (the reference's score.json).
+# The first 60 free-form lines: MATH 0/2, BBH 2/4, DROP 32/54 right (overall 34/60 = 0.567);
+# the first 40 multiple-choice lines: AGIEval 4/18, MBPP 0/2, MMLU 6/19, HellaSwag 0/1
+# (overall 10/40 = 0.25). Unequal splits, so the overall is weighted: 0.4402, not 0.4085.
+SCORES_60_40 = {"overall": 0.4402, "MATH": 0.0, "BBH": 0.5, "DROP": 0.593,
+                "AGIEval": 0.222, "MBPP": 0.0, "MMLU": 0.316, "HellaSwag": 0.0}
+# All 500 + 500 lines: free-form MATH 0/16, BBH 4/16, DROP 72/167, GSM8k 4/22, AGIEval 0/12,
+# TriviaQA 50/267 (overall 130/500 = 0.26); multiple-choice AGIEval 16/71, MBPP 0/2, MMLU
+# 70/231, HellaSwag 14/61, BoolQ 19/37, GPQA 2/8, PIQA 2/8, OpenBookQA 0/8, ARC 0/4,
+# CommonsenseQA 10/50, SIQA 8/20 (overall 141/500 = 0.282). AGIEval is in both splits:
+# 0/12 = 0.0 and 16/71 = 0.225, weighted 12 : 71.
+SCORES_ALL = {"overall": 0.271, "MATH": 0.0, "BBH": 0.25, "DROP": 0.431,
+              "GSM8k": 0.182, "AGIEval": (0.0 * 12 + 0.225 * 71) / 83, "TriviaQA": 0.187, "MBPP": 0.0,
+              "MMLU": 0.303, "HellaSwag": 0.23, "BoolQ": 0.514, "GPQA": 0.25, "PIQA": 0.25, "OpenBookQA": 0.0,
+              "ARC": 0.0, "CommonsenseQA": 0.2, "SIQA": 0.4}
 
 
 @pytest.fixture
@@ -88,11 +87,17 @@ def test_rule_parsers_reproduce_reference_figures_and_combine(tmp_path, capsys):
         assert run_scores == {"my_model": scores}
         out = capsys.readouterr().out
         assert "|    overall    |" in out or "| overall |" in out.replace("  ", " ")
-        # scoring again from the judged files gives the same numbers, without judging
+        # scoring again from the judged files gives the same numbers, without judging: both
+        # score.json files are deleted first, so the ones compared are this run's
+        judged = {p.name: p.read_bytes() for p in vdir.glob("judge_results_*")}
+        (vdir / "score.json").unlink()
+        (root / "score.json").unlink()
         assert compute_main(["--benchmark", benchmark, "--version", VERSION, "--model_response_dir", str(root),
                              "--free_form_parser", "rule", "--multi_choice_parser", "rule",
                              "--compute_score_from_judged_file"]) == 0
         assert json.loads((vdir / "score.json").read_text()) == scores
+        assert json.loads((root / "score.json").read_text()) == {"my_model": scores}
+        assert {p.name: p.read_bytes() for p in vdir.glob("judge_results_*")} == judged
 
 
 def test_rule_scoring_does_not_import_torch(tmp_path):
@@ -112,20 +117,25 @@ def test_rule_scoring_does_not_import_torch(tmp_path):
 def test_model_parser_end_to_end_and_no_judgment_bought_twice(tmp_path, server, judge_env):
     root = tmp_path / "responses"
     vdir = make_responses(root, "my_model", "mixeval_hard", 60)
+    mp_file = vdir / "my_model_close_multichoice_hard.jsonl"
+    mp_file.write_text("".join(mp_file.read_text(encoding="utf-8").splitlines(keepends=True)[:40]), encoding="utf-8")
     assert compute_main(model_args(root, server)) == 0
     calls = len(server.chat_requests())
-    assert calls == 120
+    assert calls == 100
     first = server.chat_requests()[0]
     assert first.body["model"] == "gpt-3.5-turbo-0125"
     assert first.body["max_tokens"] == 999 and first.body["response_format"] == {"type": "text"}
     assert first.authorization == f"Bearer {KEY}"
     ff = [json.loads(x) for x in open(vdir / "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl")]
     mp = [json.loads(x) for x in open(vdir / "judge_results_mp_model_judge_gpt-3.5-turbo-0125.jsonl")]
-    assert len(ff) == len(mp) == 60
+    assert len(ff) == 60 and len(mp) == 40
     assert list(ff[0])[-2:] == ["judge_response", "judge_score"]
     assert list(mp[0])[-2:] == ["judge_response", "judge_option"]
+    assert sum(x["judge_score"] for x in ff) == 34                                   # see SCORES_60_40
+    assert sum(x["judge_option"] == LETTERS[x["target"][0]] for x in mp) == 10
     scores = json.loads((vdir / "score.json").read_text())
-    assert scores == pytest.approx(expected_scores(vdir, "my_model", "mixeval_hard"))
+    assert list(scores) == list(SCORES_60_40)
+    assert scores == pytest.approx(SCORES_60_40, abs=1e-9)
     report = json.loads((vdir / "judge_report.json").read_text())
     assert report["free_form"]["random_fallback"] == 0 and report["multiple_choice"]["blocked"] == 0
     # a rerun over complete judged files makes no judge call
@@ -137,9 +147,14 @@ def test_model_parser_end_to_end_and_no_judgment_bought_twice(tmp_path, server, 
         journal.unlink()
     assert compute_main(model_args(root, server)) == 0
     assert len(server.chat_requests()) == calls
-    # a judged file from elsewhere scores without any judge
+    # a judged file from elsewhere scores without any judge (score.json deleted first, so
+    # the one compared is written by this run)
+    judged = {p.name: p.read_bytes() for p in vdir.glob("judge_results_*")}
+    (vdir / "score.json").unlink()
     assert compute_main(model_args(root, server, "mixeval_hard", "--compute_score_from_judged_file")) == 0
     assert json.loads((vdir / "score.json").read_text()) == scores
+    assert len(server.chat_requests()) == calls
+    assert {p.name: p.read_bytes() for p in vdir.glob("judge_results_*")} == judged
 
 
 def test_invalid_verdicts_are_retried_then_random_and_reported(tmp_path, server, judge_env, capsys):
@@ -271,5 +286,4 @@ def test_sigkill_halfway_through_judging_then_rerun(tmp_path, server, judge_env)
     assert rerun.returncode == 0, rerun.stderr
     total = len(server.chat_requests())
     assert 1000 <= total <= 1050, f"{total} judge calls for 1000 judgments"
-    assert json.loads((vdir / "score.json").read_text()) == pytest.approx(
-        expected_scores(vdir, "my_model", "mixeval_hard"))
+    assert json.loads((vdir / "score.json").read_text()) == pytest.approx(SCORES_ALL, abs=1e-9)

@@ -8,8 +8,10 @@ against evaluate, both ways.
 """
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -37,10 +39,38 @@ N = 12
 JOURNALS = (f".journal_{FF_JUDGED[:-6]}.jsonl", f".journal_{MP_JUDGED[:-6]}.jsonl")
 
 
+class HeldJudge:
+    """`judge_reply`, except that the requests numbered `answered`+1 .. `answered`+`held`
+    wait until `release` is set. A scoring run with `held` requests in flight at most
+    (--api_parallel_num) then judges `answered` items and cannot go further, let alone
+    finish, before the test lets it: no race between the first run and the start-up of
+    the second. Any later request (a second run that was not refused) is answered at once."""
+
+    def __init__(self, answered: int = 3, held: int = 2):
+        self.answered, self.held = answered, held
+        self.release = threading.Event()
+        self.holding = threading.Event()   # a request is being held
+        self._n = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, body: dict) -> str:
+        with self._lock:
+            self._n += 1
+            n = self._n
+        if self.answered < n <= self.answered + self.held:
+            self.holding.set()
+            self.release.wait(120)
+        return judge_reply(body)
+
+
 @pytest.fixture
-def slow_judge():
-    with FakeOpenAIServer(reply=judge_reply, latency=0.05) as server:
-        yield server
+def held_judge():
+    judge = HeldJudge()
+    with FakeOpenAIServer(reply=judge) as server:
+        try:
+            yield server, judge
+        finally:
+            judge.release.set()
 
 
 def scoring_cmd(root: Path, server: FakeOpenAIServer) -> list[str]:
@@ -48,72 +78,88 @@ def scoring_cmd(root: Path, server: FakeOpenAIServer) -> list[str]:
             "--model_response_dir", str(root), "--api_base_url", server.base_url, "--api_parallel_num", "2"]
 
 
-def wait_for(condition, proc: subprocess.Popen, timeout: float = 60) -> None:
+def wait_for(condition, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until `condition()` holds (the deadline only stops a hung test)."""
     deadline = time.time() + timeout
     while not condition() and proc.poll() is None and time.time() < deadline:
         time.sleep(0.01)
     assert proc.poll() is None, "the first run ended before the second started"
+    assert condition(), f"the first run did not get there within {timeout} s"
 
 
-def test_a_second_scoring_run_is_refused_while_the_first_judges(tmp_path, slow_judge):
+def test_a_second_scoring_run_is_refused_while_the_first_judges(tmp_path, held_judge):
+    server, judge = held_judge
     root = tmp_path / "responses"
     vdir = make_responses(root, "my_model", "mixeval_hard", N)
     env = subprocess_env(MODEL_PARSER_API=JUDGE_KEY)
-    first = subprocess.Popen(scoring_cmd(root, slow_judge), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    first = subprocess.Popen(scoring_cmd(root, server), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True, env=env, cwd=tmp_path)
     try:
-        wait_for(lambda: count_lines(vdir / JOURNALS[0]) >= 3, first)
-        second = subprocess.run(scoring_cmd(root, slow_judge), capture_output=True, text=True, env=env, cwd=tmp_path,
+        # the first run has judged 3 items and waits for the judge: it holds its lock
+        wait_for(lambda: judge.holding.is_set() and count_lines(vdir / JOURNALS[0]) >= 3, first)
+        second = subprocess.run(scoring_cmd(root, server), capture_output=True, text=True, env=env, cwd=tmp_path,
                                 timeout=120)
-        assert first.poll() is None, "the first run ended before the second was refused; slow the judge down"
-        assert second.returncode == 2
+        assert first.poll() is None
+        assert second.returncode == 2, second.stderr[-2000:]
         assert_one_clear_error(second.stderr, "another mix_eval run", f"pid {first.pid}", str(vdir))
+        assert len(server.chat_requests()) <= judge.answered + judge.held  # the refused run asked for nothing
+        judge.release.set()
         assert first.wait(timeout=120) == 0, first.stderr.read()[-2000:]
     finally:
         if first.poll() is None:
             first.kill()
     for name in (FF_JUDGED, MP_JUDGED):
         assert len(by_id(read_jsonl(vdir / name))) == N  # every id once
-    assert slow_judge.count() == 2 * N  # the refused run asked for nothing
+    assert server.count() == 2 * N  # the first run asked for each item once
 
 
-def test_evaluate_is_refused_while_a_scoring_run_writes_its_folder(tmp_path, slow_judge, tiny_chat, data_path):
+def test_evaluate_is_refused_while_a_scoring_run_writes_its_folder(tmp_path, held_judge, tiny_chat, data_path):
     """evaluate --output_name my_model targets the folder compute_metrics is judging."""
+    server, judge = held_judge
     root = tmp_path / "responses"
     vdir = make_responses(root, "my_model", "mixeval_hard", N)
     env = subprocess_env(MODEL_PARSER_API=JUDGE_KEY)
-    first = subprocess.Popen(scoring_cmd(root, slow_judge), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    first = subprocess.Popen(scoring_cmd(root, server), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              env=env, cwd=tmp_path)
     try:
-        wait_for(lambda: count_lines(vdir / JOURNALS[0]) >= 3, first)
+        wait_for(lambda: judge.holding.is_set() and count_lines(vdir / JOURNALS[0]) >= 3, first)
         responses_before = {p.name: p.read_bytes() for p in vdir.glob("my_model_*.jsonl")}
         second = subprocess.run(evaluate_cmd(tiny_chat, data_path, root, None, "--output_name", "my_model"),
                                 capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
-        assert first.poll() is None, "the scoring run ended before evaluate started; slow the judge down"
-        assert second.returncode == 2
+        assert first.poll() is None
+        assert second.returncode == 2, second.stderr[-2000:]
         assert_one_clear_error(second.stderr, "another mix_eval run", f"pid {first.pid}")
         assert "loading local_chat" not in second.stderr
         assert {p.name: p.read_bytes() for p in vdir.glob("my_model_*.jsonl")} == responses_before
+        judge.release.set()
         assert first.wait(timeout=120) == 0
     finally:
         if first.poll() is None:
             first.kill()
 
 
-def test_scoring_is_refused_while_evaluate_generates(tmp_path, tiny_chat, data_path, slow_judge):
+def test_scoring_is_refused_while_evaluate_generates(tmp_path, tiny_chat, data_path):
     out = tmp_path / "out"
     vdir = out / "local_chat" / "mixeval_hard" / VERSION
+    responses = [vdir / f"local_chat_{split}.jsonl" for split in ("close_freeform_hard", "close_multichoice_hard")]
     first = subprocess.Popen(evaluate_cmd(tiny_chat, data_path, out, None), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env=subprocess_env(), cwd=tmp_path)
     try:
-        wait_for(lambda: count_lines(vdir / "local_chat_close_freeform_hard.jsonl") >= 2, first, timeout=120)
-        before = snapshot(vdir)
-        second = subprocess.run(
-            [sys.executable, "-m", "mix_eval.compute_metrics", "--benchmark", "mixeval_hard", "--version", VERSION,
-             "--model_response_dir", str(out), "--free_form_parser", "rule", "--multi_choice_parser", "rule"],
-            capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path, timeout=120)
-        assert first.poll() is None, "generation ended before the scoring run started"
-        assert second.returncode == 2
+        wait_for(lambda: count_lines(responses[0]) >= 2, first)
+        # Freeze generation (the run keeps its lock) until the scoring run has been
+        # refused, however long that one takes to start.
+        first.send_signal(signal.SIGSTOP)
+        try:
+            assert first.poll() is None, "generation ended before it could be paused"
+            assert sum(count_lines(r) for r in responses) < 2 * EVAL_LIMIT
+            before = snapshot(vdir)
+            second = subprocess.run(
+                [sys.executable, "-m", "mix_eval.compute_metrics", "--benchmark", "mixeval_hard", "--version",
+                 VERSION, "--model_response_dir", str(out), "--free_form_parser", "rule", "--multi_choice_parser",
+                 "rule"], capture_output=True, text=True, env=subprocess_env(), cwd=tmp_path, timeout=120)
+        finally:
+            first.send_signal(signal.SIGCONT)
+        assert second.returncode == 2, second.stderr[-2000:]
         assert_one_clear_error(second.stderr, "another mix_eval run", f"pid {first.pid}")
         assert not [k for k in snapshot(vdir) if k.startswith("judge_results") or k == "score.json"]
         assert set(before) <= set(snapshot(vdir))
