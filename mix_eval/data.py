@@ -7,9 +7,11 @@ Layout under ``--data_path`` (the reference's)::
     mixeval-<version>/mixeval-hard/free-form.json
     mixeval-<version>/mixeval-hard/multiple-choice.json
 
-Each file is a JSON object keyed by item id. When a version is not on disk, the
-Hugging Face Hub dataset ``MixEval/MixEval`` is fetched, identified by content
-(the Hub does not name versions) and stored in this layout.
+Each file is a JSON object keyed by item id. Both published versions ship inside the
+package (``mix_eval/data/``). When a version is not on disk, the Hugging Face Hub
+dataset ``MixEval/MixEval`` is fetched, identified by content (the Hub does not name
+versions) and stored in this layout: under ``--data_path`` when one is given, else in
+the user's cache.
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from mix_eval.errors import DataError
 from mix_eval.prompts import OPTION_LETTERS, format_input
+from mix_eval.utils.cache import cache_dir
 from mix_eval.utils.files import write_json_atomic
 
 logger = logging.getLogger(__name__)
@@ -108,20 +111,29 @@ def resolve_data_path(data_path: Optional[str], version: Optional[str] = None) -
     """The data folder to use.
 
     An explicit ``--data_path`` is taken as given. The reference's default,
-    ``mix_eval/data/``, is relative to its repository: a ``mix_eval/data`` folder in
-    the working directory that holds ``mixeval-<version>/`` is used (a user's own copy
-    wins), and otherwise the benchmark shipped inside the package, so the default works
-    from any directory, and a working directory whose ``mix_eval/data`` holds only run
-    outputs (the default ``--output_dir`` lives there) does not hide the shipped data.
+    ``mix_eval/data/``, is relative to its repository; here it means the first of these
+    that holds ``mixeval-<version>/``: ``./mix_eval/data`` (a user's own copy wins), the
+    benchmark shipped inside the package, and the versions fetched from the Hub into the
+    user's cache (``mix_eval.utils.cache``). A version found in none of them is fetched
+    into the cache. So the default works from any directory, a working directory whose
+    ``mix_eval/data`` holds only run outputs (the default ``--output_dir`` lives there)
+    does not hide the shipped data, and nothing is ever written into the package.
     """
     if not is_default_data_path(data_path):
         return Path(str(data_path)).expanduser()
     local = Path(DEFAULT_DATA_PATH)
     if version is None:
         return local if local.is_dir() else PACKAGE_DATA
-    if (local / f"mixeval-{version}").is_dir():
-        return local
-    return PACKAGE_DATA
+    fetched = hub_cache_dir()
+    for root in (local, PACKAGE_DATA, fetched):
+        if (root / f"mixeval-{version}").is_dir():
+            return root
+    return fetched
+
+
+def hub_cache_dir() -> Path:
+    """Where versions fetched from the Hub for the default --data_path are kept."""
+    return cache_dir() / "data"
 
 
 def split_file(data_path: Path, version: str, split: Split) -> Path:
@@ -272,7 +284,8 @@ def ensure_version(
             f"MixEval version {version} is not at {looked_at}, and the Hugging Face Hub "
             f"dataset {HUB_DATASET} could not be fetched ({type(e).__name__}: {reason}). "
             f"Point --data_path at the folder that contains mixeval-{version}/ "
-            "(for example a local copy of the MixEval data), or connect to the internet."
+            "(for example a local copy of the MixEval data), or connect to the internet. "
+            f"The versions shipped with mix_eval are {', '.join(KNOWN_VERSIONS)}."
         ) from None
     detected = identify_version(fetched)
     target = detected or "hub"

@@ -22,6 +22,7 @@ from typing import Optional, Sequence
 from mix_eval import evaluate
 from mix_eval.data import BENCHMARKS, KNOWN_VERSIONS
 from mix_eval.evaluate import positive_int
+from mix_eval.utils.cache import cache_dir
 from mix_eval.utils.cli import run_command, setup_logging
 
 logger = logging.getLogger("mix_eval")
@@ -33,15 +34,7 @@ CHECKPOINT_NAME = "tiny-random-chat-v1"
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
 
-def default_cache_dir() -> Path:
-    """``$MIX_EVAL_CACHE``, else ``$XDG_CACHE_HOME/mix_eval``, else ``~/.cache/mix_eval``."""
-    if os.environ.get("MIX_EVAL_CACHE"):
-        return Path(os.environ["MIX_EVAL_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join("~", ".cache")
-    return Path(base).expanduser() / "mix_eval"
-
-
-def demo_checkpoint(cache_dir: Optional[Path] = None) -> Path:
+def demo_checkpoint(cache: Optional[Path] = None) -> Path:
     """The demo's tiny checkpoint, built on first use.
 
     It is built in a temporary folder beside its final place and renamed into place
@@ -49,7 +42,7 @@ def demo_checkpoint(cache_dir: Optional[Path] = None) -> Path:
     """
     from mix_eval.utils.tiny_checkpoint import build_tiny_checkpoint
 
-    target = (cache_dir or default_cache_dir()) / CHECKPOINT_NAME
+    target = (cache or cache_dir()) / CHECKPOINT_NAME
     if all((target / f).is_file() for f in CHECKPOINT_FILES):
         return target
     if target.exists():

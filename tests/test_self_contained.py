@@ -239,3 +239,34 @@ def test_the_demo_checkpoint_is_built_once_and_a_half_built_one_is_rebuilt(tmp_p
     assert demo_checkpoint(tmp_path) == built
     assert (built / "model.safetensors").stat().st_mtime_ns == stamp  # reused, not rebuilt
     assert [p.name for p in tmp_path.iterdir()] == [CHECKPOINT_NAME]  # no temporary folder left
+
+
+def test_a_version_fetched_for_the_default_data_path_goes_to_the_cache_not_the_package(
+        tmp_path, monkeypatch):
+    """site-packages may be read-only: a Hub download for the default --data_path is kept
+    in the user's cache, and found there next time."""
+    from mix_eval.data import load_split
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("MIX_EVAL_CACHE", str(cache))
+    monkeypatch.chdir(tmp_path)
+    assert resolve_data_path(None, "hub") == cache / "data"
+
+    def hub_copy(split):
+        """The shipped 2024-06-01 split with one prompt changed: a version nobody knows."""
+        raw = json.loads(split_file(PACKAGE_DATA, "2024-06-01", split).read_text(encoding="utf-8"))
+        items = [{**item, "_id": item_id} for item_id, item in raw.items()]
+        items[0]["prompt"] += " (changed)"
+        return items
+
+    ff_hard = SPLITS["mixeval_hard"][0]
+    items = load_split(None, "hub", ff_hard, fetch=hub_copy)
+    assert len(items) == 500 and items[0]["prompt"].endswith(" (changed)")
+    assert sorted(p.name for p in (cache / "data").iterdir()) == ["mixeval-hub"]
+    assert not (PACKAGE_DATA / "mixeval-hub").exists()
+    assert resolve_data_path(None, "hub") == cache / "data"
+
+    def offline(split):
+        raise AssertionError("fetched again")
+
+    assert load_split(None, "hub", ff_hard, fetch=offline) == items
