@@ -282,12 +282,12 @@ def test_401_stops_the_pool_at_once(server):
 
 
 def test_fatal_error_cancels_requests_in_flight(server):
-    """A 401 ends the batch while other requests are still in flight: run_batch does not
-    wait for them (they are held on an event until the test releases them)."""
+    """A 401 ends the batch while other requests are still in flight: run_batch returns
+    while the server still holds them (they are released only afterwards, and the client's
+    timeout is far away), instead of waiting for their answers."""
     import threading
 
     release = threading.Event()
-    finished_slow = []
 
     def reply(req):
         content = req["messages"][0]["content"]
@@ -295,17 +295,32 @@ def test_fatal_error_cancels_requests_in_flight(server):
             return Fault("401")
         if content != "q 0":          # q 0 (the first request) answers at once
             release.wait(60.0)
-            finished_slow.append(content)
         return "slow"
 
     server.reply = reply
-    client = ChatClient(config(server, max_concurrency=20, initial_rate=1000))
-    try:
-        with pytest.raises(APIAuthError):
+    client = ChatClient(config(server, max_concurrency=20, initial_rate=1000, timeout=120.0))
+    raised: list[BaseException] = []
+    returned = threading.Event()
+
+    def batch_in_thread() -> None:
+        try:
             run_batch(client, batch(20))
-        assert finished_slow == []    # it stopped while they were all still held
+        except BaseException as e:  # noqa: BLE001 (looked at below)
+            raised.append(e)
+        finally:
+            returned.set()
+
+    worker = threading.Thread(target=batch_in_thread, daemon=True)
+    worker.start()
+    try:
+        # generous: the batch ends in well under a second; waiting for the held requests
+        # would take until they are released below
+        returned_while_held = returned.wait(30.0)
     finally:
         release.set()
+        worker.join(60.0)
+    assert returned_while_held, "run_batch waited for the requests in flight"
+    assert len(raised) == 1 and isinstance(raised[0], APIAuthError), raised
     assert len(server.chat_requests()) <= 20
 
 
