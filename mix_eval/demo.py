@@ -21,7 +21,6 @@ from typing import Optional, Sequence
 
 from mix_eval import evaluate
 from mix_eval.data import BENCHMARKS, KNOWN_VERSIONS
-from mix_eval.evaluate import positive_int
 from mix_eval.utils.cache import cache_dir
 from mix_eval.utils.cli import run_command, setup_logging
 
@@ -34,6 +33,10 @@ CHECKPOINT_NAME = "tiny-random-chat-v1"
 CHECKPOINT_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 
 
+def is_complete(checkpoint: Path) -> bool:
+    return all((checkpoint / f).is_file() for f in CHECKPOINT_FILES)
+
+
 def demo_checkpoint(cache: Optional[Path] = None) -> Path:
     """The demo's tiny checkpoint, built on first use.
 
@@ -43,7 +46,7 @@ def demo_checkpoint(cache: Optional[Path] = None) -> Path:
     from mix_eval.utils.tiny_checkpoint import build_tiny_checkpoint
 
     target = (cache or cache_dir()) / CHECKPOINT_NAME
-    if all((target / f).is_file() for f in CHECKPOINT_FILES):
+    if is_complete(target):
         return target
     if target.exists():
         logger.warning("rebuilding the incomplete demo checkpoint at %s", target)
@@ -57,7 +60,7 @@ def demo_checkpoint(cache: Optional[Path] = None) -> Path:
         os.replace(building, target)
     except OSError:  # another demo finished the same build first: use its copy
         shutil.rmtree(building, ignore_errors=True)
-        if not all((target / f).is_file() for f in CHECKPOINT_FILES):
+        if not is_complete(target):
             raise
     return target
 
@@ -71,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Where responses, judged files and score.json go (default: ./mix_eval_demo).")
     p.add_argument("--benchmark", default="mixeval_hard", choices=list(BENCHMARKS))
     p.add_argument("--version", default=KNOWN_VERSIONS[-1], choices=list(KNOWN_VERSIONS))
-    p.add_argument("--limit", type=positive_int, default=None, help="Only the first N items of each split.")
+    p.add_argument("--limit", type=evaluate.positive_int, default=None, help="Only the first N items of each split.")
     p.add_argument("--cache_dir", default=None,
                    help="Where the tiny checkpoint is kept (default: $MIX_EVAL_CACHE or ~/.cache/mix_eval).")
     p.add_argument("--verbose", action="store_true")
@@ -97,6 +100,7 @@ def evaluate_argv(checkpoint: Path, demo: argparse.Namespace) -> list[str]:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     demo = build_parser().parse_args(argv)
     setup_logging(demo.verbose)
+
     def work() -> None:
         checkpoint = demo_checkpoint(Path(demo.cache_dir).expanduser() if demo.cache_dir else None)
         flags = evaluate_argv(checkpoint, demo)

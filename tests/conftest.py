@@ -4,6 +4,7 @@ model name, and a deterministic judge. Nothing here reads outside the repository
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import subprocess
@@ -35,6 +36,11 @@ def make_responses(root: Path, model: str, benchmark: str = "mixeval_hard", n: O
             lines = lines[:n]
         (dst / f.name.replace("gemma_11_7b_instruct", model)).write_text("".join(lines), encoding="utf-8")
     return dst
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """Every line of a JSONL file as JSON (a blank or broken line fails the test)."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def between(text: str, start: str, end: str) -> str:

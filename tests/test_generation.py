@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REF_RESPONSES, run_module
+from conftest import REF_RESPONSES, read_jsonl, run_module
 
 from mix_eval.evaluate import main as evaluate_main
 from mix_eval.prompts import evaluation_prompts as ep
@@ -24,11 +24,6 @@ def common(model_path: Path, data_path: Path, out: Path, *extra: str, model="loc
         "--version", VERSION, "--batch_size", batch_size, "--data_path", str(data_path),
         "--output_dir", str(out), "--inference_only", *extra,
     ]
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f]
 
 
 def version_dir(out: Path, model="local_chat", benchmark="mixeval_hard") -> Path:

@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import between, make_responses
+from conftest import between, make_responses, read_jsonl
 from fake_openai_server import FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
@@ -102,10 +102,6 @@ def test_each_split_reads_its_own_kind_of_verdict():
 
 
 # ---------------------------------------------------------------- a judge that uses single brackets
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 VERSION = "2024-06-01"

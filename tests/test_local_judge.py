@@ -6,16 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import REF_RESPONSES, make_responses
+from conftest import REF_RESPONSES, make_responses, read_jsonl
 from verdict_checkpoint import build_verdict_checkpoint
 
 from mix_eval.compute_metrics import main as compute_main
 
 VERSION = "2024-06-01"
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 @pytest.fixture(scope="module")
