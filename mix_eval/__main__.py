@@ -1,6 +1,5 @@
 """`python -m mix_eval` runs `mix_eval.evaluate`."""
-import sys
-
 from mix_eval.evaluate import main
+from mix_eval.utils.cli import exit_process
 
-sys.exit(main())
+exit_process(main())

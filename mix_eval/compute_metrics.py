@@ -26,7 +26,6 @@ import errno
 import json
 import logging
 import re
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
@@ -41,7 +40,7 @@ from mix_eval.prompts.evaluation_prompts import (
 )
 from mix_eval.responses import check_safe_name, model_version_dir, response_path
 from mix_eval.scoring import aggregate, rules
-from mix_eval.utils.cli import run_command, setup_logging
+from mix_eval.utils.cli import exit_process, run_command, setup_logging
 from mix_eval.utils.files import (
     FolderBusyError,
     exclusive_lock,
@@ -683,4 +682,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

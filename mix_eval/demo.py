@@ -15,14 +15,13 @@ import argparse
 import logging
 import os
 import shutil
-import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
 from mix_eval import evaluate
 from mix_eval.data import BENCHMARKS, KNOWN_VERSIONS
 from mix_eval.utils.cache import cache_dir
-from mix_eval.utils.cli import run_command, setup_logging
+from mix_eval.utils.cli import exit_process, run_command, setup_logging
 
 logger = logging.getLogger("mix_eval")
 
@@ -112,4 +111,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

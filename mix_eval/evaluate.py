@@ -26,7 +26,7 @@ from mix_eval.data import BENCHMARKS, DEFAULT_DATA_PATH, load_split, splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.generation import SplitOutcome, generate_split
 from mix_eval.responses import check_safe_name, model_version_dir
-from mix_eval.utils.cli import quiet_transformers, run_command, setup_logging
+from mix_eval.utils.cli import exit_process, quiet_transformers, run_command, setup_logging
 from mix_eval.utils.files import FolderBusyError, exclusive_lock
 
 logger = logging.getLogger("mix_eval")
@@ -247,4 +247,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_process(main())

@@ -100,3 +100,24 @@ def _mp_share_a(vdir: Path) -> float:
     """The multiple-choice score when the judge always answers A."""
     mp = [json.loads(x) for x in (vdir / "my_model_close_multichoice_hard.jsonl").read_text().splitlines()]
     return round(sum(1 for x in mp if x["target"][0] == 0) / len(mp), 3)
+
+
+def test_ctrl_c_while_the_interpreter_shuts_down_is_quiet():
+    """A second Ctrl-C can land after the command's work is saved, while exit handlers run
+    (torch's take a while): it ends the process with the command's status, no traceback."""
+    code = (
+        "import atexit, os, signal, time\n"
+        "from mix_eval.utils.cli import exit_process\n"
+        "def late_handler():\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(5)\n"
+        "    print('exit handler finished')\n"
+        "atexit.register(late_handler)\n"
+        "print('work saved', flush=False)\n"
+        "exit_process(3)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(),
+                            cwd=REPO, timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert "Traceback" not in result.stderr and "KeyboardInterrupt" not in result.stderr, result.stderr
+    assert result.stdout == "work saved\n"  # flushed before the quick exit; the handler did not go on

@@ -10,9 +10,10 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import signal
 import sys
 import time
-from typing import Callable
+from typing import Callable, NoReturn
 
 from mix_eval.errors import MixEvalError
 from mix_eval.utils.interrupt import graceful_interrupts
@@ -83,6 +84,25 @@ def run_command(work: Callable[[], object], *, log_dir: str, context: str, saved
         log_error(f"Error: {type(e).__name__}: {e} ({context})", log_dir)
         raise
     return 0
+
+
+def exit_process(status: int) -> NoReturn:
+    """End a command-line process with ``status``.
+
+    The command's work is over and saved, so a Ctrl-C that lands while the interpreter
+    shuts down (torch's exit handlers take a while) ends the process at once with the
+    same status, instead of a traceback from inside those handlers.
+    """
+    def exit_now(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
+
+    signal.signal(signal.SIGINT, exit_now)
+    sys.exit(status)
 
 
 def _report(message: str, log_dir: str, context: str) -> None:
