@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from mix_eval import evaluate
+from mix_eval.cli.flags import new_parser, positive_int, run_settings
+from mix_eval.cli.process import exit_process, run_command, setup_logging
 from mix_eval.data import BENCHMARKS, KNOWN_VERSIONS
 from mix_eval.utils.cache import cache_dir
-from mix_eval.utils.cli import exit_process, run_command, setup_logging
 
 logger = logging.getLogger("mix_eval")
 
@@ -65,15 +66,13 @@ def demo_checkpoint(cache: Optional[Path] = None) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m mix_eval.demo",
-        description="A whole MixEval run offline: packaged data, a tiny random model, rule parsers.",
-    )
+    p = new_parser("python -m mix_eval.demo",
+                   "A whole MixEval run offline: packaged data, a tiny random model, rule parsers.")
     p.add_argument("--output_dir", default="mix_eval_demo",
                    help="Where responses, judged files and score.json go (default: ./mix_eval_demo).")
     p.add_argument("--benchmark", default="mixeval_hard", choices=list(BENCHMARKS))
     p.add_argument("--version", default=KNOWN_VERSIONS[-1], choices=list(KNOWN_VERSIONS))
-    p.add_argument("--limit", type=evaluate.positive_int, default=None, help="Only the first N items of each split.")
+    p.add_argument("--limit", type=positive_int, default=None, help="Only the first N items of each split.")
     p.add_argument("--cache_dir", default=None,
                    help="Where the tiny checkpoint is kept (default: $MIX_EVAL_CACHE or ~/.cache/mix_eval).")
     p.add_argument("--verbose", action="store_true")
@@ -104,7 +103,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         checkpoint = demo_checkpoint(Path(demo.cache_dir).expanduser() if demo.cache_dir else None)
         flags = evaluate_argv(checkpoint, demo)
         logger.info("running: python -m mix_eval.evaluate %s", " ".join(flags))
-        evaluate.run(evaluate.build_parser().parse_args(flags))
+        from mix_eval.pipeline import evaluate as evaluate_run
+
+        evaluate_run(run_settings(evaluate.build_parser().parse_args(flags)))
 
     return run_command(work, log_dir=demo.output_dir, context="demo",
                        saved="Everything generated so far is saved")

@@ -107,7 +107,7 @@ def test_ctrl_c_while_the_interpreter_shuts_down_is_quiet():
     (torch's take a while): it ends the process with the command's status, no traceback."""
     code = (
         "import atexit, os, signal, time\n"
-        "from mix_eval.utils.cli import exit_process\n"
+        "from mix_eval.cli.process import exit_process\n"
         "def late_handler():\n"
         "    os.kill(os.getpid(), signal.SIGINT)\n"
         "    time.sleep(5)\n"

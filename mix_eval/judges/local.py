@@ -7,12 +7,12 @@ GPUs when there are any (capped by `--max_gpu_memory_judge`), else on the CPU.
 from __future__ import annotations
 
 import logging
-from types import SimpleNamespace
 from typing import Any, Callable, Optional
 
-from mix_eval.generation import length_sorted_batches
+from mix_eval.batching import length_sorted_batches
 from mix_eval.judges.runner import OK
 from mix_eval.models.base import ChatModel
+from mix_eval.settings import GenerationSettings, ModelSettings
 from mix_eval.utils.interrupt import STOP
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ class LocalJudge(ChatModel):
 
     def __init__(self, model_id: str, *, batch_size: int = 1, max_gpu_memory: Optional[str] = None,
                  dtype: Optional[str] = None, max_new_tokens: int = JUDGE_MAX_NEW_TOKENS):
-        super().__init__(SimpleNamespace(max_gpu_memory=max_gpu_memory, dtype=dtype))
+        super().__init__(ModelSettings(model_id, generation=GenerationSettings(max_gpu_memory=max_gpu_memory, dtype=dtype)))
         self.name = model_id
         self.model_name = model_id
         self.trust_remote_code = True

@@ -90,6 +90,17 @@ def resolve_dtype(requested: Optional[str], spec_dtype: Any, on_gpu: bool) -> An
     return choice
 
 
+def quiet_transformers() -> None:
+    """No warnings and no weight-loading bars from transformers unless --verbose."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except Exception:  # an old or odd transformers must not stop a run
+        pass
+
+
 def _args_get(args: Any, name: str, default: Any = None) -> Any:
     return getattr(args, name, default) if args is not None else default
 

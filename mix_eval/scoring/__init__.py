@@ -1,1 +1,7 @@
-"""Scoring of MixEval responses: rule parsers (``rules``) and score aggregation (``aggregate``)."""
+"""Scoring of MixEval responses, apart from any command line.
+
+``inputs`` finds a run's model folders and reads and checks their files; ``run``
+judges them and writes the judged files, ``score.json`` and ``judge_report.json``;
+``rules`` are the rule parsers, ``aggregate`` the reference's score structures, and
+``table`` the printed table.
+"""

@@ -32,17 +32,6 @@ def log_error(message: str, output_dir: str) -> None:
         pass
 
 
-def quiet_transformers() -> None:
-    """No warnings and no weight-loading bars from transformers unless --verbose."""
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except Exception:  # an old or odd transformers must not stop a run
-        pass
-
-
 def setup_logging(verbose: bool) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -54,6 +43,8 @@ def setup_logging(verbose: bool) -> None:
                       "httpx2", "httpcore2", "openai", "anthropic", "google_genai"):
             logging.getLogger(noisy).setLevel(logging.ERROR)
         if "transformers" in sys.modules:
+            from mix_eval.models.base import quiet_transformers
+
             quiet_transformers()
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 

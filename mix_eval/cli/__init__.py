@@ -1,0 +1,1 @@
+"""The command-line layer: flags declared once (`flags`), and how a command runs (`process`)."""

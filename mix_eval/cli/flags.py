@@ -1,0 +1,161 @@
+"""The flags of the command lines, declared once, and turned into settings once.
+
+`evaluate` and `compute_metrics` share the data and judge groups (same names, same
+defaults, same help); the defaults are read from `mix_eval.settings`. Parsers refuse
+abbreviated flags, so a mistyped flag is an error rather than another flag.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+from typing import Any, Callable, TypeVar
+
+from mix_eval.settings import (
+    BENCHMARKS,
+    DTYPES,
+    PARSERS,
+    DataSettings,
+    GenerationSettings,
+    JudgeSettings,
+    ModelSettings,
+    OutputSettings,
+    RunSettings,
+    ScoringSettings,
+)
+
+T = TypeVar("T")
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def env_var_name(text: str) -> str:
+    """An environment variable's name; never echo the value (it may be a key given by mistake)."""
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        raise argparse.ArgumentTypeError(
+            "expected the NAME of an environment variable that holds the key (like MY_SERVER_KEY), "
+            "not the key itself"
+        )
+    return text
+
+
+def new_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """A parser that refuses abbreviations (``--judge_mode`` must not pass for ``--judge_model_id``)."""
+    return argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False)
+
+
+# ---------------------------------------------------------------- flag groups
+
+
+def add_model_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model")
+    g.add_argument("--model_name", type=str, required=True,
+                   help="Model to evaluate (python -m mix_eval.models lists them).")
+    g.add_argument("--model_path", type=str, default=None,
+                   help="Local checkpoint folder (or Hub id) for local_chat / local_base.")
+    g.add_argument("--model_systemprompt", type=str, default=None,
+                   help="System message for local_chat (and other chat models).")
+    g.add_argument("--model_module", type=str, action="append", default=None,
+                   help="A Python file or module whose @register_model classes to load (repeatable).")
+    g.add_argument("--model_base_url", type=str, default=None,
+                   help="openai_compatible: the server's base URL, e.g. http://localhost:8000/v1.")
+    g.add_argument("--model_id", type=str, default=None,
+                   help="openai_compatible: the model name the server serves.")
+    g.add_argument("--model_api_key_env", type=env_var_name, default=None,
+                   help="openai_compatible: the environment variable holding the server's key (if any).")
+    g.add_argument("--model_gen_kwargs", type=str, default=None,
+                   help='openai_compatible: extra request parameters as JSON, e.g. \'{"temperature": 0}\'.')
+
+
+def add_generation_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("generation")
+    g.add_argument("--batch_size", type=positive_int, required=True,
+                   help="Generation batch size (parallel calls for API models).")
+    g.add_argument("--max_new_tokens", type=positive_int, default=GenerationSettings.max_new_tokens,
+                   help="Override the model's max new tokens (512 chat, 399 base, 1536 API).")
+    g.add_argument("--dtype", type=str, default=GenerationSettings.dtype, choices=list(DTYPES),
+                   help="Weights dtype (default: the model's on GPU, float32 on CPU).")
+    g.add_argument("--max_gpu_memory", type=str, default=GenerationSettings.max_gpu_memory,
+                   help="Memory per GPU for the weights, e.g. 60GiB (default: 85%% of free memory).")
+
+
+def add_data_flags(p: argparse.ArgumentParser, *, with_limit: bool) -> None:
+    g = p.add_argument_group("data")
+    g.add_argument("--benchmark", type=str, required=True, choices=list(BENCHMARKS), help="Benchmark to evaluate.")
+    g.add_argument("--version", type=str, required=True,
+                   help="Benchmark version, e.g. 2024-06-01 or 2024-08-11.")
+    g.add_argument("--data_path", type=str, default=DataSettings.data_path,
+                   help="Folder holding mixeval-<version>/ (default: the benchmark shipped with mix_eval; "
+                        "other versions are fetched from the Hugging Face Hub).")
+    if with_limit:
+        g.add_argument("--limit", type=positive_int, default=DataSettings.limit,
+                       help="Only the first N items of each split (smoke runs; reported as incomplete).")
+
+
+def add_judge_flags(p: argparse.ArgumentParser) -> None:
+    d = JudgeSettings
+    g = p.add_argument_group("judge")
+    g.add_argument("--free_form_parser", type=str, default=d.free_form_parser, choices=list(PARSERS),
+                   help="Free-form scoring: an LLM judge (model) or string rules (rule).")
+    g.add_argument("--multi_choice_parser", type=str, default=d.multi_choice_parser, choices=list(PARSERS),
+                   help="Multiple-choice scoring: an LLM judge (model) or string rules (rule).")
+    g.add_argument("--freeform_judge", type=str, default=d.freeform_judge, help="Judge model for free-form.")
+    g.add_argument("--multichoice_judge", type=str, default=d.multichoice_judge,
+                   help="Judge model for multiple-choice.")
+    g.add_argument("--judge_model_id", type=str, default=d.judge_model_id,
+                   help="A local Hugging Face model to use as the judge instead of an API.")
+    g.add_argument("--batch_size_judge", type=positive_int, default=d.batch_size_judge,
+                   help="Batch size of a local judge model.")
+    g.add_argument("--max_gpu_memory_judge", type=str, default=d.max_gpu_memory_judge,
+                   help="Memory per GPU for a local judge's weights.")
+    g.add_argument("--api_base_url", type=str, default=d.api_base_url,
+                   help="Base URL of an OpenAI-compatible judge API.")
+    g.add_argument("--api_parallel_num", type=positive_int, default=d.api_parallel_num,
+                   help="Judge API requests in flight at most.")
+    g.add_argument("--extract_base_model_response", action="store_true",
+                   help="Cut base models' run-on output before judging.")
+    g.add_argument("--compute_score_from_judged_file", action="store_true",
+                   help="Score from existing judged files, without calling a judge.")
+
+
+def add_verbose_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--verbose", action="store_true", help="Print more.")
+
+
+# ---------------------------------------------------------------- namespace -> settings
+
+
+def _group(cls: Callable[..., T], ns: argparse.Namespace, **extra: Any) -> T:
+    """``cls`` built from the namespace's attributes of the same names."""
+    names = [f for f in cls.__dataclass_fields__ if hasattr(ns, f)]  # type: ignore[attr-defined]
+    return cls(**{name: getattr(ns, name) for name in names}, **extra)
+
+
+def data_settings(ns: argparse.Namespace) -> DataSettings:
+    return _group(DataSettings, ns)
+
+
+def judge_settings(ns: argparse.Namespace) -> JudgeSettings:
+    return _group(JudgeSettings, ns)
+
+
+def run_settings(ns: argparse.Namespace) -> RunSettings:
+    """The settings of an `evaluate` command line."""
+    generation = _group(GenerationSettings, ns)
+    model = _group(ModelSettings, ns, generation=generation)
+    return RunSettings(model=model, data=data_settings(ns), judge=judge_settings(ns),
+                       output=_group(OutputSettings, ns))
+
+
+def scoring_settings(ns: argparse.Namespace) -> ScoringSettings:
+    """The settings of a `compute_metrics` command line."""
+    return ScoringSettings(data=data_settings(ns), judge=judge_settings(ns),
+                           model_response_dir=ns.model_response_dir, models_to_eval=ns.models_to_eval,
+                           verbose=ns.verbose)

@@ -1,0 +1,201 @@
+"""Scoring a run: judge each model's responses, then write what the reference writes.
+
+For each model folder ``<dir>/<model>/<benchmark>/<version>/`` both response files are
+judged (an LLM judge, or the rule parsers) and the judged files
+(``judge_results_{ff,mp}_model_judge_<judge>.jsonl`` or ``judge_results_{ff,mp}_rule.jsonl``),
+``score.json`` and ``judge_report.json`` are written; then ``<dir>/score.json`` for all
+models of the run. Every model folder is locked and every response file checked before
+the first judgment, and nothing is written before a model's two splits are judged, so a
+run that fails overwrites no judged file or score (the judgments it paid for are in the
+journal, and the rerun reuses them).
+"""
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from mix_eval.data import splits_for
+from mix_eval.errors import MixEvalError
+from mix_eval.judges.factory import JudgeFactory, check_judge_config
+from mix_eval.judges.protocol import FREE_FORM, MULTI_CHOICE
+from mix_eval.judges.runner import JudgeReport, judge_records, report_dict, report_lines
+from mix_eval.scoring import aggregate, rules
+from mix_eval.scoring.inputs import (
+    BenchmarkSplit,
+    ModelInputs,
+    benchmark_split,
+    find_models,
+    read_judged_file,
+    read_model_inputs,
+)
+from mix_eval.scoring.table import format_table
+from mix_eval.settings import JudgeSettings, ScoringSettings
+from mix_eval.utils.files import FolderBusyError, exclusive_lock, write_text_atomic
+
+logger = logging.getLogger("mix_eval")
+
+Scores = dict[str, dict[str, float]]
+
+
+@dataclass
+class ModelScores:
+    model: str
+    scores: dict[str, float]
+    split_scores: dict[str, dict[str, Any]]
+    reports: dict[str, JudgeReport] = field(default_factory=dict)
+
+
+def judged_file_name(judge: JudgeSettings, kind: str) -> str:
+    """The judged file of a split: by parser, and by judge for the model parser."""
+    free_form = kind == FREE_FORM
+    if judge.parser(free_form) == "rule":
+        return f"judge_results_{kind}_rule.jsonl"
+    return f"judge_results_{kind}_model_judge_{judge.judge(free_form).replace('/', '_')}.jsonl"
+
+
+def _item_scores(kind: str, parser: str, judged: list[dict[str, Any]]) -> list[tuple[str, float]]:
+    if parser == "rule":
+        return aggregate.item_scores_rule(judged)
+    if kind == FREE_FORM:
+        return aggregate.item_scores_freeform_model(judged)
+    return aggregate.item_scores_multichoice_model(judged)
+
+
+def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: str,
+                judges: JudgeFactory) -> tuple[list[dict[str, Any]], Optional[JudgeReport]]:
+    """Judge one split's responses (or read its judged file). Only the journal is written."""
+    free_form = kind == FREE_FORM
+    parser = judge.parser(free_form)
+    judged_path = inputs.vdir / judged_file_name(judge, kind)
+    if judge.compute_score_from_judged_file:
+        return read_judged_file(judged_path, kind, parser), None
+    records = inputs.responses[kind]
+    if parser == "rule":
+        judge_fn = rules.judge_file_freeform_rule if free_form else rules.judge_file_multichoice_rule
+        return judge_fn(records, extract_base=inputs.extract_base), None
+    journal = inputs.vdir / f".journal_{judged_path.stem}.jsonl"
+    return judge_records(
+        records, kind, judge.judge(free_form), lambda: judges.get(free_form), journal,
+        extract_base=inputs.extract_base, previous_judged_file=judged_path,
+    )
+
+
+def score_model(judge: JudgeSettings, inputs: ModelInputs, judges: JudgeFactory) -> ModelScores:
+    """Judge both splits, then write the judged files, ``score.json`` and ``judge_report.json``."""
+    judged: dict[str, list[dict[str, Any]]] = {}
+    split_scores: dict[str, dict[str, Any]] = {}
+    reports: dict[str, JudgeReport] = {}
+    for kind in (FREE_FORM, MULTI_CHOICE):
+        judged[kind], report = judge_split(judge, inputs, kind, judges)
+        split_scores[kind] = aggregate.split_scores(_item_scores(kind, judge.parser(kind == FREE_FORM), judged[kind]))
+        if report is not None:
+            reports[kind] = report
+    scores = aggregate.score_json_for_model(split_scores[FREE_FORM], split_scores[MULTI_CHOICE])
+    if not judge.compute_score_from_judged_file:
+        for kind in (FREE_FORM, MULTI_CHOICE):
+            write_text_atomic(inputs.vdir / judged_file_name(judge, kind),
+                              "".join(json.dumps(line) + "\n" for line in judged[kind]))
+    write_text_atomic(inputs.vdir / "score.json", json.dumps(scores, indent=4) + "\n")
+    if reports:
+        write_text_atomic(inputs.vdir / "judge_report.json", json.dumps(report_dict(
+            {"free_form" if k == FREE_FORM else "multiple_choice": r for k, r in reports.items()}), indent=4))
+    return ModelScores(inputs.model, scores, split_scores, reports)
+
+
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
+
+
+def write_error_message(e: OSError) -> Optional[str]:
+    """A clear message for a file that could not be written (disk full, file-size limit,
+    permissions), or None for other OS errors."""
+    if e.errno not in _WRITE_ERRNOS:
+        return None
+    where = "a file"
+    if e.filename:
+        name = Path(e.filename)
+        where = str(name.with_name(re.sub(r"^\.(.+)\.tmp-\d+$", r"\1", name.name)))
+    return (
+        f"cannot write {where}: {e.strerror}. Free some space (or fix the permissions), then rerun the "
+        "same command: the judgments made so far are saved and will not be asked for again"
+    )
+
+
+def score(settings: ScoringSettings, *, progress: bool = True,
+          echo: Callable[[str], Any] = print) -> Scores:
+    """Score every model of the run; write the score files; return ``{model: scores}``.
+
+    ``echo`` receives the printed summary (a table per model); pass ``lambda _: None``
+    to keep quiet.
+    """
+    models = find_models(settings)
+    check_judge_config(settings.judge)
+    try:
+        return _score_models(settings, models, progress, echo)
+    except OSError as e:
+        message = write_error_message(e)
+        if message is None:
+            raise
+        raise MixEvalError(message) from None
+
+
+def _benchmark_data(settings: ScoringSettings) -> dict[str, Optional[BenchmarkSplit]]:
+    """The benchmark items to check response files against, when at hand."""
+    if settings.judge.compute_score_from_judged_file:
+        return {}
+    data_path, version = settings.data.data_path, settings.data.version
+    ff_split, mp_split = splits_for(settings.data.benchmark)
+    ff = benchmark_split(data_path, version, ff_split)
+    return {FREE_FORM: ff, MULTI_CHOICE: benchmark_split(data_path, version, mp_split) if ff is not None else None}
+
+
+def _lock_folder(stack: contextlib.ExitStack, vdir: Path) -> None:
+    try:
+        stack.enter_context(exclusive_lock(vdir / ".mix_eval.lock"))
+    except FolderBusyError as e:
+        raise MixEvalError(
+            f"another mix_eval run (pid {e}) is writing to {vdir}; wait for it to finish, then rerun"
+        ) from None
+
+
+def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
+                  echo: Callable[[str], Any]) -> Scores:
+    from mix_eval.responses import model_version_dir
+
+    data = _benchmark_data(settings)
+    benchmark, version = settings.data.benchmark, settings.data.version
+    judges = JudgeFactory(settings.judge, progress=progress)
+    results: Scores = {}
+    with contextlib.ExitStack() as stack:
+        stack.callback(judges.close)
+        prepared = []
+        for model in models:
+            vdir = model_version_dir(settings.model_response_dir, model, benchmark, version)
+            if not vdir.is_dir():
+                logger.warning("%s: no folder %s; skipping this model", model, vdir)
+                continue
+            _lock_folder(stack, vdir)
+            inputs = read_model_inputs(settings, model, data)
+            if inputs is not None:
+                prepared.append(inputs)
+        for inputs in prepared:  # every file is good: now what scoring goes on with
+            for warning in inputs.warnings:
+                logger.warning("WARNING: %s", warning)
+        for inputs in prepared:
+            scored = score_model(settings.judge, inputs, judges)
+            results[inputs.model] = scored.scores
+            echo(f"{inputs.model} ({benchmark} {version}):")
+            echo(format_table(scored.scores))
+            for line in report_lines(scored.reports.values()):
+                echo(line)
+    if not results:
+        raise MixEvalError(f"no model under {settings.model_response_dir} could be scored (see the messages above)")
+    run_file = Path(settings.model_response_dir) / "score.json"
+    write_text_atomic(run_file, json.dumps(aggregate.score_json_for_run(results), indent=4) + "\n")
+    echo(f"Saving the model scores to {run_file} ...")
+    return results

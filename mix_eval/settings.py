@@ -1,0 +1,228 @@
+"""What a run is, as typed, frozen settings: built once at the edge, read everywhere.
+
+The command line turns its flags into these (`mix_eval.cli.flags`); a Python user
+builds them directly and calls `mix_eval.pipeline.evaluate` or
+`mix_eval.scoring.run.score` without argparse. Field names are the reference's flag
+names, so a status file's ``args`` and a model class written for the reference
+(reading ``args.model_path``, ``args.batch_size``, ...) see the same names.
+
+Defaults live here only: the flag declarations read them from these classes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Optional
+
+from mix_eval.data import BENCHMARKS, DEFAULT_DATA_PATH
+from mix_eval.errors import MixEvalError
+
+DEFAULT_OUTPUT_DIR = "mix_eval/data/model_responses"
+DEFAULT_RESPONSE_DIR = "mix_eval/data/model_responses/"
+DEFAULT_JUDGE = "gpt-3.5-turbo-0125"
+PARSERS = ("model", "rule")
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
+class SettingsError(MixEvalError):
+    """A setting that cannot work, named by its flag."""
+
+
+def _choice(flag: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise SettingsError(f"--{flag} {value!r} is not one of: {', '.join(choices)}")
+
+
+def _positive(flag: str, value: Any, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SettingsError(f"--{flag} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    """How the model under evaluation generates."""
+
+    batch_size: int = 1
+    max_new_tokens: Optional[int] = None  # None: the model's own (512 chat, 399 base, 1536 API)
+    dtype: Optional[str] = None  # None: the checkpoint's on a GPU, float32 on the CPU
+    max_gpu_memory: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        _positive("batch_size", self.batch_size)
+        _positive("max_new_tokens", self.max_new_tokens, optional=True)
+        if self.dtype is not None:
+            _choice("dtype", self.dtype, DTYPES)
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    """Which model answers, and how it is reached.
+
+    Model classes are constructed with this object; the generation settings are
+    also readable under their flag names (``settings.batch_size``), as the
+    reference's model classes read them from ``args``.
+    """
+
+    model_name: str
+    model_path: Optional[str] = None
+    model_systemprompt: Optional[str] = None
+    model_module: tuple[str, ...] = ()
+    # --model_name openai_compatible
+    model_base_url: Optional[str] = None
+    model_id: Optional[str] = None
+    model_api_key_env: Optional[str] = None
+    model_gen_kwargs: Optional[str] = None  # a JSON object, as given on the command line
+    generation: GenerationSettings = field(default_factory=GenerationSettings)
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.model_name:
+            raise SettingsError("--model_name is required (python -m mix_eval.models lists the names)")
+        object.__setattr__(self, "model_module", tuple(self.model_module or ()))
+
+    @property
+    def batch_size(self) -> int:
+        return self.generation.batch_size
+
+    @property
+    def max_new_tokens(self) -> Optional[int]:
+        return self.generation.max_new_tokens
+
+    @property
+    def dtype(self) -> Optional[str]:
+        return self.generation.dtype
+
+    @property
+    def max_gpu_memory(self) -> Optional[str]:
+        return self.generation.max_gpu_memory
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    """Which benchmark items: benchmark, version, where the data is, how many."""
+
+    benchmark: str
+    version: str
+    data_path: str = DEFAULT_DATA_PATH
+    limit: Optional[int] = None  # the first N items of each split (smoke runs)
+
+    def __post_init__(self) -> None:
+        _choice("benchmark", self.benchmark, BENCHMARKS)
+        if not self.version:
+            raise SettingsError("--version is empty: give a benchmark version, e.g. 2024-06-01 or 2024-08-11")
+        _positive("limit", self.limit, optional=True)
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """How responses are scored: parsers, judges, and the judge API or local judge."""
+
+    free_form_parser: str = "model"
+    multi_choice_parser: str = "model"
+    freeform_judge: str = DEFAULT_JUDGE
+    multichoice_judge: str = DEFAULT_JUDGE
+    judge_model_id: Optional[str] = None  # a local Hugging Face judge instead of an API
+    batch_size_judge: int = 1
+    max_gpu_memory_judge: Optional[str] = None
+    api_base_url: Optional[str] = None
+    api_parallel_num: int = 100
+    extract_base_model_response: bool = False
+    compute_score_from_judged_file: bool = False
+
+    def __post_init__(self) -> None:
+        _choice("free_form_parser", self.free_form_parser, PARSERS)
+        _choice("multi_choice_parser", self.multi_choice_parser, PARSERS)
+        _positive("batch_size_judge", self.batch_size_judge)
+        _positive("api_parallel_num", self.api_parallel_num)
+
+    def parser(self, free_form: bool) -> str:
+        """``model`` or ``rule`` for the free-form or the multiple-choice split."""
+        return self.free_form_parser if free_form else self.multi_choice_parser
+
+    def judge(self, free_form: bool) -> str:
+        """The judge as judged file names name it: the local model, or the API judge."""
+        if self.judge_model_id:
+            return self.judge_model_id
+        return self.freeform_judge if free_form else self.multichoice_judge
+
+    @property
+    def uses_model_judge(self) -> bool:
+        """Whether scoring calls an LLM judge (an API or a local model)."""
+        return "model" in (self.free_form_parser, self.multi_choice_parser) and not self.compute_score_from_judged_file
+
+
+@dataclass(frozen=True)
+class OutputSettings:
+    """Where a run writes, and under which name."""
+
+    output_dir: str = DEFAULT_OUTPUT_DIR
+    output_name: Optional[str] = None  # None: the model name
+    inference_only: bool = False
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """Everything `python -m mix_eval.evaluate` is asked to do."""
+
+    model: ModelSettings
+    data: DataSettings
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    output: OutputSettings = field(default_factory=OutputSettings)
+
+    @property
+    def generation(self) -> GenerationSettings:
+        return self.model.generation
+
+    @property
+    def verbose(self) -> bool:
+        return self.model.verbose
+
+    @property
+    def name(self) -> str:
+        """The output folder's name: ``output_name``, else ``model_name``."""
+        return self.output.output_name or self.model.model_name
+
+    def flags(self) -> dict[str, Any]:
+        """Every flag of the run by name, in the reference's order: a status file's ``args``."""
+        values: dict[str, Any] = {}
+        for group in (self.model, self.generation, self.data, self.judge, self.output):
+            values.update({f.name: getattr(group, f.name) for f in fields(group) if f.name != "generation"})
+        values["verbose"] = self.verbose
+        values["model_module"] = list(self.model.model_module) or None
+        ordered = {name: values.pop(name) for name in EVALUATE_FLAG_ORDER}
+        ordered.update(values)
+        return ordered
+
+    def scoring(self) -> "ScoringSettings":
+        """Scoring as `evaluate` runs it: the model just generated, in its output folder."""
+        return ScoringSettings(data=self.data, judge=self.judge, model_response_dir=self.output.output_dir,
+                               models_to_eval=(self.name,), verbose=self.verbose, this_run=self.name)
+
+
+# The order of `python -m mix_eval.evaluate`'s flags (the reference's, then ours): the
+# order of a status file's ``args``.
+EVALUATE_FLAG_ORDER = (
+    "model_name", "model_path", "judge_model_id", "model_systemprompt", "benchmark", "version", "batch_size",
+    "batch_size_judge", "max_gpu_memory", "max_gpu_memory_judge", "api_parallel_num", "api_base_url",
+    "data_path", "output_dir", "inference_only", "verbose", "free_form_parser", "multi_choice_parser",
+    "multichoice_judge", "freeform_judge", "extract_base_model_response", "compute_score_from_judged_file",
+    "max_new_tokens", "limit", "dtype", "output_name", "model_module", "model_base_url", "model_id",
+    "model_api_key_env", "model_gen_kwargs",
+)
+
+
+@dataclass(frozen=True)
+class ScoringSettings:
+    """Everything `python -m mix_eval.compute_metrics` is asked to do."""
+
+    data: DataSettings
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    model_response_dir: str = DEFAULT_RESPONSE_DIR
+    models_to_eval: Optional[tuple[str, ...]] = None  # None: every model folder found
+    verbose: bool = False
+    this_run: Optional[str] = None  # the folder `evaluate` just wrote (known even when not registered)
+
+    def __post_init__(self) -> None:
+        if self.models_to_eval is not None:
+            object.__setattr__(self, "models_to_eval", tuple(self.models_to_eval))
