@@ -1,0 +1,146 @@
+"""The shape of the package: dependencies run downhill, no import circles, no
+argparse below the command line. Read from the source (every import, at module level
+or inside a function), so a lazy import cannot hide a circle."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+PACKAGE = REPO / "mix_eval"
+
+# Layers, top to bottom; a module may import its own layer and those below it.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("command line", ("mix_eval.evaluate", "mix_eval.compute_metrics", "mix_eval.utils.check_eval_complete",
+                      "mix_eval.demo", "mix_eval.utils.tiny_checkpoint", "mix_eval.__main__",
+                      "mix_eval.models.__main__", "mix_eval.cli")),
+    ("pipeline", ("mix_eval.pipeline",)),
+    ("scoring and generation", ("mix_eval.scoring", "mix_eval.generation")),
+    ("judges and models", ("mix_eval.judges", "mix_eval.models", "mix_eval.api")),
+    ("client, data, prompts, records", ("mix_eval.llm", "mix_eval.data", "mix_eval.prompts", "mix_eval.responses",
+                                      "mix_eval.records", "mix_eval.splits", "mix_eval.settings",
+                                      "mix_eval.batching")),
+    ("files", ("mix_eval.errors", "mix_eval.utils", "mix_eval")),
+]
+COMMAND_LINE = LAYERS[0][1]
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
+
+
+MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+
+
+def _resolve(name: str, importer: str, level: int, is_package: bool) -> str:
+    if level == 0:
+        return name
+    base = importer.split(".")
+    base = base[: len(base) - level + (1 if is_package else 0)]
+    return ".".join(base + ([name] if name else []))
+
+
+def imports_of(module: str) -> set[str]:
+    """Every module ``module`` imports (names of project modules resolved to the module)."""
+    path = MODULES[module]
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = _resolve(node.module or "", module, node.level, path.name == "__init__.py")
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if sub in MODULES else base)
+    return found
+
+
+def project_imports(module: str) -> set[str]:
+    return {m for m in imports_of(module) if m in MODULES and m != module}
+
+
+def layer_of(module: str) -> int:
+    best, best_len = None, -1
+    for rank, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best_len:
+                best, best_len = rank, len(prefix)
+    assert best is not None, f"{module} has no layer in tests/test_layers.py: add it"
+    return best
+
+
+def test_every_module_has_a_layer():
+    for module in MODULES:
+        layer_of(module)
+
+
+def test_dependencies_run_downhill():
+    uphill = []
+    for module in MODULES:
+        for target in project_imports(module):
+            if target == "mix_eval":
+                continue
+            if layer_of(target) < layer_of(module):
+                uphill.append(f"{module} ({LAYERS[layer_of(module)][0]}) imports {target} "
+                              f"({LAYERS[layer_of(target)][0]})")
+    assert not uphill, "\n".join(uphill)
+
+
+def test_no_import_circles():
+    graph = {m: project_imports(m) - {"mix_eval"} for m in MODULES}
+    # Tarjan's strongly connected components: a component of more than one module is a circle.
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    circles: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for v in graph:
+        if v not in index:
+            visit(v)
+    assert not circles, circles
+
+
+def test_argparse_only_in_the_command_line_layer():
+    below = [m for m in MODULES if "argparse" in imports_of(m) and layer_of(m) != 0]
+    assert not below, below
+
+
+def test_the_checker_sees_imports_inside_functions(tmp_path):
+    # the checker itself: an import inside a function counts
+    assert "mix_eval.pipeline" in project_imports("mix_eval.evaluate")
+    assert "mix_eval.scoring.run" in project_imports("mix_eval.compute_metrics")
+
+
+@pytest.mark.parametrize("shell", ["mix_eval.evaluate", "mix_eval.compute_metrics",
+                                   "mix_eval.utils.check_eval_complete"])
+def test_command_line_shells_are_thin(shell):
+    lines = MODULES[shell].read_text(encoding="utf-8").count("\n")
+    assert lines <= 110, f"{shell} has {lines} lines: move the work below the command line"
