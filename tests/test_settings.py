@@ -174,3 +174,20 @@ def test_evaluate_scores_the_run_it_made_without_calling_it_unregistered(tiny_ch
                        "--multi_choice_parser", "rule")
     assert again.returncode == 0, again.stderr
     assert "my_run is not a registered model name" in again.stderr
+
+
+def test_the_readme_python_example_runs_as_written(tiny_chat, tmp_path):
+    import re
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```python\n(.*?)```", text[text.index("### From Python"):], re.S).group(1)
+    (tmp_path / "tiny-chat").symlink_to(tiny_chat)
+    out = subprocess.run([sys.executable, "-c", block], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.strip().splitlines()
+    overall = next(line for line in lines if re.fullmatch(r"\d\.\d+", line))
+    scores = lines[-1]
+    written = json.loads((tmp_path / "mix_eval_out" / "score.json").read_text(encoding="utf-8"))
+    assert float(overall) == written["local_chat"]["overall"]
+    assert scores == str(written)
