@@ -14,7 +14,6 @@ import json
 import importlib.util
 import shutil
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, Optional
 
 import pytest
@@ -23,6 +22,7 @@ import torch
 from mix_eval.api.registry import get_model
 from mix_eval.errors import ModelError
 from mix_eval.models.base import resolve_attn_implementation, resolve_dtype
+from mix_eval.settings import GenerationSettings, ModelSettings
 
 _real_find_spec = importlib.util.find_spec
 
@@ -41,9 +41,9 @@ def set_probes(monkeypatch, *, gpu: bool, flash_attn: bool) -> None:
 
 def load_local_chat(path: Path, dtype: Optional[str] = None) -> Any:
     """`local_chat` loaded as `python -m mix_eval.evaluate` loads it."""
-    args = SimpleNamespace(model_path=str(path), model_systemprompt=None, max_new_tokens=1, dtype=dtype,
-                           max_gpu_memory=None, batch_size=1)
-    return get_model("local_chat")(args)
+    settings = ModelSettings("local_chat", model_path=str(path),
+                             generation=GenerationSettings(max_new_tokens=1, dtype=dtype))
+    return get_model("local_chat")(settings)
 
 
 @pytest.fixture(scope="module")

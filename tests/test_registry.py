@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from types import SimpleNamespace
 
 import pytest
 from conftest import REPO, run_module
 
 from mix_eval.errors import ModelError
+from mix_eval.settings import ModelSettings
 
 
 def _modules_after(code: str) -> set[str]:
@@ -68,7 +68,7 @@ def test_register_model_with_a_reference_style_class(tiny_chat):
             self.max_input_length_closeend = min(self.model_max_len, self.max_input_length) \
                 - self.closeended_max_new_tokens
 
-    model = get_model("my_reference_style_model")(SimpleNamespace(max_gpu_memory=None, dtype=None))
+    model = get_model("my_reference_style_model")(ModelSettings("my_reference_style_model"))
     model.closeended_max_new_tokens = 3
     out = model.respond(["Question: 1+1?\nAnswer the question shortly.", "Hi"])
     assert len(out) == 2 and all(isinstance(x, str) for x in out)

@@ -24,6 +24,9 @@ class written for the reference suite works here unchanged::
             self.max_input_length_closeend = min(
                 self.model_max_len, self.max_input_length) - self.closeended_max_new_tokens
 
+``args`` is the run's `mix_eval.settings.ModelSettings`, whose attributes carry the
+reference's flag names (``args.model_path``, ``args.batch_size``, ...).
+
 torch and transformers are imported only when a model is built.
 """
 from __future__ import annotations
@@ -102,6 +105,7 @@ def quiet_transformers() -> None:
 
 
 def _args_get(args: Any, name: str, default: Any = None) -> Any:
+    """A setting by flag name; tolerant, since a reference-style model may be built by hand."""
     return getattr(args, name, default) if args is not None else default
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from mix_eval.errors import ModelError
 from mix_eval.models.base import BaseModel, ChatModel
 from mix_eval.models.spec import ModelSpec, resolve_gen_kwargs
+from mix_eval.settings import ModelSettings
 
 
 def check_model_path(flag: str, path: Any) -> str:
@@ -28,11 +29,11 @@ class _SpecMixin:
 
     spec: ModelSpec
 
-    def __init__(self, args: Any):
+    def __init__(self, args: ModelSettings):
         super().__init__(args)  # type: ignore[call-arg]
         spec = self.spec
         if spec.is_local:
-            model_path = getattr(args, "model_path", None)
+            model_path = args.model_path
             if not model_path:
                 raise ModelError(
                     f"--model_name {spec.name} needs --model_path (a local checkpoint folder or a Hub id)"
@@ -45,9 +46,9 @@ class _SpecMixin:
         self.use_fast_tokenizer = spec.use_fast_tokenizer
         self.attn_implementation = spec.attn_implementation
         self.gen_kwargs = dict(spec.gen_kwargs)
-        self.closeended_max_new_tokens = getattr(args, "max_new_tokens", None) or spec.closeended_max_new_tokens
+        self.closeended_max_new_tokens = args.max_new_tokens or spec.closeended_max_new_tokens
         if spec.kind == "chat":
-            system = getattr(args, "model_systemprompt", None) or spec.system_message
+            system = args.model_systemprompt or spec.system_message
             self.SYSTEM_MESSAGE = {"role": "system", "content": system} if system else None
         self.load(sets_pad_token_to_eos=spec.sets_pad_token_to_eos)
         if spec.tie_weights_after_load:
