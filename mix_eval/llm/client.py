@@ -59,7 +59,7 @@ from mix_eval.llm.results import ChatResult, ClientStats
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["ChatClient"]
+__all__ = ["ChatClient", "default_provider"]
 
 _TOKEN_PATTERNS = [
     re.compile(r"(?i)(bearer\s+)\S+"),
