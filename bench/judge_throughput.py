@@ -3,7 +3,7 @@
 Starts ``tests/fake_openai_server.py`` in its own process (``--rate`` requests/s,
 token bucket of one second's worth, ``--latency`` seconds per answer), then times a
 SEPARATE Python process, start-up included, that sends ``--n`` judge-style requests
-through ``mix_eval.llm_client.run_batch`` with ``--concurrency`` requests in flight,
+through ``mix_eval.llm.batch.run_batch`` with ``--concurrency`` requests in flight,
 journaling each result to a JSONL file as it arrives. Requests and 429s are counted
 by the server, so the numbers do not depend on the client's own bookkeeping.
 
@@ -59,7 +59,9 @@ JUDGE_TEMPLATE = (
 
 def driver(base_url: str, n: int, concurrency: int, journal: str) -> None:
     """The timed process: n judge requests through run_batch, one JSONL line each."""
-    from mix_eval.llm_client import ClientConfig, ChatClient, run_batch
+    from mix_eval.llm.batch import run_batch
+    from mix_eval.llm.client import ChatClient
+    from mix_eval.llm.config import ClientConfig
 
     config = ClientConfig(api_key="sk-bench-not-a-real-key", model="gpt-3.5-turbo-0125",
                           base_url=base_url, max_concurrency=concurrency,

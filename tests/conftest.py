@@ -1,6 +1,12 @@
 """Common fixtures: the packaged benchmark data, the reference's files kept under
 tests/fixtures, tiny real checkpoints, the reference's response files under another
-model name, and a deterministic judge. Nothing here reads outside the repository."""
+model name, a deterministic judge, the loopback API server (`server`, `fake_server`)
+and an environment without API settings (`clean_env`). Nothing here reads outside the
+repository.
+
+pytest imports this file with its folder first on ``sys.path`` (rootdir-relative
+"prepend" import mode, no ``__init__.py``), so test modules here and in tests/faults
+import it as ``conftest`` and the fake server as ``fake_openai_server``."""
 from __future__ import annotations
 
 import hashlib
@@ -10,9 +16,10 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import pytest
+from fake_openai_server import FakeOpenAIServer
 
 REPO = Path(__file__).resolve().parents[1]
 # The benchmark as the package ships it (both versions, both benchmarks).
@@ -21,6 +28,14 @@ DATA = REPO / "mix_eval" / "data"
 # responses of gemma-1.1-7b-instruct it generated.
 REFERENCE = REPO / "tests" / "fixtures" / "reference"
 REF_RESPONSES = REFERENCE / "model_responses" / "gemma_11_7b_instruct"
+# Every variable that could give a test a key, an endpoint or another judge or provider
+# route from the developer's shell.
+API_SETTINGS = (
+    "MODEL_PARSER_API", "OPENAI_API_TYPE", "OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_API_VERSION",
+    "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT", "OPENAI_ORG_ID", "OPENAI_PROJECT_ID",
+    "k_oai", "k_g", "k_reka", "GOOGLE_GEMINI_BASE_URL", "REKA_BASE_URL", "GOOGLE_API_KEY", "GEMINI_API_KEY",
+    "GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_GENAI_API_VERSION", "REKA_API_KEY",
+)
 
 
 def make_responses(root: Path, model: str, benchmark: str = "mixeval_hard", n: Optional[int] = None,
@@ -102,3 +117,33 @@ def run_module(module: str, *args: str, timeout: float = 300, env: dict | None =
         [sys.executable, "-m", module, *args],
         capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd or REPO,
     )
+
+
+def clear_api_settings(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
+    """No `API_SETTINGS` from the developer's shell; work in ``cwd`` (no stray .env)."""
+    for var in API_SETTINGS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(cwd)
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path) -> pytest.MonkeyPatch:
+    """`clear_api_settings` in the test's tmp_path; returns monkeypatch to set what the test needs."""
+    clear_api_settings(monkeypatch, tmp_path)
+    return monkeypatch
+
+
+def fake_server(*, scope: str = "function", **knobs: Any) -> Callable[..., Any]:
+    """A `server` fixture: a `FakeOpenAIServer` with these knobs (``reply``, ``api_key``,
+    ...) for each test, or for each module with ``scope="module"``. A test module that
+    needs other knobs than the default says ``server = fake_server(reply=...)``."""
+
+    @pytest.fixture(scope=scope, name="server")
+    def serve():
+        with FakeOpenAIServer(**knobs) as s:
+            yield s
+
+    return serve
+
+
+server = fake_server()  # the default: a deterministic text made from a hash of the messages

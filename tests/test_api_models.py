@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
-from fake_openai_server import FakeOpenAIServer
+from conftest import fake_server
 
 from mix_eval.evaluate import main as evaluate_main
 
@@ -24,18 +24,7 @@ def answer_or_judge(body: dict) -> str:
     return "A"
 
 
-@pytest.fixture
-def server():
-    with FakeOpenAIServer(reply=answer_or_judge) as s:
-        yield s
-
-
-@pytest.fixture
-def clean_env(monkeypatch, tmp_path):
-    for var in ("MODEL_PARSER_API", "OPENAI_API_TYPE", "OPENAI_BASE_URL", "k_oai", "OPENAI_API_KEY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
+server = fake_server(reply=answer_or_judge)
 
 
 def run(data_path: Path, out: Path, *extra: str) -> int:
@@ -120,7 +109,7 @@ def test_api_failures_leave_items_for_the_next_run(server, clean_env, data_path,
         return answer_or_judge(body)
 
     server.reply = flaky
-    from mix_eval.llm_client import ClientConfig
+    from mix_eval.llm.config import ClientConfig
 
     original = ClientConfig.__init__
     out = tmp_path / "out"

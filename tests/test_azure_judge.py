@@ -8,7 +8,6 @@ import os
 import subprocess
 from pathlib import Path
 
-import pytest
 from conftest import REPO, judge_reply, make_responses, run_module
 from fake_openai_server import FakeOpenAIServer
 
@@ -17,18 +16,6 @@ KEY = "azure-test-key-0123456789"
 API_VERSION = "2024-02-01"
 JUDGE = "gpt-3.5-turbo-0125"  # the default judge: the deployment is named after it
 N = 8  # responses per split
-
-# Every setting that could pick another judge route; the tests set only what they need.
-JUDGE_SETTINGS = ("MODEL_PARSER_API", "OPENAI_API_TYPE", "OPENAI_API_KEY", "OPENAI_API_BASE",
-                  "OPENAI_API_VERSION", "OPENAI_BASE_URL", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT",
-                  "OPENAI_ORG_ID", "OPENAI_PROJECT_ID")
-
-
-@pytest.fixture
-def clean_env(monkeypatch) -> None:
-    """No judge setting from the caller's environment reaches the run."""
-    for name in JUDGE_SETTINGS:
-        monkeypatch.delenv(name, raising=False)
 
 
 def compute_metrics(root: Path, cwd: Path, env: dict[str, str], *extra: str) -> subprocess.CompletedProcess:

@@ -1,4 +1,5 @@
-"""Gemini and Reka models through their SDKs, against the loopback server.
+"""Gemini and Reka models through their SDKs, against the loopback server, and each
+provider's sorting of its own SDK's exceptions (`Provider.classify`).
 
 The SDKs are optional extras (``pip install -e '.[providers]'``): each test skips when
 its SDK is not installed.
@@ -11,7 +12,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from fake_openai_server import BLOCKED, BLOCKED_PROMPT, Fault, FakeOpenAIServer
+from conftest import fake_server
+from fake_openai_server import BLOCKED, BLOCKED_PROMPT, Fault
 
 from mix_eval.evaluate import main as evaluate_main
 from mix_eval.models.api_models import MAX_REFUSALS, REFUSAL_TEXT
@@ -31,26 +33,13 @@ def short_answer(body: dict) -> str:
     return "A"
 
 
-@pytest.fixture
-def server():
-    with FakeOpenAIServer(reply=short_answer) as s:
-        yield s
-
-
-@pytest.fixture
-def clean_env(monkeypatch, tmp_path):
-    for var in ("MODEL_PARSER_API", "OPENAI_BASE_URL", "k_g", "k_reka", "GOOGLE_GEMINI_BASE_URL",
-                "REKA_BASE_URL", "GOOGLE_API_KEY", "GEMINI_API_KEY", "GOOGLE_GENAI_USE_VERTEXAI",
-                "GOOGLE_GENAI_API_VERSION", "REKA_API_KEY"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)
-    return monkeypatch
+server = fake_server(reply=short_answer)
 
 
 @pytest.fixture
 def quick_retries(clean_env):
     """Short backoffs, so retried faults cost milliseconds."""
-    from mix_eval.llm_client import ClientConfig
+    from mix_eval.llm.config import ClientConfig
 
     original = ClientConfig.__init__
 
@@ -178,15 +167,15 @@ def test_gemini_retry_info_becomes_a_pause():
     needs("google.genai")
     from google.genai import errors
 
-    from mix_eval.llm_client import parse_retry_after
-    from mix_eval.models.providers import _gemini_status_error
+    from mix_eval.llm.providers.base import Kind
+    from mix_eval.llm.providers.gemini import GeminiProvider
 
     body = {"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).",
                       "status": "RESOURCE_EXHAUSTED", "details": [
                           {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "37s"}]}}
-    shim = _gemini_status_error(errors.ClientError(429, body, None))
-    assert shim.status_code == 429 and parse_retry_after(shim.response.headers) == 37.0
-    assert shim.body["error"]["message"].startswith("Resource has been exhausted")
+    failure = GeminiProvider().classify(errors.ClientError(429, body, None))
+    assert failure.kind is Kind.RATE_LIMITED and failure.status == 429 and failure.retry_after == 37.0
+    assert failure.message.startswith("Resource has been exhausted")
 
 
 # --------------------------------------------------------------------------- Reka
@@ -230,12 +219,14 @@ def test_reka_wrong_key_stops_at_once(server, clean_env, data_path, tmp_path, ca
 def test_reka_honours_retry_after(server, clean_env):
     """Reka's ApiError has no headers: they are taken from the response itself."""
     needs("reka")
-    from mix_eval.llm_client import ClientConfig, run_batch
-    from mix_eval.models.providers import RekaChatClient
+    from mix_eval.llm.batch import run_batch
+    from mix_eval.llm.client import ChatClient
+    from mix_eval.llm.config import ClientConfig
+    from mix_eval.llm.providers.reka import RekaProvider
 
     server.push_faults(Fault("429", retry_after=0.3), "500")
-    client = RekaChatClient(ClientConfig(api_key=MODEL_KEY, model="reka-edge", base_url=server.base_url,
-                                         max_concurrency=8, backoff_base=0.01, backoff_cap=0.02))
+    client = ChatClient(ClientConfig(api_key=MODEL_KEY, model="reka-edge", base_url=server.base_url,
+                                     max_concurrency=8, backoff_base=0.01, backoff_cap=0.02), RekaProvider())
     results = run_batch(client, [(0, [{"role": "user", "content": "hi"}], {"max_tokens": 8})])
     assert results[0].text == "A" and results[0].usage.completion_tokens == 1
     assert client.stats.rate_limited == 1 and client.stats.retries == 1
@@ -265,16 +256,17 @@ def test_missing_key_names_the_variable(clean_env, data_path, tmp_path, capsys, 
 def test_unreadable_answers_are_malformed_not_crashes():
     needs("google.genai")
     needs("reka")
-    from mix_eval.llm_client import _Malformed
-    from mix_eval.models.providers import ContentBlocked, GeminiChatClient, RekaChatClient
+    from mix_eval.llm.providers.base import BlockedReply, MalformedReply
+    from mix_eval.llm.providers.gemini import GeminiProvider
+    from mix_eval.llm.providers.reka import RekaProvider
 
-    with pytest.raises(_Malformed):
-        GeminiChatClient._parse(type("R", (), {"candidates": None, "prompt_feedback": None})())
-    with pytest.raises(ContentBlocked):
-        GeminiChatClient._parse({"candidates": [{"finish_reason": "RECITATION", "content": None}]})
-    with pytest.raises(_Malformed):
-        RekaChatClient._parse({"responses": []})
-    ok = RekaChatClient._parse({"responses": [{"message": {"content": [{"type": "text", "text": "B"}]}}]})
+    with pytest.raises(MalformedReply):
+        GeminiProvider().parse(type("R", (), {"candidates": None, "prompt_feedback": None})())
+    with pytest.raises(BlockedReply):
+        GeminiProvider().parse({"candidates": [{"finish_reason": "RECITATION", "content": None}]})
+    with pytest.raises(MalformedReply):
+        RekaProvider().parse({"responses": []})
+    ok = RekaProvider().parse({"responses": [{"message": {"content": [{"type": "text", "text": "B"}]}}]})
     assert ok.text == "B"
 
 
@@ -300,9 +292,252 @@ def test_gemini_through_vertex_ai_uses_cloud_settings(monkeypatch):
 
     monkeypatch.setattr(genai, "Client", Recorder)
     model = get_model("gemini_15_pro")(SimpleNamespace(batch_size=1, max_new_tokens=None))
-    model.client._make_sdk()
+    model.client.provider.open(model.client.config, "EMPTY")
     assert seen["vertexai"] is True and seen["project"] == "my-project" and seen["location"] == "europe-west4"
     assert "api_key" not in seen
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
     with pytest.raises(providers.ModelError, match="GOOGLE_CLOUD_PROJECT"):
         get_model("gemini_15_pro")(SimpleNamespace(batch_size=1, max_new_tokens=None))
+
+
+# --------------------------------------------------------------------------- the Provider protocol
+#
+# Each provider sorts its own SDK's exceptions (real exception objects, built as the SDKs
+# build them) into a Failure; the client does the rest, whatever the provider.
+
+
+def _request():
+    import httpx2
+
+    return httpx2.Request("POST", "https://api.example/v1/chat")
+
+
+def _response(status: int, headers=None):
+    import httpx2
+
+    return httpx2.Response(status, headers=headers or {}, request=_request())
+
+
+def test_every_provider_implements_the_protocol():
+    from mix_eval.llm.providers.anthropic import AnthropicProvider
+    from mix_eval.llm.providers.base import Provider
+    from mix_eval.llm.providers.gemini import GeminiProvider
+    from mix_eval.llm.providers.openai import OpenAIProvider
+    from mix_eval.llm.providers.reka import RekaProvider
+
+    for provider in (OpenAIProvider(), AnthropicProvider(), GeminiProvider(), RekaProvider()):
+        assert isinstance(provider, Provider), type(provider).__name__
+
+
+def test_openai_provider_sorts_openai_errors():
+    import httpx2
+    import openai
+
+    from mix_eval.llm.providers.base import Kind
+    from mix_eval.llm.providers.openai import OpenAIProvider
+
+    sort = OpenAIProvider().classify
+
+    def status(cls, code: int, body, headers=None):
+        return sort(cls("x", response=_response(code, headers), body=body))
+
+    f = status(openai.RateLimitError, 429, {"error": {"message": "slow down", "code": "rate_limit_exceeded"}},
+               {"retry-after-ms": "250"})
+    assert (f.kind, f.status, f.retry_after, f.message, f.code) == (
+        Kind.RATE_LIMITED, 429, 0.25, "slow down", "rate_limit_exceeded")
+    assert status(openai.RateLimitError, 429, {"error": {"message": "no credit", "code": "insufficient_quota"}}
+                  ).kind is Kind.QUOTA
+    assert status(openai.AuthenticationError, 401, None).kind is Kind.AUTH
+    assert status(openai.PermissionDeniedError, 403, None).kind is Kind.AUTH
+    assert status(openai.NotFoundError, 404, {"error": {"code": "model_not_found"}}).kind is Kind.NOT_FOUND
+    assert status(openai.BadRequestError, 400, "content filter").kind is Kind.BAD_REQUEST
+    assert status(openai.UnprocessableEntityError, 422, None).kind is Kind.BAD_REQUEST
+    f = status(openai.InternalServerError, 503, None)
+    assert f.kind is Kind.RETRY and f.detail == "HTTP 503"
+    assert status(openai.APIStatusError, 409, None).kind is Kind.RETRY
+    f = sort(openai.APITimeoutError(request=_request()))
+    assert f.kind is Kind.RETRY and f.timed_out
+    try:
+        raise openai.APIConnectionError(request=_request()) from httpx2.ConnectError("refused")
+    except openai.APIConnectionError as e:
+        f = sort(e)
+    assert f.kind is Kind.RETRY and f.detail == "connection error (ConnectError: refused)"
+    f = sort(openai.APIResponseValidationError(response=_response(200), body=None, message="bad body"))
+    assert f.kind is Kind.RETRY and f.detail == "malformed answer: bad body"
+    assert sort(ValueError("a bug")) is None
+
+
+def test_anthropic_provider_sorts_anthropic_errors_and_only_those():
+    anthropic = pytest.importorskip("anthropic")
+    import openai
+
+    from mix_eval.llm.providers.anthropic import AnthropicProvider
+    from mix_eval.llm.providers.base import Kind
+
+    sort = AnthropicProvider().classify
+    f = sort(anthropic.AuthenticationError("x", response=_response(401), body={
+        "type": "error", "error": {"type": "authentication_error", "message": "invalid x-api-key"}}))
+    assert (f.kind, f.status, f.message, f.code) == (Kind.AUTH, 401, "invalid x-api-key", "authentication_error")
+    f = sort(anthropic.RateLimitError("x", response=_response(429, {"retry-after": "3"}), body={
+        "type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}))
+    assert f.kind is Kind.RATE_LIMITED and f.retry_after == 3.0
+    f = sort(anthropic.APIStatusError("x", response=_response(529), body={
+        "type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}))
+    assert f.kind is Kind.RETRY and f.detail == "HTTP 529"
+    assert sort(anthropic.BadRequestError("x", response=_response(400), body=None)).kind is Kind.BAD_REQUEST
+    assert sort(anthropic.APITimeoutError(request=_request())).timed_out
+    # another SDK's error is not Anthropic's to sort
+    assert sort(openai.AuthenticationError("x", response=_response(401), body=None)) is None
+
+
+def test_gemini_provider_sorts_google_errors_a_400_is_not_an_auth_error():
+    needs("google.genai")
+    import httpx2
+    from google.genai import errors
+
+    from mix_eval.llm.providers.base import Kind
+    from mix_eval.llm.providers.gemini import GeminiProvider
+
+    sort = GeminiProvider().classify
+
+    def google(code: int, status: str, message: str, *details):
+        cls = errors.ClientError if code < 500 else errors.ServerError
+        return sort(cls(code, {"error": {"code": code, "message": message, "status": status,
+                                         "details": list(details)}}, None))
+
+    f = google(400, "INVALID_ARGUMENT", "Invalid value at 'generation_config.temperature'")
+    assert f.kind is Kind.BAD_REQUEST and f.status == 400 and f.code == "INVALID_ARGUMENT"
+    # a bad key stops the run as a key error, with the status Google sent (not a made-up 401)
+    f = google(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
+               {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID"})
+    assert f.kind is Kind.AUTH and f.status == 400
+    f = google(400, "FAILED_PRECONDITION", "User location is not supported for the API use.")
+    assert f.kind is Kind.CONFIG and f.status == 400
+    f = google(429, "RESOURCE_EXHAUSTED", "Quota exceeded", {
+        "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+        "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier"}]})
+    assert f.kind is Kind.QUOTA
+    assert google(404, "NOT_FOUND", "models/gemini-9 is not found").kind is Kind.NOT_FOUND
+    f = google(503, "UNAVAILABLE", "The model is overloaded.")
+    assert f.kind is Kind.RETRY and f.detail == "HTTP 503"
+    f = sort(httpx2.ConnectError("refused"))
+    assert f.kind is Kind.RETRY and f.detail == "connection error (ConnectError: refused)"
+    assert sort(httpx2.ReadTimeout("slow")).timed_out
+    f = sort(errors.UnknownApiResponseError("no JSON"))
+    assert f.kind is Kind.RETRY and f.detail.startswith("malformed answer: the Gemini answer could not be read")
+    assert sort(KeyError("a bug")) is None
+
+
+def test_reka_provider_sorts_reka_errors_with_the_answers_headers():
+    needs("reka")
+    import httpx
+    from reka.core.api_error import ApiError
+
+    from mix_eval.llm.providers.base import Kind
+    from mix_eval.llm.providers.reka import RekaHTTPError, RekaProvider
+
+    sort = RekaProvider().classify
+    f = sort(RekaHTTPError(429, {"detail": "Too many requests"}, httpx.Headers({"Retry-After": "2"})))
+    assert (f.kind, f.retry_after, f.message) == (Kind.RATE_LIMITED, 2.0, "Too many requests")
+    f = sort(RekaHTTPError(401, {"detail": {"msg": "bad key"}}, None))
+    assert f.kind is Kind.AUTH and f.message == '{"msg": "bad key"}'
+    assert sort(RekaHTTPError(400, "bad request", None)).kind is Kind.BAD_REQUEST
+    f = sort(ApiError(body="no status"))
+    assert f.kind is Kind.RETRY and f.detail.startswith("malformed answer: the Reka SDK failed")
+    assert sort(httpx.ConnectError("refused")).kind is Kind.RETRY
+    assert sort(RuntimeError("a bug")) is None
+
+
+class _StubError(Exception):
+    def __init__(self, failure):
+        super().__init__(failure.kind.value)
+        self.failure = failure
+
+
+class StubProvider:
+    """A provider without an SDK: each request takes the next scripted outcome (a reply
+    text, or an exception that `classify` sorts when it is a `_StubError`)."""
+
+    sdk_label = "stub client"
+
+    def __init__(self, *outcomes):
+        self.outcomes = list(outcomes)
+        self.sent = 0
+
+    def url(self, config, session=None):
+        return "stub://api"
+
+    def check(self, config):
+        return None
+
+    def open(self, config, api_key):
+        return object()
+
+    async def send(self, session, model, messages, params):
+        self.sent += 1
+        outcome = self.outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    def parse(self, reply):
+        from mix_eval.llm.results import ChatResult
+
+        return ChatResult(text=reply)
+
+    def classify(self, error):
+        return error.failure if isinstance(error, _StubError) else None
+
+    async def close(self, session):
+        return None
+
+
+def _stub_client(provider):
+    from mix_eval.llm.client import ChatClient
+    from mix_eval.llm.config import ClientConfig
+
+    return ChatClient(ClientConfig(api_key="sk-stub-SECRET-123", model="m", key_setting="k_stub", label="stub API",
+                                   backoff_base=0.01, backoff_cap=0.02), provider)
+
+
+def test_the_client_acts_on_a_providers_failures():
+    """Retries, fatal errors and their messages come from the client, for any provider."""
+    from mix_eval.llm.batch import run_batch
+    from mix_eval.llm.errors import APIAuthError, APIConfigError
+    from mix_eval.llm.providers.base import Failure, Kind
+
+    msgs = [{"role": "user", "content": "hi"}]
+    provider = StubProvider(_StubError(Failure(Kind.RETRY, status=503, detail="HTTP 503")), "fine")
+    client = _stub_client(provider)
+    assert run_batch(client, [(0, msgs, {})])[0].text == "fine"
+    assert client.stats.retries == 1 and provider.sent == 2 and client.base_url == "stub://api"
+
+    client = _stub_client(StubProvider(_StubError(Failure(
+        Kind.AUTH, status=400, message="API key not valid", code="INVALID_ARGUMENT"))))
+    with pytest.raises(APIAuthError) as e:
+        run_batch(client, [(0, msgs, {})])
+    assert "HTTP 400" in str(e.value) and "k_stub" in str(e.value) and "API key not valid" in str(e.value)
+    assert "401" not in str(e.value)
+
+    client = _stub_client(StubProvider(_StubError(Failure(
+        Kind.CONFIG, status=400, message="User location is not supported", code="FAILED_PRECONDITION"))))
+    with pytest.raises(APIConfigError) as e:
+        run_batch(client, [(0, msgs, {})])
+    assert "HTTP 400 FAILED_PRECONDITION" in str(e.value) and "k_stub" in str(e.value)
+    assert not isinstance(e.value, APIAuthError)
+
+    client = _stub_client(StubProvider(KeyError("a bug")))   # not the provider's: raised as it is
+    with pytest.raises(KeyError):
+        run_batch(client, [(0, msgs, {})])
+
+
+def test_no_key_error_names_the_providers_url(monkeypatch):
+    """The key is checked against the provider's own URL (it used to name OpenAI's)."""
+    monkeypatch.delenv("ANTHROPIC_BASE_URL", raising=False)
+    from mix_eval.llm.client import ChatClient
+    from mix_eval.llm.config import ClientConfig
+    from mix_eval.llm.errors import APIAuthError
+    from mix_eval.llm.providers.anthropic import AnthropicProvider
+
+    with pytest.raises(APIAuthError, match="at https://api.anthropic.com: set k_ant"):
+        ChatClient(ClientConfig(api_key="", model="claude", key_setting="k_ant"), AnthropicProvider())

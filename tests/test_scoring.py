@@ -10,8 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, between, judge_reply, make_responses
-from fake_openai_server import FakeOpenAIServer
+from conftest import REPO, between, fake_server, judge_reply, make_responses
 
 from mix_eval.compute_metrics import main as compute_main
 
@@ -44,11 +43,7 @@ SCORES_ALL = {"overall": 0.271, "MATH": 0.0, "BBH": 0.25, "DROP": 0.431,
               "ARC": 0.0, "CommonsenseQA": 0.2, "SIQA": 0.4}
 
 
-@pytest.fixture
-def server():
-    with FakeOpenAIServer(reply=judge_reply) as s:
-        s.api_key = KEY
-        yield s
+server = fake_server(reply=judge_reply, api_key=KEY)
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 """The API judge: any OpenAI-compatible chat API (OpenAI, Azure OpenAI, vLLM, ...).
 
 Requests are the reference's: the judge messages, ``max_tokens`` 999, a text
-``response_format``. Concurrency, rate limits and retries belong to
-`mix_eval.llm_client`; this module adds the judge's own rule for requests the API
+``response_format``. Concurrency, rate limits and retries belong to the chat client
+(`mix_eval.llm`); this module adds the judge's own rule for requests the API
 refuses as bad (HTTP 400, e.g. a content filter): ten refusals make an item
 "blocked", as in the reference.
 """
@@ -16,13 +16,12 @@ from typing import Any, Callable, Optional
 
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.runner import BLOCKED, ERROR, OK
-from mix_eval.llm_client import (
-    APIBadRequestError,
-    ChatClient,
-    ChatResult,
-    ClientConfig,
-    run_batch,
-)
+from mix_eval.llm.batch import run_batch
+from mix_eval.llm.client import ChatClient
+from mix_eval.llm.config import ClientConfig
+from mix_eval.llm.env import load_dotenv_once
+from mix_eval.llm.errors import APIBadRequestError
+from mix_eval.llm.results import ChatResult
 from mix_eval.utils.interrupt import STOP, until_stopped
 
 logger = logging.getLogger(__name__)
@@ -30,17 +29,6 @@ logger = logging.getLogger(__name__)
 JUDGE_PARAMS = {"max_tokens": 999, "response_format": {"type": "text"}}
 MAX_BLOCKED = 10
 NO_KEY_NEEDED = "EMPTY"  # sent to self-hosted servers that want no key
-
-
-def load_dotenv_once() -> None:
-    """Read `.env` from the working directory (or above); the environment wins."""
-    try:
-        from dotenv import find_dotenv, load_dotenv
-    except ImportError:
-        return
-    path = find_dotenv(usecwd=True)
-    if path:
-        load_dotenv(path, override=False)
 
 
 def judge_client_config(args: Namespace, judge_model: str) -> ClientConfig:

@@ -1,4 +1,4 @@
-"""API models under evaluation, on the shared chat client (`mix_eval.llm_client`).
+"""API models under evaluation, on the shared chat client (`mix_eval.llm`).
 
 One class serves every OpenAI-compatible provider (OpenAI, DeepSeek, Yi, Mistral's
 and DashScope's compatible endpoints, and any server a user runs: vLLM, llama.cpp,
@@ -11,12 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from mix_eval.errors import ModelError
 from mix_eval.models.base_api import APIModelBase
 from mix_eval.models.spec import ModelSpec
 from mix_eval.utils.interrupt import STOP, until_stopped
+
+if TYPE_CHECKING:
+    from mix_eval.llm.providers.base import Provider
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +42,9 @@ class OpenAICompatibleModel(APIModelBase):
 
     def __init__(self, args: Any):
         super().__init__(args)
-        from mix_eval.judges.api import load_dotenv_once
-        from mix_eval.llm_client import ClientConfig
+        from mix_eval.llm.client import ChatClient
+        from mix_eval.llm.config import ClientConfig
+        from mix_eval.llm.env import load_dotenv_once
 
         spec = self.spec
         load_dotenv_once()
@@ -56,18 +60,19 @@ class OpenAICompatibleModel(APIModelBase):
             self.SYSTEM_MESSAGE = {"role": "system", "content": spec.system_message}
         self.params: dict[str, Any] = self._base_params()
         self.params.update(self._extra_params(args))
-        self.client = self._client_class()(ClientConfig(
+        self.client = ChatClient(ClientConfig(
             api_key=key, model=self.model_name, base_url=base_url, max_concurrency=self.parallel,
             key_setting=key_var or "--model_api_key_env", label=f"API of model {spec.name}",
-        ))
+        ), self._provider())
         self.failures: dict[str, str] = {}
 
     # -------------------------------------------------------- configuration hooks
 
-    def _client_class(self) -> type:
-        from mix_eval.llm_client import ChatClient
+    def _provider(self) -> Provider:
+        """The API's protocol (default: OpenAI-compatible)."""
+        from mix_eval.llm.providers.openai import OpenAIProvider
 
-        return ChatClient
+        return OpenAIProvider()
 
     def _base_params(self) -> dict[str, Any]:
         """The reference's request: max tokens (o1: max_completion_tokens), text format."""
@@ -91,7 +96,9 @@ class OpenAICompatibleModel(APIModelBase):
 
     def respond(self, file_inputs: list[str]) -> list[Optional[str]]:
         """One call per input; None where the API gave no response (retried next run)."""
-        from mix_eval.llm_client import APIBadRequestError, ChatResult, run_batch
+        from mix_eval.llm.batch import run_batch
+        from mix_eval.llm.errors import APIBadRequestError
+        from mix_eval.llm.results import ChatResult
 
         answers: dict[int, Optional[str]] = {i: None for i in range(len(file_inputs))}
         pending = list(range(len(file_inputs)))

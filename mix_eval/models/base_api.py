@@ -1,9 +1,10 @@
 """API models: one chat call per item, `--batch_size` calls in flight.
 
 A subclass implements ``get_response(formatted_input) -> str`` (one call, retries
-included); the engine's batches are answered concurrently. Provider clients, rate
-limits and retries are shared across API models and judges (see the issue tracker:
-they arrive with the judge client).
+included); the engine's batches are answered concurrently. The models of the suite
+(`mix_eval.models.api_models`) instead override ``respond`` to send whole batches
+through the chat client the judges use too (`mix_eval.llm`: provider SDKs, rate
+limits, retries).
 """
 from __future__ import annotations
 

@@ -2,9 +2,11 @@
 judge, response folders made from the reference's files, snapshots of output folders,
 runs that are killed at a chosen moment, and assertions on error messages.
 
-The fixtures `tiny_chat` and `data_path` come from tests/conftest.py (pytest applies it
-to this folder too); this module is imported as `helpers`, so it must keep a name no
-other test folder uses.
+The fixtures `tiny_chat`, `data_path`, `clean_env` and `server` come from
+tests/conftest.py (pytest applies it to this folder too). pytest imports that conftest
+first, with tests/ put on ``sys.path``, so ``conftest`` and ``fake_openai_server`` import
+here by name; this module is imported as `helpers`, so it must keep a name no other test
+folder uses.
 """
 from __future__ import annotations
 
@@ -19,15 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-FAULTS = Path(__file__).resolve().parent
-TESTS = FAULTS.parent
-if str(TESTS) not in sys.path:  # fake_openai_server and conftest live one folder up
-    sys.path.insert(0, str(TESTS))
-
-from conftest import (  # noqa: E402,F401 (re-exported)
-    DATA, REF_RESPONSES, REPO, between, judge_reply, make_responses,
+from conftest import (  # noqa: F401 (re-exported)
+    API_SETTINGS, DATA, REF_RESPONSES, REPO, between, fake_server, judge_reply, make_responses,
 )
-from fake_openai_server import Fault, FakeOpenAIServer  # noqa: E402,F401
+from conftest import clear_api_settings as clean_env  # noqa: F401 (re-exported)
+from fake_openai_server import Fault, FakeOpenAIServer  # noqa: F401
 
 VERSION = "2024-06-01"
 JUDGE = "gpt-3.5-turbo-0125"
@@ -35,7 +33,6 @@ JUDGE_KEY = "sk-fault-judge-key-000"
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FF_JUDGED = f"judge_results_ff_model_judge_{JUDGE}.jsonl"
 MP_JUDGED = f"judge_results_mp_model_judge_{JUDGE}.jsonl"
-SECRET_VARS = ("MODEL_PARSER_API", "OPENAI_API_TYPE", "OPENAI_API_KEY", "OPENAI_BASE_URL", "k_oai")
 
 
 # ---------------------------------------------------------------- a deterministic judge
@@ -124,15 +121,9 @@ def results_of(root: Path, model: str, benchmark: str = "mixeval_hard") -> dict[
 # ---------------------------------------------------------------- environment and messages
 
 
-def clean_env(monkeypatch, cwd: Path) -> None:
-    """No credentials or endpoints from the developer's shell, no stray .env."""
-    for var in SECRET_VARS:
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(cwd)
-
-
 def subprocess_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in SECRET_VARS}
+    """The environment of a child run: no `API_SETTINGS`, offline, unbuffered, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if k not in API_SETTINGS}
     env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                PYTHONUNBUFFERED="1")
     env.update(extra)
@@ -157,7 +148,7 @@ def quick_client(monkeypatch, **overrides) -> None:
     """Make every ChatClient of this process retry fast (tests must not sleep for minutes):
     6 retries 10-50 ms apart, 1 s request timeout, 15 s of 429s before giving up, unless
     overridden. Calling it again replaces the settings."""
-    from mix_eval.llm_client import ClientConfig
+    from mix_eval.llm.config import ClientConfig
 
     original = getattr(ClientConfig.__init__, "original_init", ClientConfig.__init__)
     settings = dict(max_retries=6, backoff_base=0.01, backoff_cap=0.05, rate_limit_timeout=15.0, timeout=1.0)

@@ -22,10 +22,10 @@ from helpers import (
     MP_JUDGED,
     VERSION,
     Fault,
-    FakeOpenAIServer,
     assert_one_clear_error,
     clean_env,
     cm_args,
+    fake_server,
     is_judge_request,
     judge_reply,
     make_responses,
@@ -40,10 +40,7 @@ N = 30
 MODEL = "my_model"
 
 
-@pytest.fixture(scope="module")
-def server():
-    with FakeOpenAIServer(reply=judge_reply) as s:
-        yield s
+server = fake_server(scope="module", reply=judge_reply)
 
 
 @pytest.fixture(scope="module")

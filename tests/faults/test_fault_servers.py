@@ -8,7 +8,7 @@ the results of a clean run.
 The client's retry timings are shortened for these tests (`quick_client`): two retries,
 10-50 ms backoff, 2 s request timeout, 3 s of 429s before giving up. With the defaults
 (6 retries, backoff capped at 60 s, 10 minutes of 429s) the same paths are taken, only
-slower. The client's own unit tests (tests/test_llm_client.py) cover each status code
+slower. The client's own unit tests (tests/test_chat_client.py) cover each status code
 in isolation; here the whole command runs.
 """
 from __future__ import annotations
@@ -31,6 +31,7 @@ from helpers import (
     by_id,
     clean_env,
     cm_args,
+    fake_server,
     is_judge_request,
     judge_reply,
     make_responses,
@@ -45,10 +46,7 @@ N = 10  # items per split
 MODEL = "my_model"
 
 
-@pytest.fixture
-def server():
-    with FakeOpenAIServer(reply=judge_reply) as s:
-        yield s
+server = fake_server(reply=judge_reply)
 
 
 @pytest.fixture(scope="module")
@@ -317,7 +315,9 @@ def test_a_short_burst_of_429s_does_not_slow_the_rest_of_the_run_to_a_crawl():
     between two sends eats into the wait), unlike the wall clock. About 2.8 s with the
     fix; the rate collapse fixed in 900eeb6 waited 11 s (8.3 s with only the floor of a
     run of 429s taken out)."""
-    from mix_eval.llm_client import ChatClient, ClientConfig, run_batch
+    from mix_eval.llm.batch import run_batch
+    from mix_eval.llm.client import ChatClient
+    from mix_eval.llm.config import ClientConfig
 
     class Client(ChatClient):
         slept = 0.0

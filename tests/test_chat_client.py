@@ -1,4 +1,5 @@
-"""mix_eval.llm_client through the real openai SDK against a loopback fake server."""
+"""The chat client (mix_eval.llm) through the real openai SDK against a loopback fake server
+(`server`: tests/conftest.py, default replies)."""
 from __future__ import annotations
 
 import asyncio
@@ -10,20 +11,17 @@ import time
 import pytest
 
 from fake_openai_server import FakeOpenAIServer, Fault, default_reply
-from mix_eval.llm_client import (
-    AdaptiveRateLimiter, APIAuthError, APIBadRequestError, APIQuotaError,
-    APIRateLimitError, ChatClient, ChatResult, ClientConfig, TransientAPIError,
-    parse_retry_after, run_batch,
+from mix_eval.llm.batch import run_batch
+from mix_eval.llm.client import ChatClient
+from mix_eval.llm.config import ClientConfig
+from mix_eval.llm.errors import (
+    APIAuthError, APIBadRequestError, APIQuotaError, APIRateLimitError, TransientAPIError,
 )
+from mix_eval.llm.limiter import AdaptiveRateLimiter, parse_retry_after
+from mix_eval.llm.results import ChatResult
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 MSGS = [{"role": "system", "content": "You are a judge."}, {"role": "user", "content": "Is 2+2=4?"}]
-
-
-@pytest.fixture
-def server():
-    with FakeOpenAIServer() as s:
-        yield s
 
 
 def config(server, **kw) -> ClientConfig:
@@ -397,7 +395,7 @@ def test_key_never_appears_in_errors_logs_or_reprs(server, caplog):
     text = "\n".join(seen) + "\n" + caplog.text
     assert KEY not in text
     assert KEY[8:] not in text
-    assert any(r.name == "mix_eval.llm_client" for r in caplog.records)
+    assert any(r.name == "mix_eval.llm.client" for r in caplog.records)
 
 
 # ------------------------------------------------------------------ pieces
@@ -443,8 +441,11 @@ def test_limiter_cuts_on_429_and_grows_only_when_paced():
 
 
 def test_import_is_light():
-    code = ("import sys, mix_eval.llm_client; "
-            "print(sorted(m for m in ('torch', 'transformers', 'openai') if m in sys.modules))")
+    code = ("import sys, mix_eval.llm.client, mix_eval.llm.batch, mix_eval.llm.env, mix_eval.judges.api, "
+            "mix_eval.models.providers, mix_eval.llm.providers.openai, mix_eval.llm.providers.anthropic, "
+            "mix_eval.llm.providers.gemini, mix_eval.llm.providers.reka; "
+            "print(sorted(m for m in ('torch', 'transformers', 'openai', 'anthropic', 'google.genai', 'reka', "
+            "'httpx') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"

@@ -1,0 +1,105 @@
+"""OpenAI-compatible chat APIs (OpenAI, Azure OpenAI, vLLM, ...) through the ``openai`` SDK."""
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, List, Optional
+
+from mix_eval.llm.config import ClientConfig
+from mix_eval.llm.errors import APIConfigError
+from mix_eval.llm.providers.base import Failure, MalformedReply, SetupError, int_or_none, sdk_http_failure, sdk_url
+from mix_eval.llm.results import ChatResult, Usage
+
+__all__ = ["OpenAIProvider"]
+
+
+def _http_client(config: ClientConfig) -> Any:
+    """An HTTP client whose connection pool fits the pool of requests (None: the SDK's)."""
+    import openai
+
+    conc = config.max_concurrency
+    timeout = config.timeout + 5.0
+    try:   # SDK 3.x: httpx2
+        import httpx2  # type: ignore
+
+        return openai.DefaultAsyncHttpx2Client(
+            limits=httpx2.Limits(max_connections=conc + 16, max_keepalive_connections=conc + 16),
+            timeout=httpx2.Timeout(timeout, connect=min(timeout, 30.0)))
+    except (ImportError, AttributeError):
+        pass
+    try:
+        import httpx
+
+        return openai.DefaultAsyncHttpxClient(
+            limits=httpx.Limits(max_connections=conc + 16, max_keepalive_connections=conc + 16),
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 30.0)))
+    except (ImportError, AttributeError):
+        return None
+
+
+class OpenAIProvider:
+    """``chat.completions.create`` on ``openai.AsyncOpenAI`` or, when the config names an
+    ``azure_endpoint``, ``openai.AsyncAzureOpenAI``; no SDK retries (the client retries)."""
+
+    sdk_label = "client"
+
+    def url(self, config: ClientConfig, session: Any = None) -> str:
+        return sdk_url(session, config.display_url)
+
+    def check(self, config: ClientConfig) -> None:
+        if config.is_azure and not (config.api_version or os.environ.get("OPENAI_API_VERSION")):
+            url = self.url(config)
+            raise APIConfigError(
+                f"the {config.label} is Azure OpenAI ({url}) but no API version is set; set "
+                f"OPENAI_API_VERSION (e.g. 2024-02-01)", base_url=url)
+
+    def open(self, config: ClientConfig, api_key: str) -> Any:
+        import openai
+
+        common: Dict[str, Any] = dict(api_key=api_key, max_retries=0, timeout=config.timeout + 5.0)
+        http_client = _http_client(config)
+        if http_client is not None:
+            common["http_client"] = http_client
+        try:
+            if config.is_azure:
+                return openai.AsyncAzureOpenAI(azure_endpoint=config.azure_endpoint,
+                                               api_version=config.api_version, **common)
+            return openai.AsyncOpenAI(base_url=config.base_url, **common)
+        except openai.OpenAIError as e:
+            raise SetupError(str(e)) from None
+
+    async def send(self, session: Any, model: str, messages: List[Dict[str, Any]],
+                   params: Dict[str, Any]) -> Any:
+        return await session.chat.completions.create(model=model, messages=messages, **params)
+
+    def parse(self, completion: Any) -> ChatResult:
+        if isinstance(completion, (str, bytes)) or completion is None:
+            raise MalformedReply("the body is not a chat completion (not JSON)")
+        choices = getattr(completion, "choices", None)
+        if not isinstance(choices, list) or not choices:
+            raise MalformedReply("the completion has no choices")
+        choice = choices[0]
+        message = getattr(choice, "message", None)
+        if message is None or isinstance(message, (str, bytes, int, float, list, dict)):
+            raise MalformedReply("the first choice has no message")
+        content = getattr(message, "content", None)
+        if content is None:
+            content = ""
+        if not isinstance(content, str):
+            raise MalformedReply(f"the message content is a {type(content).__name__}, not text")
+        finish = getattr(choice, "finish_reason", None)
+        usage = None
+        raw_usage = getattr(completion, "usage", None)
+        if raw_usage is not None:
+            usage = Usage(*(int_or_none(getattr(raw_usage, name, None))
+                            for name in ("prompt_tokens", "completion_tokens", "total_tokens")))
+        model = getattr(completion, "model", None)
+        return ChatResult(text=content, finish_reason=finish if isinstance(finish, str) else None,
+                          usage=usage, model=model if isinstance(model, str) else None)
+
+    def classify(self, error: Exception) -> Optional[Failure]:
+        import openai
+
+        return sdk_http_failure(error, openai)
+
+    async def close(self, session: Any) -> None:
+        await session.close()
