@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from conftest import fake_server
@@ -17,6 +16,7 @@ from fake_openai_server import BLOCKED, BLOCKED_PROMPT, Fault
 
 from mix_eval.evaluate import main as evaluate_main
 from mix_eval.models.api_models import MAX_REFUSALS, REFUSAL_TEXT
+from mix_eval.settings import ModelSettings
 
 VERSION = "2024-06-01"
 MODEL_KEY = "sk-model-key-789"
@@ -291,13 +291,13 @@ def test_gemini_through_vertex_ai_uses_cloud_settings(monkeypatch):
             self.aio = None
 
     monkeypatch.setattr(genai, "Client", Recorder)
-    model = get_model("gemini_15_pro")(SimpleNamespace(batch_size=1, max_new_tokens=None))
+    model = get_model("gemini_15_pro")(ModelSettings("gemini_15_pro"))
     model.client.provider.open(model.client.config, "EMPTY")
     assert seen["vertexai"] is True and seen["project"] == "my-project" and seen["location"] == "europe-west4"
     assert "api_key" not in seen
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT")
     with pytest.raises(providers.ModelError, match="GOOGLE_CLOUD_PROJECT"):
-        get_model("gemini_15_pro")(SimpleNamespace(batch_size=1, max_new_tokens=None))
+        get_model("gemini_15_pro")(ModelSettings("gemini_15_pro"))
 
 
 # --------------------------------------------------------------------------- the Provider protocol

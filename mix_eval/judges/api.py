@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from argparse import Namespace
 from typing import Any, Callable, Optional
 
 from mix_eval.errors import MixEvalError
@@ -22,6 +21,7 @@ from mix_eval.llm.config import ClientConfig
 from mix_eval.llm.env import load_dotenv_once
 from mix_eval.llm.errors import APIBadRequestError
 from mix_eval.llm.results import ChatResult
+from mix_eval.settings import JudgeSettings
 from mix_eval.utils.interrupt import STOP, until_stopped
 
 logger = logging.getLogger(__name__)
@@ -31,7 +31,7 @@ MAX_BLOCKED = 10
 NO_KEY_NEEDED = "EMPTY"  # sent to self-hosted servers that want no key
 
 
-def judge_client_config(args: Namespace, judge_model: str) -> ClientConfig:
+def judge_client_config(settings: JudgeSettings, judge_model: str) -> ClientConfig:
     """The judge API's settings from the flags and the environment (or `.env`).
 
     ``MODEL_PARSER_API`` (OpenAI, or the server of ``--api_base_url``); else Azure
@@ -41,13 +41,13 @@ def judge_client_config(args: Namespace, judge_model: str) -> ClientConfig:
     load_dotenv_once()
     common: dict[str, Any] = dict(
         model=judge_model,
-        max_concurrency=max(1, int(getattr(args, "api_parallel_num", 100) or 100)),
+        max_concurrency=settings.api_parallel_num,
         timeout=60.0,
         label="judge API",
     )
     key = os.environ.get("MODEL_PARSER_API")
     if key:
-        return ClientConfig(api_key=key, base_url=args.api_base_url, key_setting="MODEL_PARSER_API", **common)
+        return ClientConfig(api_key=key, base_url=settings.api_base_url, key_setting="MODEL_PARSER_API", **common)
     if os.environ.get("OPENAI_API_TYPE", "").lower() == "azure":
         missing = [v for v in ("OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_API_VERSION") if not os.environ.get(v)]
         if missing:
@@ -58,9 +58,9 @@ def judge_client_config(args: Namespace, judge_model: str) -> ClientConfig:
             api_key=os.environ["OPENAI_API_KEY"], azure_endpoint=os.environ["OPENAI_API_BASE"],
             api_version=os.environ["OPENAI_API_VERSION"], key_setting="OPENAI_API_KEY", **common,
         )
-    if args.api_base_url:
-        logger.info("no MODEL_PARSER_API set; calling %s without a key", args.api_base_url)
-        return ClientConfig(api_key=NO_KEY_NEEDED, base_url=args.api_base_url, key_setting="MODEL_PARSER_API",
+    if settings.api_base_url:
+        logger.info("no MODEL_PARSER_API set; calling %s without a key", settings.api_base_url)
+        return ClientConfig(api_key=NO_KEY_NEEDED, base_url=settings.api_base_url, key_setting="MODEL_PARSER_API",
                             **common)
     raise MixEvalError(
         "the model parser (an LLM judge) needs an API key: set MODEL_PARSER_API in the environment or in "

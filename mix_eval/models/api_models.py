@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from mix_eval.errors import ModelError
 from mix_eval.models.base_api import APIModelBase
 from mix_eval.models.spec import ModelSpec
+from mix_eval.settings import ModelSettings
 from mix_eval.utils.interrupt import STOP, until_stopped
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ class OpenAICompatibleModel(APIModelBase):
 
     spec: ModelSpec
 
-    def __init__(self, args: Any):
+    def __init__(self, args: ModelSettings):
         super().__init__(args)
         from mix_eval.llm.client import ChatClient
         from mix_eval.llm.config import ClientConfig
@@ -79,7 +80,7 @@ class OpenAICompatibleModel(APIModelBase):
         token_param = "max_completion_tokens" if self.spec.model_id.startswith("o1") else "max_tokens"
         return {token_param: self.closeended_max_new_tokens, "response_format": {"type": "text"}}
 
-    def _endpoint(self, args: Any) -> tuple[Optional[str], Optional[str]]:
+    def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
         spec = self.spec
         base_url = spec.base_url
         key_var = spec.env_keys[0] if spec.env_keys else None
@@ -89,7 +90,7 @@ class OpenAICompatibleModel(APIModelBase):
                 key_var = key_var or sdk_key
         return base_url, key_var
 
-    def _extra_params(self, args: Any) -> dict[str, Any]:
+    def _extra_params(self, args: ModelSettings) -> dict[str, Any]:
         return dict(self.spec.gen_kwargs or {})
 
     # -------------------------------------------------------- generation
@@ -132,18 +133,18 @@ class OpenAICompatibleEndpoint(OpenAICompatibleModel):
     [--model_gen_kwargs JSON]``.
     """
 
-    def _endpoint(self, args: Any) -> tuple[Optional[str], Optional[str]]:
-        base_url = getattr(args, "model_base_url", None)
+    def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
+        base_url = args.model_base_url
         if not base_url:
             raise ModelError("--model_name openai_compatible needs --model_base_url (e.g. http://localhost:8000/v1)")
-        model_id = getattr(args, "model_id", None)
+        model_id = args.model_id
         if not model_id:
             raise ModelError("--model_name openai_compatible needs --model_id, the model name the server serves")
         self.model_name = model_id
-        return base_url, getattr(args, "model_api_key_env", None)
+        return base_url, args.model_api_key_env
 
-    def _extra_params(self, args: Any) -> dict[str, Any]:
-        raw = getattr(args, "model_gen_kwargs", None)
+    def _extra_params(self, args: ModelSettings) -> dict[str, Any]:
+        raw = args.model_gen_kwargs
         if not raw:
             return {}
         try:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 from mix_eval.errors import ModelError
 from mix_eval.models.api_models import OpenAICompatibleModel
+from mix_eval.settings import ModelSettings
 
 if TYPE_CHECKING:
     from mix_eval.llm.providers.base import Provider
@@ -67,11 +68,11 @@ def vertex_settings() -> Optional[tuple[str, str]]:
 class AnthropicModel(OpenAICompatibleModel):
     """Claude models: ``messages.create(model, max_tokens=1536, messages)``, as the reference."""
 
-    def __init__(self, args: Any):
+    def __init__(self, args: ModelSettings):
         require_sdk("anthropic", "anthropic", self.spec.name)
         super().__init__(args)
 
-    def _endpoint(self, args: Any) -> tuple[Optional[str], Optional[str]]:
+    def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
         return None, self.spec.env_keys[0]  # the SDK reads ANTHROPIC_BASE_URL when set
 
     def _provider(self) -> Provider:
@@ -92,7 +93,7 @@ class GeminiModel(OpenAICompatibleModel):
     `vertex_settings`). Base URL: ``GOOGLE_GEMINI_BASE_URL`` (the SDK's own variable).
     """
 
-    def __init__(self, args: Any):
+    def __init__(self, args: ModelSettings):
         require_sdk("google.genai", "google-genai", self.spec.name)
         super().__init__(args)
         from google.genai import types
@@ -103,7 +104,7 @@ class GeminiModel(OpenAICompatibleModel):
             raise ModelError(f"{self.spec.name}: the generation settings are not valid for Gemini's "
                              f"GenerateContentConfig: {e}") from None
 
-    def _endpoint(self, args: Any) -> tuple[Optional[str], Optional[str]]:
+    def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
         base_url = self.spec.base_url or os.environ.get("GOOGLE_GEMINI_BASE_URL") or None
         if vertex_settings() is not None:
             return base_url, None  # Vertex AI authenticates with Google Cloud credentials
@@ -132,7 +133,7 @@ class RekaModel(OpenAICompatibleModel):
     ``https://api.reka.ai/v1``).
     """
 
-    def __init__(self, args: Any):
+    def __init__(self, args: ModelSettings):
         require_sdk("reka", "reka-api", self.spec.name)
         try:
             from reka.client import AsyncReka  # noqa: F401 - the legacy `reka` package lacks it
@@ -143,7 +144,7 @@ class RekaModel(OpenAICompatibleModel):
             ) from None
         super().__init__(args)
 
-    def _endpoint(self, args: Any) -> tuple[Optional[str], Optional[str]]:
+    def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
         base_url = self.spec.base_url or os.environ.get("REKA_BASE_URL") or None
         return base_url, self.spec.env_keys[0]
 
