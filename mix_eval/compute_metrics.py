@@ -28,18 +28,15 @@ import logging
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from mix_eval.data import BENCHMARKS, MULTIPLE_CHOICE, splits_for
+from mix_eval.data import BENCHMARKS, splits_for
 from mix_eval.errors import MixEvalError
-from mix_eval.judges.protocol import FREE_FORM, MULTI_CHOICE
 from mix_eval.judges.runner import JudgeReport, judge_records, report_dict, report_lines
-from mix_eval.prompts.evaluation_prompts import (
-    FIVE_SHOT_PREFIX_FREEFORM,
-    FIVE_SHOT_PREFIX_MULTIPLECHOICE,
-)
 from mix_eval.responses import check_safe_name, model_version_dir, response_path
 from mix_eval.scoring import aggregate, rules
+from mix_eval.scoring.inputs import BenchmarkSplit, benchmark_split, is_base_model, read_judged_file, read_response_file, run_limit as _run_limit  # noqa: E501
+from mix_eval.splits import SplitKind
 from mix_eval.utils.cli import exit_process, run_command, setup_logging
 from mix_eval.utils.files import (
     FolderBusyError,
@@ -48,6 +45,8 @@ from mix_eval.utils.files import (
 )
 
 logger = logging.getLogger("mix_eval")
+
+FREE_FORM, MULTI_CHOICE = SplitKind.FREE_FORM, SplitKind.MULTIPLE_CHOICE  # until scoring below uses SplitKind
 
 DEFAULT_JUDGE = "gpt-3.5-turbo-0125"
 
@@ -95,8 +94,8 @@ def judge_name(args: argparse.Namespace, kind: str) -> str:
 def judged_file_name(args: argparse.Namespace, kind: str) -> str:
     parser = args.free_form_parser if kind == FREE_FORM else args.multi_choice_parser
     if parser == "rule":
-        return f"judge_results_{kind}_rule.jsonl"
-    return f"judge_results_{kind}_model_judge_{judge_name(args, kind).replace('/', '_')}.jsonl"
+        return f"judge_results_{kind.tag}_rule.jsonl"
+    return f"judge_results_{kind.tag}_model_judge_{judge_name(args, kind).replace('/', '_')}.jsonl"
 
 
 def uses_model_judge(args: argparse.Namespace) -> bool:
@@ -143,296 +142,6 @@ def find_models(args: argparse.Namespace) -> list[str]:
         if model not in known:
             logger.info("%s is not a registered model name; scoring its response files anyway", model)
     return models
-
-
-# Response files are checked line by line before anything is judged or written: a bad
-# line is one error naming the file, the line and the id; what scoring can go on with
-# (a repeated line, items without a response) is a warning with a count.
-
-_ID_IN_RAW = re.compile(rb'"id"\s*:\s*"?([^",}\s]{1,64})')
-
-
-@dataclass
-class BenchmarkSplit:
-    """The benchmark items of one split, to check response files against."""
-
-    source: Path
-    items: dict[str, dict[str, Any]]
-
-
-def _shown(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _where(lineno: int, rid: Any = None) -> str:
-    return f"line {lineno}" + ("" if rid is None else f" (id {str(rid)!r})")
-
-
-def _raw_id(raw: bytes) -> Optional[str]:
-    match = _ID_IN_RAW.search(raw)
-    return match.group(1).decode("utf-8", "replace") if match else None
-
-
-def _line_problem(record: Any, problem_type: str) -> Optional[str]:
-    """What is wrong with one response line for scoring, or None."""
-    if not isinstance(record, dict):
-        return f"is a JSON {type(record).__name__}, not an object"
-    required = ["id", "prompt", "target", "benchmark_name", "response"]
-    if problem_type == MULTIPLE_CHOICE:
-        required.append("options")
-    missing = [k for k in required if k not in record]
-    if missing:
-        return f"lacks {', '.join(missing)}"
-    rid = record["id"]
-    if isinstance(rid, bool) or not isinstance(rid, (str, int)) or str(rid) == "":
-        return f"has the id {_shown(rid)}, not a string"
-    response = record["response"]
-    if response is None:
-        return ("has a null response (the model gave no answer for it): delete the line and rerun "
-                "evaluate to generate it again")
-    if not isinstance(response, str):
-        return f"has the response {_shown(response)}, not text"
-    if not isinstance(record["prompt"], str):
-        return f"has the prompt {_shown(record['prompt'])}, not text"
-    if not isinstance(record["benchmark_name"], str) or not record["benchmark_name"]:
-        return f"has the benchmark_name {_shown(record['benchmark_name'])}, not a name"
-    target = record["target"]
-    if problem_type == MULTIPLE_CHOICE:
-        options = record["options"]
-        if not isinstance(options, list) or not options or not all(isinstance(o, str) for o in options):
-            return f"has the options {_shown(options)}, not a list of option texts"
-        if len(options) > 26:
-            return f"has {len(options)} options, more than the 26 letters A-Z"
-        if not (isinstance(target, list) and len(target) == 1 and isinstance(target[0], int)
-                and not isinstance(target[0], bool)):
-            return f"has the target {_shown(target)}; a multiple-choice target is one option index, like [2]"
-        if not 0 <= target[0] < len(options):
-            return f"has the target {_shown(target)}, outside its {len(options)} options"
-    elif not isinstance(target, list) or not target or not all(isinstance(t, str) for t in target):
-        return f"has the target {_shown(target)}; a free-form target is a list of answer texts"
-    return None
-
-
-def _first_and_count(path: Path, problems: list[str], what: str = "bad line") -> str:
-    text = f"{path}, {problems[0]}"
-    if len(problems) > 1:
-        text += f" (and {len(problems) - 1} more {what}(s) in the file)"
-    return text
-
-
-def _read_checked_lines(path: Path, line_problem: Callable[[Any], Optional[str]], *,
-                        cut_last_line: Optional[str] = None,
-                        ) -> tuple[list[dict[str, Any]], dict[str, int], list[tuple[int, str, dict[str, Any]]]]:
-    """The JSON lines of ``path``: (the first line of each id, id -> its line number,
-    (line number, id, line) of each repeat). Every line that is not JSON, or for which
-    ``line_problem`` says what is wrong, is collected; any of them is one `MixEvalError`
-    naming the file, the first bad line and its id, and how many more there are.
-    ``cut_last_line`` is the message for a last line that is not JSON and has no
-    newline after it (a write that was cut off)."""
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise MixEvalError(f"{path}: cannot be read ({e.strerror})") from None
-    raw_lines = data.split(b"\n")
-    problems: list[str] = []
-    records: list[dict[str, Any]] = []
-    first_line: dict[str, int] = {}
-    repeats: list[tuple[int, str, dict[str, Any]]] = []
-    for lineno, raw in enumerate(raw_lines, start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except UnicodeDecodeError:
-            problems.append(f"{_where(lineno, _raw_id(raw))}: not UTF-8 text")
-            continue
-        except json.JSONDecodeError as e:
-            cut = cut_last_line is not None and lineno == len(raw_lines)
-            problems.append(f"{_where(lineno, _raw_id(raw))}: "
-                            + (cut_last_line if cut else f"not valid JSON ({e.msg})"))
-            continue
-        problem = line_problem(record)
-        if problem:
-            rid = record.get("id") if isinstance(record, dict) else None
-            problems.append(f"{_where(lineno, rid if isinstance(rid, (str, int)) else None)}: {problem}")
-            continue
-        rid = str(record["id"])
-        if rid in first_line:
-            repeats.append((lineno, rid, record))
-            continue
-        first_line[rid] = lineno
-        records.append(record)
-    if problems:
-        raise MixEvalError(_first_and_count(path, problems))
-    return records, first_line, repeats
-
-
-def read_response_file(path: Path, problem_type: str, benchmark: Optional[BenchmarkSplit] = None,
-                       *, limit: Optional[int] = None, warnings: Optional[list[str]] = None) -> list[dict[str, Any]]:
-    """The lines of a response file, checked; the first line of each id.
-
-    A line that cannot be scored (not JSON, a missing or malformed field, a null
-    response), an id the benchmark does not have, or a line whose question differs
-    from the benchmark's is a `MixEvalError` naming the file, the line and the id.
-    Repeated ids and benchmark items without a response are warnings with a count.
-    ``benchmark`` (when the data is at hand) is what the lines are checked against;
-    ``limit`` is the ``--limit`` of the run that made the file, if any. Warnings go to
-    ``warnings`` when given (to be shown once every file is checked), else to the log.
-    """
-    notes: list[str] = [] if warnings is None else warnings
-    records, first_line, repeats = _read_checked_lines(
-        path, lambda record: _line_problem(record, problem_type),
-        cut_last_line="an incomplete last line (the run writing the file was interrupted); "
-                      "rerun evaluate to finish the file")
-    if not records:
-        raise MixEvalError(f"{path}: no responses")
-    if benchmark is not None:
-        _check_against_benchmark(path, records, first_line, benchmark, limit, notes)
-    if repeats:
-        lineno, rid, _ = repeats[0]
-        first_record = {str(r["id"]): r for r in records}
-        differing = sum(1 for _, rid_, r in repeats
-                        if r.get("response") != first_record[rid_].get("response"))
-        notes.append(
-            f"{path}: {len(repeats)} repeated line(s) ignored; the first line of each id is scored (line "
-            f"{lineno} repeats id {rid!r} of line {first_line[rid]}"
-            + (f"; {differing} of them with another response)" if differing else ")")
-        )
-    if warnings is None:
-        for note in notes:
-            logger.warning("%s", note)
-    return records
-
-
-_SAME_AS_DATA = ("prompt", "target", "options")
-
-
-def _check_against_benchmark(path: Path, records: list[dict[str, Any]], first_line: dict[str, int],
-                             benchmark: BenchmarkSplit, limit: Optional[int], notes: list[str]) -> None:
-    items = benchmark.items
-    foreign = [r for r in records if str(r["id"]) not in items]
-    if foreign:
-        rid = str(foreign[0]["id"])
-        raise MixEvalError(
-            f"{path}, {_where(first_line[rid], rid)}: the benchmark has no item with this id "
-            f"({len(foreign)} line(s) of the file have ids that are not in {benchmark.source}). The file was "
-            "made from other data: check --benchmark and --version, or remove those lines"
-        )
-    changed = []
-    for r in records:
-        item = items[str(r["id"])]
-        fields = [k for k in _SAME_AS_DATA if k in item and r.get(k) != item[k]]
-        if fields:
-            changed.append((r, fields))
-    if changed:
-        r, fields = changed[0]
-        rid = str(r["id"])
-        raise MixEvalError(
-            f"{path}, {_where(first_line[rid], rid)}: its {' and '.join(fields)} differ(s) from the item in "
-            f"{benchmark.source} ({len(changed)} line(s) differ). The responses were made from other data "
-            "(another --version?); score them with the data that made them"
-        )
-    missing = len(items) - len(records)
-    if missing > 0:
-        why = f" (the run that made it had --limit {limit})" if limit else "; rerun evaluate to complete it"
-        notes.append(
-            f"{path}: {missing} of the {len(items)} benchmark items have no response{why}. The scores "
-            f"cover the {len(records)} items present"
-        )
-
-
-def benchmark_split(args: argparse.Namespace, split: Any) -> Optional[BenchmarkSplit]:
-    """The benchmark items to check response files against, when the data is at hand."""
-    from mix_eval.data import (
-        is_default_data_path,
-        read_split_file,
-        resolve_data_path,
-        split_file,
-    )
-
-    given = getattr(args, "data_path", None)
-    root = resolve_data_path(given, args.version)
-    path = split_file(root, args.version, split)
-    if not path.is_file():
-        if not is_default_data_path(given):
-            raise MixEvalError(
-                f"--data_path {given}: no benchmark data at {path}; point --data_path at the folder that "
-                f"holds mixeval-{args.version}/ (or leave it out to skip checking the ids)"
-            )
-        logger.info("no benchmark data at %s: the response files are not checked against it (see --data_path)",
-                    path.parent.parent)
-        return None
-    items = read_split_file(path, split)
-    return BenchmarkSplit(path, {item["id"]: item for item in items})
-
-
-def _run_limit(vdir: Path, split_name: str) -> Optional[int]:
-    """The --limit of the run that made a split's responses, from its status file."""
-    try:
-        with open(vdir / f"status_{split_name}.json", encoding="utf-8") as f:
-            limit = json.load(f).get("args", {}).get("limit")
-        return int(limit) if limit else None
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
-
-
-def is_base_model(model: str, records: list[dict[str, Any]]) -> bool:
-    """Registered kind when known; else whether the inputs carry the five-shot prefix."""
-    from mix_eval.models.catalog import get_spec
-
-    spec = get_spec(model)
-    if spec is not None:
-        return spec.kind == "base"
-    from mix_eval.api.registry import MODEL_REGISTRY
-
-    if model in MODEL_REGISTRY:
-        return getattr(MODEL_REGISTRY[model], "kind", "chat") == "base"
-    first = records[0].get("formated_input", "")
-    return first.startswith(FIVE_SHOT_PREFIX_FREEFORM[:200]) or first.startswith(FIVE_SHOT_PREFIX_MULTIPLECHOICE[:200])
-
-
-def _judged_line_problem(record: Any, kind: str, parser: str) -> Optional[str]:
-    if not isinstance(record, dict):
-        return f"is a JSON {type(record).__name__}, not an object"
-    needed = ["id", "benchmark_name"]
-    if parser == "rule":
-        needed.append("eval_result")
-    elif kind == FREE_FORM:
-        needed.append("judge_score")
-    else:
-        needed += ["judge_option", "target"]
-    missing = [k for k in needed if k not in record]
-    if missing:
-        return f"lacks {', '.join(missing)}"
-    if not isinstance(record["benchmark_name"], str) or not record["benchmark_name"]:
-        return f"has the benchmark_name {_shown(record['benchmark_name'])}, not a name"
-    if parser != "rule" and kind == FREE_FORM:
-        score = record["judge_score"]
-        if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1:
-            return f"has the judge_score {_shown(score)}, not a number from 0 to 1"
-    elif parser != "rule":
-        target = record["target"]
-        if not (isinstance(target, list) and len(target) == 1 and isinstance(target[0], int)
-                and not isinstance(target[0], bool)):
-            return f"has the target {_shown(target)}; a multiple-choice target is one option index, like [2]"
-        if not isinstance(record["judge_option"], str):
-            return f"has the judge_option {_shown(record['judge_option'])}, not a letter"
-    return None
-
-
-def read_judged_file(path: Path, kind: str = FREE_FORM, parser: str = "model") -> list[dict[str, Any]]:
-    """The lines of a judged file, checked like response files (see `read_response_file`)."""
-    if not path.exists():
-        raise MixEvalError(
-            f"judged file not found: {path}. Run without --compute_score_from_judged_file to judge the responses."
-        )
-    records, _, repeats = _read_checked_lines(path, lambda record: _judged_line_problem(record, kind, parser))
-    if not records:
-        raise MixEvalError(f"{path}: no judged lines")
-    if repeats:
-        logger.warning("%s: %d repeated line(s) ignored; the first line of each id is scored", path, len(repeats))
-    return records
 
 
 # ---------------------------------------------------------------- judges
@@ -514,7 +223,7 @@ def read_model_inputs(args: argparse.Namespace, model: str,
         if not path.exists():
             logger.warning("%s: no response file %s; skipping this model", model, path)
             return None
-        responses[kind] = read_response_file(path, split.problem_type, data.get(kind),
+        responses[kind] = read_response_file(path, split.kind, data.get(kind),
                                              limit=_run_limit(vdir, split.name), warnings=warnings)
     some = responses[FREE_FORM] or responses[MULTI_CHOICE]
     extract_base = bool(args.extract_base_model_response) and bool(some) and is_base_model(model, some)
@@ -628,8 +337,8 @@ def _score_models(args: argparse.Namespace, models: list[str], progress: bool) -
     data: dict[str, Optional[BenchmarkSplit]] = {}
     if not args.compute_score_from_judged_file:
         ff_split, mp_split = splits_for(args.benchmark)
-        data[FREE_FORM] = benchmark_split(args, ff_split)
-        data[MULTI_CHOICE] = benchmark_split(args, mp_split) if data[FREE_FORM] is not None else None
+        data[FREE_FORM] = benchmark_split(args.data_path, args.version, ff_split)
+        data[MULTI_CHOICE] = benchmark_split(args.data_path, args.version, mp_split) if data[FREE_FORM] is not None else None
     judges = JudgeFactory(args, progress=progress)
     results: dict[str, dict[str, float]] = {}
     with contextlib.ExitStack() as stack:
