@@ -85,18 +85,9 @@ def status_path(version_dir: Path, split_name: str) -> Path:
 class ResponseScan:
     """What a response file holds."""
 
-    content: JsonlContent
+    content: JsonlContent  # the lines as read, and a torn last line to cut
     records: list[dict[str, Any]] = field(default_factory=list)
     duplicates: int = 0
-
-    @property
-    def path(self) -> Path:
-        return self.content.path
-
-    @property
-    def torn_tail_bytes(self) -> int:
-        """Bytes of an incomplete last line."""
-        return self.content.torn_tail
 
     @property
     def ids(self) -> list[str]:
@@ -123,15 +114,16 @@ def scan_response_file(path: Path, *, keep_records: bool = True) -> ResponseScan
 
 def repair_response_file(scan: ResponseScan) -> None:
     """Drop a torn last line and duplicate lines, in place and atomically."""
-    if scan.torn_tail_bytes:
+    path = scan.content.path
+    if scan.content.torn_tail:
         logger.warning(
             "%s: dropping an incomplete last line (%d bytes) left by an interrupted run",
-            scan.path, scan.torn_tail_bytes,
+            path, scan.content.torn_tail,
         )
         cut_torn_tail(scan.content)
     if scan.duplicates:
-        logger.warning("%s: removing %d duplicate line(s)", scan.path, scan.duplicates)
-        write_text_atomic(scan.path, "".join(json.dumps(r) + "\n" for r in scan.records))
+        logger.warning("%s: removing %d duplicate line(s)", path, scan.duplicates)
+        write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in scan.records))
         scan.duplicates = 0
 
 

@@ -36,7 +36,7 @@ from mix_eval.judges.protocol import (
     verdict,
 )
 from mix_eval.records.jsonl import Mode, cut_torn_tail, read_jsonl
-from mix_eval.records.schema import keyed_line_problem
+from mix_eval.records.schema import journal_entry_problem, keyed_line_problem
 from mix_eval.splits import SplitKind
 from mix_eval.utils.interrupt import STOP
 
@@ -114,7 +114,7 @@ class Journal:
             self._load()
 
     def _load(self) -> None:
-        content = read_jsonl(self.path, Mode.TOLERANT, check=_entry_problem)
+        content = read_jsonl(self.path, Mode.TOLERANT, check=journal_entry_problem)
         cut_torn_tail(content)  # a torn last line from a kill: drop it
         for bad in content.bad:
             logger.warning("%s, %s: skipping an unreadable journal line (%s)", self.path, bad.where(), bad.problem)
@@ -165,17 +165,6 @@ class Journal:
             except OSError:
                 if not self._broken:
                     raise
-
-
-def _entry_problem(entry: Any) -> Optional[str]:
-    problem = keyed_line_problem(entry)
-    if problem:
-        return problem
-    try:
-        int(entry["round"])
-    except (KeyError, ValueError, TypeError):
-        return "lacks a round number"
-    return None
 
 
 def _previous_replies(judged_file: Optional[Path], kind: SplitKind, judge: str,

@@ -1,4 +1,4 @@
-"""What a valid benchmark item, response line and judged line are, in one wording.
+"""What a valid benchmark item, response line, judged line and journal line are, in one wording.
 
 Each ``*_problem`` function returns what is wrong with one record, as the end of a
 sentence that starts with where the record is (``item id '7' ...``, ``line 3 (id '7'):
@@ -22,12 +22,12 @@ def shown(value: Any, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _not_an_object(record: Any) -> Optional[str]:
-    return None if isinstance(record, dict) else f"is a {type(record).__name__}, not an object"
-
-
-def _missing(record: dict[str, Any], fields: Sequence[str]) -> list[str]:
-    return [k for k in fields if k not in record]
+def _shape_problem(record: Any, fields: Sequence[str], lacks: str = "lacks") -> Optional[str]:
+    """A record is a JSON object with these fields."""
+    if not isinstance(record, dict):
+        return f"is a {type(record).__name__}, not an object"
+    missing = [k for k in fields if k not in record]
+    return f"{lacks} {', '.join(missing)}" if missing else None
 
 
 def _not_text(record: dict[str, Any], key: str) -> Optional[str]:
@@ -73,12 +73,10 @@ def _question_problem(record: dict[str, Any], kind: SplitKind) -> Optional[str]:
 
 def item_problem(item: Any, kind: SplitKind) -> Optional[str]:
     """What is wrong with one item of a data file, or None."""
-    problem = _not_an_object(item)
+    problem = _shape_problem(item, ITEM_FIELDS + (("options",) if kind.is_multichoice else ()),
+                             lacks="lacks the field(s)")
     if problem:
         return problem
-    missing = _missing(item, ITEM_FIELDS + (("options",) if kind.is_multichoice else ()))
-    if missing:
-        return f"lacks the field(s) {', '.join(missing)}"
     if item["problem_type"] != kind.problem_type:
         return f"has problem_type {item['problem_type']!r}, expected {kind.problem_type!r}"
     problem = _not_text(item, "prompt") or _not_a_name(item["benchmark_name"], allow_empty=True)
@@ -98,20 +96,26 @@ def item_problem(item: Any, kind: SplitKind) -> Optional[str]:
 
 def keyed_line_problem(record: Any) -> Optional[str]:
     """What keeps a line from being resumed: it must be an object with an ``id``."""
-    problem = _not_an_object(record)
+    return _shape_problem(record, ("id",))
+
+
+def journal_entry_problem(entry: Any) -> Optional[str]:
+    """What keeps a judge-journal line from being replayed: it needs an id and a round."""
+    problem = _shape_problem(entry, ("id", "round"))
     if problem:
         return problem
-    return "lacks id" if "id" not in record else None
+    try:
+        int(entry["round"])
+    except (ValueError, TypeError):
+        return f"has the round {shown(entry['round'])}, not a number"
+    return None
 
 
 def response_line_problem(record: Any, kind: SplitKind) -> Optional[str]:
     """What is wrong with one response line for scoring, or None."""
-    problem = _not_an_object(record)
+    problem = _shape_problem(record, RESPONSE_FIELDS + (("options",) if kind.is_multichoice else ()))
     if problem:
         return problem
-    missing = _missing(record, RESPONSE_FIELDS + (("options",) if kind.is_multichoice else ()))
-    if missing:
-        return f"lacks {', '.join(missing)}"
     rid = record["id"]
     if isinstance(rid, bool) or not isinstance(rid, (str, int)) or str(rid) == "":
         return f"has the id {shown(rid)}, not a string"
@@ -124,9 +128,6 @@ def response_line_problem(record: Any, kind: SplitKind) -> Optional[str]:
 
 def judged_line_problem(record: Any, kind: SplitKind, parser: str) -> Optional[str]:
     """What is wrong with one line of a judged file (``parser`` "rule" or "model"), or None."""
-    problem = _not_an_object(record)
-    if problem:
-        return problem
     needed = ["id", "benchmark_name"]
     if parser == "rule":
         needed.append("eval_result")
@@ -134,10 +135,7 @@ def judged_line_problem(record: Any, kind: SplitKind, parser: str) -> Optional[s
         needed += ["judge_option", "target"]
     else:
         needed.append("judge_score")
-    missing = _missing(record, needed)
-    if missing:
-        return f"lacks {', '.join(missing)}"
-    problem = _not_a_name(record["benchmark_name"])
+    problem = _shape_problem(record, needed) or _not_a_name(record["benchmark_name"])
     if problem or parser == "rule":
         return problem
     if not kind.is_multichoice:

@@ -11,10 +11,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
-from mix_eval.data import Split, read_split_file, resolve_data_path, split_file, splits_for
+from mix_eval.data import (
+    Split,
+    read_split_file,
+    resolve_data_path,
+    split_file,
+    splits_for,
+)
 from mix_eval.errors import MixEvalError
 from mix_eval.records.jsonl import Mode, read_jsonl
-from mix_eval.responses import COMPLETE, model_version_dir, read_status, response_path, status_path
+from mix_eval.responses import (
+    COMPLETE,
+    model_version_dir,
+    read_status,
+    response_path,
+    status_path,
+)
 
 CLOSING_LINE = "Above lines are problematic directories. No lines above means all entries are valid. "
 
