@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 from mix_eval.api.registry import get_model
 from mix_eval.data import load_split, splits_for
-from mix_eval.generation import length_sorted_batches
+from mix_eval.batching import length_sorted_batches
 from mix_eval.utils.tiny_checkpoint import build_tiny_checkpoint
 
 

@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 from mix_eval.errors import DataError
-from mix_eval.prompts import OPTION_LETTERS, format_input
+from mix_eval.prompts import format_input
+from mix_eval.records.schema import item_problem
+from mix_eval.splits import SplitKind
 from mix_eval.utils.cache import cache_dir
 from mix_eval.utils.files import write_json_atomic
 
@@ -35,40 +37,48 @@ KNOWN_VERSIONS = ("2024-06-01", "2024-08-11")
 DEFAULT_DATA_PATH = "mix_eval/data/"
 HUB_DATASET = "MixEval/MixEval"
 
-FREE_FORM = "free-form"
-MULTIPLE_CHOICE = "multiple-choice"
 
 
 @dataclass(frozen=True)
 class Split:
     """One of the four generation splits and where its data lives."""
 
-    name: str  # e.g. "close_freeform_hard"; names files and status files
     benchmark: str  # "mixeval" | "mixeval_hard"
-    problem_type: str  # "free-form" | "multiple-choice"
+    kind: SplitKind
     folder: str  # data folder: "mixeval" | "mixeval-hard"
     default_size: int  # the size check_eval_complete expects by default
-    hub_config: str
-    hub_split: str
+    hub_config: str  # the Hub dataset's configuration: "MixEval" | "MixEval_Hard"
+
+    @property
+    def name(self) -> str:
+        """e.g. "close_freeform_hard"; names response and status files."""
+        return self.kind.split_name(self.benchmark)
+
+    @property
+    def problem_type(self) -> str:
+        return self.kind.problem_type
 
     @property
     def file_name(self) -> str:
-        return f"{self.problem_type}.json"
+        return self.kind.file_name
+
+    @property
+    def hub_split(self) -> str:
+        return self.kind.label
 
     @property
     def is_multichoice(self) -> bool:
-        return self.problem_type == MULTIPLE_CHOICE
+        return self.kind.is_multichoice
+
+
+def _pair(benchmark: str, folder: str, default_size: int, hub_config: str) -> tuple[Split, Split]:
+    ff, mp = (Split(benchmark, kind, folder, default_size, hub_config) for kind in SplitKind)
+    return ff, mp
 
 
 SPLITS: dict[str, tuple[Split, Split]] = {
-    "mixeval": (
-        Split("close_freeform", "mixeval", FREE_FORM, "mixeval", 2000, "MixEval", "free_form"),
-        Split("close_multichoice", "mixeval", MULTIPLE_CHOICE, "mixeval", 2000, "MixEval", "multiple_choice"),
-    ),
-    "mixeval_hard": (
-        Split("close_freeform_hard", "mixeval_hard", FREE_FORM, "mixeval-hard", 500, "MixEval_Hard", "free_form"),
-        Split("close_multichoice_hard", "mixeval_hard", MULTIPLE_CHOICE, "mixeval-hard", 500, "MixEval_Hard", "multiple_choice"),
-    ),
+    "mixeval": _pair("mixeval", "mixeval", 2000, "MixEval"),
+    "mixeval_hard": _pair("mixeval_hard", "mixeval-hard", 500, "MixEval_Hard"),
 }
 
 # Content fingerprints of the published versions (see `fingerprint`), used to tell
@@ -143,45 +153,6 @@ def split_file(data_path: Path, version: str, split: Split) -> Path:
 # ---------------------------------------------------------------- validation
 
 
-def _validate_item(item_id: str, item: Any, split: Split) -> Optional[str]:
-    """The problem with one item, or None when it is well-formed."""
-    if not isinstance(item, dict):
-        return f"is a {type(item).__name__}, not an object"
-    required = ["problem_type", "context", "prompt", "target", "benchmark_name"]
-    if split.is_multichoice:
-        required.append("options")
-    missing = [k for k in required if k not in item]
-    if missing:
-        return f"lacks the field(s) {', '.join(missing)}"
-    if item["problem_type"] != split.problem_type:
-        return f"has problem_type {item['problem_type']!r}, expected {split.problem_type!r}"
-    if not isinstance(item["prompt"], str):
-        return "has a prompt that is not a string"
-    if not isinstance(item["benchmark_name"], str):
-        return "has a benchmark_name that is not a string"
-    if item["context"] is not None and not isinstance(item["context"], str):
-        return "has a context that is neither a string nor null"
-    target = item["target"]
-    if not isinstance(target, list) or not target:
-        return "has a target that is not a non-empty list"
-    if split.is_multichoice:
-        options = item["options"]
-        if not isinstance(options, list) or not options or not all(isinstance(o, str) for o in options):
-            return "has options that are not a non-empty list of strings"
-        if len(options) > len(OPTION_LETTERS):
-            return f"has {len(options)} options, more than the {len(OPTION_LETTERS)} letters A-Z"
-        if len(target) != 1 or not isinstance(target[0], int) or isinstance(target[0], bool):
-            return f"has target {target!r}; a multiple-choice target is one option index, like [2]"
-        if not 0 <= target[0] < len(options):
-            return f"has target {target!r} outside its {len(options)} options (indices 0-{len(options) - 1})"
-    else:
-        if not all(isinstance(t, str) for t in target):
-            return "has a target that is not a list of strings"
-        if item["benchmark_name"] == "QuAc":
-            return "is a QuAc item, which the free-form prompt format does not support"
-    return None
-
-
 def parse_items(raw: Any, source: str, split: Split) -> list[dict[str, Any]]:
     """Check a split's JSON object and return its items with `id` and `formated_input`.
 
@@ -195,7 +166,7 @@ def parse_items(raw: Any, source: str, split: Split) -> list[dict[str, Any]]:
     problems = []
     items = []
     for item_id, item in raw.items():
-        problem = _validate_item(item_id, item, split)
+        problem = item_problem(item, split.kind)
         if problem:
             problems.append(f"item id {item_id!r} {problem}")
             continue

@@ -15,6 +15,7 @@ from typing import Any, Callable, Mapping, Optional
 
 from tqdm import tqdm
 
+from mix_eval.batching import length_sorted_batches
 from mix_eval.data import Split
 from mix_eval.errors import ResumeError
 from mix_eval.responses import (
@@ -51,15 +52,6 @@ def _previous_state(status: Optional[Mapping[str, Any]]) -> tuple[int, float]:
         return -1, 0.0
     st = status["status"]
     return int(st.get("batch_id", -1)), float(st.get("time_elapsed", 0.0))
-
-
-def length_sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
-    """Indices grouped into batches of similar length, longest first.
-
-    Longest first makes an out-of-memory batch fail at once rather than hours in.
-    """
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
 
 
 def generate_split(

@@ -22,9 +22,17 @@ import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Mapping, Optional
 
 from mix_eval.errors import MixEvalError, ResumeError
+from mix_eval.records.jsonl import (
+    JsonlContent,
+    Mode,
+    cut_torn_tail,
+    first_of_each_id,
+    read_jsonl,
+)
+from mix_eval.records.schema import keyed_line_problem
 from mix_eval.utils.files import write_json_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
@@ -77,9 +85,8 @@ def status_path(version_dir: Path, split_name: str) -> Path:
 class ResponseScan:
     """What a response file holds."""
 
-    path: Path
+    content: JsonlContent  # the lines as read, and a torn last line to cut
     records: list[dict[str, Any]] = field(default_factory=list)
-    torn_tail_bytes: int = 0  # bytes of an incomplete last line
     duplicates: int = 0
 
     @property
@@ -93,49 +100,30 @@ def scan_response_file(path: Path, *, keep_records: bool = True) -> ResponseScan
     Any other damage (a bad line in the middle, a line without an id) is an error
     naming the file and line. Duplicate ids keep their first line.
     """
-    scan = ResponseScan(Path(path))
-    if not scan.path.exists():
-        return scan
-    data = scan.path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    scan.torn_tail_bytes = len(data) - end
-    seen: set[str] = set()
-    for lineno, raw in enumerate(data[:end].split(b"\n")[:-1], start=1):
-        if not raw.strip():
-            continue
-        try:
-            record = json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ResumeError(
-                f"{path}, line {lineno}: not valid JSON ({e}). The file was changed by "
-                "something other than mix_eval; fix or delete that line and rerun."
-            ) from None
-        if not isinstance(record, dict) or "id" not in record:
-            raise ResumeError(f"{path}, line {lineno}: a response line must be a JSON object with an `id`")
-        rid = str(record["id"])
-        if rid in seen:
-            scan.duplicates += 1
-            continue
-        seen.add(rid)
-        scan.records.append(record if keep_records else {"id": rid})
-    return scan
+    content = read_jsonl(path, Mode.TOLERANT, check=keyed_line_problem)
+    if content.bad:
+        bad = content.bad[0]
+        raise ResumeError(
+            f"{path}, {bad.where()}: {bad.problem}. The file was changed by something other than "
+            "mix_eval; fix or delete that line and rerun."
+        )
+    firsts, repeats = first_of_each_id(content.lines)
+    records = [line.record if keep_records else {"id": str(line.record["id"])} for line in firsts]
+    return ResponseScan(content, records, len(repeats))
 
 
 def repair_response_file(scan: ResponseScan) -> None:
     """Drop a torn last line and duplicate lines, in place and atomically."""
-    if scan.torn_tail_bytes:
+    path = scan.content.path
+    if scan.content.torn_tail:
         logger.warning(
             "%s: dropping an incomplete last line (%d bytes) left by an interrupted run",
-            scan.path, scan.torn_tail_bytes,
+            path, scan.content.torn_tail,
         )
-        with open(scan.path, "r+b") as f:
-            f.truncate(os.path.getsize(scan.path) - scan.torn_tail_bytes)
-            f.flush()
-            os.fsync(f.fileno())
-        scan.torn_tail_bytes = 0
+        cut_torn_tail(scan.content)
     if scan.duplicates:
-        logger.warning("%s: removing %d duplicate line(s)", scan.path, scan.duplicates)
-        write_text_atomic(scan.path, "".join(json.dumps(r) + "\n" for r in scan.records))
+        logger.warning("%s: removing %d duplicate line(s)", path, scan.duplicates)
+        write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in scan.records))
         scan.duplicates = 0
 
 
@@ -195,8 +183,3 @@ def check_resumable(status: Mapping[str, Any], args: Mapping[str, Any], status_f
                 f"with {flag} {_shown(old)}; to start afresh, delete or move {status_file.parent} "
                 "(or pick another --output_dir)."
             )
-
-
-def iter_records(path: Path) -> Iterable[dict[str, Any]]:
-    """The records of a response file (torn tail ignored)."""
-    return scan_response_file(path).records

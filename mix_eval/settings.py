@@ -15,6 +15,7 @@ from typing import Any, Optional
 
 from mix_eval.data import BENCHMARKS, DEFAULT_DATA_PATH
 from mix_eval.errors import MixEvalError
+from mix_eval.splits import SplitKind
 
 DEFAULT_OUTPUT_DIR = "mix_eval/data/model_responses"
 DEFAULT_RESPONSE_DIR = "mix_eval/data/model_responses/"
@@ -136,15 +137,19 @@ class JudgeSettings:
         _positive("batch_size_judge", self.batch_size_judge)
         _positive("api_parallel_num", self.api_parallel_num)
 
-    def parser(self, free_form: bool) -> str:
-        """``model`` or ``rule`` for the free-form or the multiple-choice split."""
-        return self.free_form_parser if free_form else self.multi_choice_parser
+    def parser(self, kind: SplitKind) -> str:
+        """``model`` or ``rule``: the parser of a kind of split."""
+        return getattr(self, kind.parser_flag)
 
-    def judge(self, free_form: bool) -> str:
-        """The judge as judged file names name it: the local model, or the API judge."""
-        if self.judge_model_id:
-            return self.judge_model_id
-        return self.freeform_judge if free_form else self.multichoice_judge
+    def judge(self, kind: SplitKind) -> str:
+        """The judge as judged file names name it: the local model, or the kind's API judge."""
+        return self.judge_model_id or getattr(self, kind.judge_flag)
+
+    def judged_file_name(self, kind: SplitKind) -> str:
+        """The judged file of a kind of split: by parser, and by judge for the model parser."""
+        if self.parser(kind) == "rule":
+            return f"judge_results_{kind.tag}_rule.jsonl"
+        return f"judge_results_{kind.tag}_model_judge_{self.judge(kind).replace('/', '_')}.jsonl"
 
     @property
     def uses_model_judge(self) -> bool:

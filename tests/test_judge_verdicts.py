@@ -19,6 +19,7 @@ from fake_openai_server import FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
 from mix_eval.judges.protocol import option_from_reply, score_from_reply, verdict
+from mix_eval.splits import SplitKind
 
 # ---------------------------------------------------------------- free-form scores
 
@@ -97,8 +98,8 @@ def test_each_split_reads_its_own_kind_of_verdict():
     """A reply holding both kinds: the free-form rule skips letters, the multiple-choice
     rule skips numbers, each then taking the first of its own kind."""
     reply = "[[B]] is chosen; the correctness score: [0.4]"
-    assert verdict("ff", reply) == 0.4
-    assert verdict("mp", reply) == "B"
+    assert verdict(SplitKind.FREE_FORM, reply) == 0.4
+    assert verdict(SplitKind.MULTIPLE_CHOICE, reply) == "B"
 
 
 # ---------------------------------------------------------------- a judge that uses single brackets

@@ -5,6 +5,7 @@ import logging
 from typing import Any
 
 from mix_eval.settings import JudgeSettings
+from mix_eval.splits import SplitKind
 
 logger = logging.getLogger(__name__)
 
@@ -20,8 +21,8 @@ def check_judge_config(settings: JudgeSettings) -> None:
         return
     from mix_eval.judges.api import judge_client_config
 
-    for free_form in (True, False):
-        judge_client_config(settings, settings.judge(free_form))
+    for kind in SplitKind:
+        judge_client_config(settings, settings.judge(kind))
 
 
 class JudgeFactory:
@@ -32,8 +33,8 @@ class JudgeFactory:
         self.progress = progress
         self._backends: dict[str, Any] = {}
 
-    def get(self, free_form: bool) -> Any:
-        name = self.settings.judge(free_form)
+    def get(self, kind: SplitKind) -> Any:
+        name = self.settings.judge(kind)
         if name not in self._backends:
             if self.settings.judge_model_id:
                 from mix_eval.judges.local import LocalJudge

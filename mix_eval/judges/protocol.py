@@ -13,18 +13,17 @@ import json
 import re
 from typing import Any, Mapping, Optional
 
-from mix_eval.prompts import OPTION_LETTERS, format_options
+from mix_eval.prompts import format_options
+from mix_eval.prompts import option_letters as _letters
+from mix_eval.prompts.base_model import (
+    extract_base_model_response_freeform,
+    extract_base_model_response_multichoice,
+)
 from mix_eval.prompts.evaluation_prompts import (
     JUDGE_MESSAGES_FREEFORM,
     JUDGE_MESSAGES_MULTICHOICE,
 )
-from mix_eval.scoring.rules import (
-    extract_base_model_response_freeform,
-    extract_base_model_response_multichoice,
-)
-
-FREE_FORM = "ff"
-MULTI_CHOICE = "mp"
+from mix_eval.splits import SplitKind
 
 _SCORE_DOUBLE = re.compile(r"\[\[(\d+\.?\d*)\]\]")
 _SCORE_SINGLE = re.compile(r"\[(\d+\.?\d*)\]")
@@ -46,19 +45,19 @@ def gold_answers_text(targets: list[str]) -> str:
     return "; ".join(f"<answer {i + 1}> {answer}" for i, answer in enumerate(targets))
 
 
-def judged_response(record: Mapping[str, Any], kind: str, extract_base: bool) -> str:
+def judged_response(record: Mapping[str, Any], kind: SplitKind, extract_base: bool) -> str:
     """The response text the judge sees (base models' run-on output cut when asked)."""
     response = record["response"]
     if not extract_base:
         return response
-    if kind == FREE_FORM:
+    if kind is SplitKind.FREE_FORM:
         return extract_base_model_response_freeform(response)
     return extract_base_model_response_multichoice(response)
 
 
-def judge_messages(record: Mapping[str, Any], kind: str, response: str) -> list[dict[str, str]]:
+def judge_messages(record: Mapping[str, Any], kind: SplitKind, response: str) -> list[dict[str, str]]:
     """The chat messages asking the judge about one response line."""
-    if kind == FREE_FORM:
+    if kind is SplitKind.FREE_FORM:
         return _fill(JUDGE_MESSAGES_FREEFORM, {
             "PROMPT": record["prompt"],
             "GOLD_ANSWERS": gold_answers_text(record["target"]),
@@ -99,9 +98,10 @@ def option_from_reply(reply: Optional[str]) -> Optional[str]:
     return match.group(1) if match else None
 
 
-def verdict(kind: str, reply: Optional[str]) -> Optional[Any]:
-    return score_from_reply(reply) if kind == FREE_FORM else option_from_reply(reply)
+def verdict(kind: SplitKind, reply: Optional[str]) -> Optional[Any]:
+    return score_from_reply(reply) if kind is SplitKind.FREE_FORM else option_from_reply(reply)
 
 
 def option_letters(record: Mapping[str, Any]) -> list[str]:
-    return list(OPTION_LETTERS[: len(record["options"])])
+    """The letters of a multiple-choice line's options."""
+    return _letters(len(record["options"]))

@@ -29,13 +29,15 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
 
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.protocol import (
-    FREE_FORM,
     judge_messages,
     judged_response,
     messages_digest,
     option_letters,
     verdict,
 )
+from mix_eval.records.jsonl import Mode, cut_torn_tail, read_jsonl
+from mix_eval.records.schema import journal_entry_problem, keyed_line_problem
+from mix_eval.splits import SplitKind
 from mix_eval.utils.interrupt import STOP
 
 logger = logging.getLogger(__name__)
@@ -75,7 +77,7 @@ class JudgeBackend(Protocol):
 class JudgeReport:
     """What judging one file took and how reliable its verdicts are."""
 
-    split: str
+    split: SplitKind
     judge: str
     items: int = 0
     judge_calls: int = 0  # requests answered by the backend in this run
@@ -86,7 +88,8 @@ class JudgeReport:
     invalid_replies: int = 0  # replies without a valid verdict (retried)
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """As judge_report.json holds it: the split by its judged-file tag (``ff``, ``mp``)."""
+        return {**asdict(self), "split": self.split.tag}
 
 
 @dataclass
@@ -111,17 +114,13 @@ class Journal:
             self._load()
 
     def _load(self) -> None:
-        data = self.path.read_bytes()
-        end = data.rfind(b"\n") + 1
-        if end < len(data):  # a torn last line from a kill: drop it
-            with open(self.path, "r+b") as f:
-                f.truncate(end)
-        for raw in data[:end].splitlines():
-            try:
-                entry = json.loads(raw)
-                self.entries[(str(entry["id"]), int(entry["round"]))] = entry
-            except (ValueError, KeyError, TypeError):
-                logger.warning("%s: skipping an unreadable journal line", self.path)
+        content = read_jsonl(self.path, Mode.TOLERANT, check=journal_entry_problem)
+        cut_torn_tail(content)  # a torn last line from a kill: drop it
+        for bad in content.bad:
+            logger.warning("%s, %s: skipping an unreadable journal line (%s)", self.path, bad.where(), bad.problem)
+        for line in content.lines:
+            entry = line.record
+            self.entries[(str(entry["id"]), int(entry["round"]))] = entry
 
     def get(self, item_id: str, round_no: int, digest: str) -> Optional[dict[str, Any]]:
         entry = self.entries.get((item_id, round_no))
@@ -168,31 +167,33 @@ class Journal:
                     raise
 
 
-def _previous_replies(judged_file: Optional[Path], kind: str, judge: str, extract_base: bool) -> dict[str, tuple[str, str]]:
-    """id -> (digest, reply) of valid verdicts in an existing judged file."""
+def _previous_replies(judged_file: Optional[Path], kind: SplitKind, judge: str,
+                      extract_base: bool) -> dict[str, tuple[str, str]]:
+    """id -> (digest, reply) of valid verdicts in an existing judged file; lines that
+    cannot be reused are skipped (their items are judged again)."""
     found: dict[str, tuple[str, str]] = {}
-    if judged_file is None or not judged_file.exists():
+    if judged_file is None:
         return found
     try:
-        with open(judged_file, encoding="utf-8") as f:
-            for line in f:
-                try:
-                    rec = json.loads(line)
-                    reply = rec.get("judge_response")
-                    if verdict(kind, reply) is None:
-                        continue
-                    msgs = judge_messages(rec, kind, judged_response(rec, kind, extract_base))
-                    found[str(rec["id"])] = (messages_digest(msgs, judge), reply)
-                except (ValueError, KeyError, TypeError):
-                    continue
+        content = read_jsonl(judged_file, Mode.TOLERANT, check=keyed_line_problem)
     except OSError:
-        pass
+        return found
+    for line in content.lines:
+        rec = line.record
+        try:
+            reply = rec.get("judge_response")
+            if verdict(kind, reply) is None:
+                continue
+            msgs = judge_messages(rec, kind, judged_response(rec, kind, extract_base))
+            found[str(rec["id"])] = (messages_digest(msgs, judge), reply)
+        except (ValueError, KeyError, TypeError):
+            continue
     return found
 
 
 def judge_records(
     records: list[dict[str, Any]],
-    kind: str,
+    kind: SplitKind,
     judge: str,
     get_backend: Callable[[], JudgeBackend],
     journal_path: Path,
@@ -248,7 +249,7 @@ def judge_records(
                     item.outcomes[_round] = (outcome, reply)
                     report.judge_calls += 1
 
-                logger.info("%s judge round %d: %d requests to %s", _split_label(kind), round_no, len(to_ask), judge)
+                logger.info("%s judge round %d: %d requests to %s", kind.problem_type, round_no, len(to_ask), judge)
                 backend.complete(to_ask, on_result)
                 journal.sync()
                 STOP.check()  # after a first Ctrl-C: the replies in hand are saved
@@ -260,7 +261,7 @@ def judge_records(
                 item.last_reply = reply
                 if outcome == BLOCKED:
                     report.blocked += 1
-                    if kind == FREE_FORM:
+                    if kind is SplitKind.FREE_FORM:
                         item.last_reply = "[[0.0]]"
                         judged.append((item, 0.0))
                     else:
@@ -283,18 +284,18 @@ def judge_records(
     if remaining:
         logger.warning(
             "%s: %d of %d items still had no valid verdict after %d rounds; they get a random "
-            "verdict, as in the reference", _split_label(kind), len(remaining), len(items), max_rounds,
+            "verdict, as in the reference", kind.problem_type, len(remaining), len(items), max_rounds,
         )
     for item in remaining:
         report.random_fallback += 1
-        if kind == FREE_FORM:
+        if kind is SplitKind.FREE_FORM:
             judged.append((item, round(rng.random(), 1)))
         else:
             judged.append((item, rng.choice(option_letters(item.record))))
     return [_judged_line(item, kind, value, extract_base) for item, value in judged], report
 
 
-def _check_judge_answers(backend: JudgeBackend, judge: str, kind: str, round_no: int,
+def _check_judge_answers(backend: JudgeBackend, judge: str, kind: SplitKind, round_no: int,
                          to_ask: list[tuple[str, Any]], by_key: dict[str, _Item], judged: list[tuple[_Item, Any]],
                          journal: Journal, report: JudgeReport) -> None:
     """A whole round got no reply at all. Is the judge down, or are these requests the
@@ -311,38 +312,30 @@ def _check_judge_answers(backend: JudgeBackend, judge: str, kind: str, round_no:
         report.judge_calls += 1
         if got.get("probe") == OK:
             logger.warning("%s: none of the %d request(s) of round %d got a reply, though the judge answers "
-                           "others; they are asked again next round", _split_label(kind), asked, round_no)
+                           "others; they are asked again next round", kind.problem_type, asked, round_no)
             return
     for key, _ in to_ask:
         journal.add(key, round_no, by_key[key].digest, RETRACTED, None)
     journal.sync()
     saved = sum(1 for e in journal.entries.values() if e.get("outcome") == OK)
     raise JudgeUnavailableError(
-        f"the judge {judge} answered none of the {asked} {_split_label(kind)} request(s) of round {round_no}"
+        f"the judge {judge} answered none of the {asked} {kind.problem_type} request(s) of round {round_no}"
         f"{' (nor a request it had answered before)' if known_good is not None else ''}: its API looks down, "
         f"unreachable or broken (see the warnings above). Nothing was scored; the {saved} judgment(s) "
         "received so far are saved. Rerun the same command once the judge answers."
     )
 
 
-def _judged_line(item: _Item, kind: str, value: Any, extract_base: bool) -> dict[str, Any]:
+def _judged_line(item: _Item, kind: SplitKind, value: Any, extract_base: bool) -> dict[str, Any]:
     line = dict(item.record)
     if extract_base:
         line["response_extracted"] = item.response
     line["judge_response"] = item.last_reply
-    if kind == FREE_FORM:
+    if kind is SplitKind.FREE_FORM:
         line["judge_score"] = value
     else:
         line["judge_option"] = value
     return line
-
-
-def _split_label(kind: str) -> str:
-    return "free-form" if kind == FREE_FORM else "multiple-choice"
-
-
-def count_calls(reports: Iterable[JudgeReport]) -> int:
-    return sum(r.judge_calls for r in reports)
 
 
 def report_lines(reports: Iterable[JudgeReport]) -> list[str]:
@@ -350,7 +343,7 @@ def report_lines(reports: Iterable[JudgeReport]) -> list[str]:
     lines = []
     for r in reports:
         text = (
-            f"{_split_label(r.split)} judge {r.judge}: {r.items} items, {r.judge_calls} judge calls, "
+            f"{r.split.problem_type} judge {r.judge}: {r.items} items, {r.judge_calls} judge calls, "
             f"{r.reused} replies reused, {r.rounds} round(s)"
         )
         if r.blocked or r.random_fallback:

@@ -15,9 +15,11 @@ from mix_eval.prompts.evaluation_prompts import (
     FREE_FORM_INSTRUCTION_BY_BENCHMARK,
     MULTI_CHOICE_INSTRUCTION,
 )
+from mix_eval.splits import SplitKind
 
 __all__ = [
     "OPTION_LETTERS",
+    "option_letters",
     "has_context",
     "format_options",
     "construct_prompt_freeform",
@@ -27,6 +29,11 @@ __all__ = [
 ]
 
 OPTION_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def option_letters(n_options: int) -> list[str]:
+    """``A``, ``B``, ... one letter per option, as the reference labels them (at most 26)."""
+    return list(OPTION_LETTERS[:n_options])
 
 
 def has_context(context: Any) -> bool:
@@ -69,7 +76,7 @@ def construct_prompt_freeform(item: Mapping[str, Any]) -> str:
 
 def format_input(item: Mapping[str, Any]) -> str:
     """The formatted input of any item, chosen by its `problem_type`."""
-    if item["problem_type"] == "multiple-choice":
+    if item["problem_type"] == SplitKind.MULTIPLE_CHOICE.problem_type:
         return construct_prompt_multichoice(item)
     return construct_prompt_freeform(item)
 
@@ -78,7 +85,7 @@ def five_shot_input(formatted_input: str, problem_type: str) -> str:
     """A base model's input: five-shot prefix + formatted input + newline."""
     prefix = (
         FIVE_SHOT_PREFIX_MULTIPLECHOICE
-        if problem_type == "multiple-choice"
+        if problem_type == SplitKind.MULTIPLE_CHOICE.problem_type
         else FIVE_SHOT_PREFIX_FREEFORM
     )
     return prefix + formatted_input + "\n"

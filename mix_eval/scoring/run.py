@@ -23,7 +23,6 @@ from typing import Any, Callable, Optional
 from mix_eval.data import splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.factory import JudgeFactory, check_judge_config
-from mix_eval.judges.protocol import FREE_FORM, MULTI_CHOICE
 from mix_eval.judges.runner import JudgeReport, judge_records, report_dict, report_lines
 from mix_eval.scoring import aggregate, rules
 from mix_eval.scoring.inputs import (
@@ -36,6 +35,7 @@ from mix_eval.scoring.inputs import (
 )
 from mix_eval.scoring.table import format_table
 from mix_eval.settings import JudgeSettings, ScoringSettings
+from mix_eval.splits import SplitKind
 from mix_eval.utils.files import FolderBusyError, exclusive_lock, write_text_atomic
 
 logger = logging.getLogger("mix_eval")
@@ -51,60 +51,52 @@ class ModelScores:
     reports: dict[str, JudgeReport] = field(default_factory=dict)
 
 
-def judged_file_name(judge: JudgeSettings, kind: str) -> str:
-    """The judged file of a split: by parser, and by judge for the model parser."""
-    free_form = kind == FREE_FORM
-    if judge.parser(free_form) == "rule":
-        return f"judge_results_{kind}_rule.jsonl"
-    return f"judge_results_{kind}_model_judge_{judge.judge(free_form).replace('/', '_')}.jsonl"
-
-
-def _item_scores(kind: str, parser: str, judged: list[dict[str, Any]]) -> list[tuple[str, float]]:
+def _item_scores(kind: SplitKind, parser: str, judged: list[dict[str, Any]]) -> list[tuple[str, float]]:
     if parser == "rule":
         return aggregate.item_scores_rule(judged)
-    if kind == FREE_FORM:
+    if kind is SplitKind.FREE_FORM:
         return aggregate.item_scores_freeform_model(judged)
     return aggregate.item_scores_multichoice_model(judged)
 
 
-def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: str,
+def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: SplitKind,
                 judges: JudgeFactory) -> tuple[list[dict[str, Any]], Optional[JudgeReport]]:
     """Judge one split's responses (or read its judged file). Only the journal is written."""
-    free_form = kind == FREE_FORM
-    parser = judge.parser(free_form)
-    judged_path = inputs.vdir / judged_file_name(judge, kind)
+    parser = judge.parser(kind)
+    judged_path = inputs.vdir / judge.judged_file_name(kind)
     if judge.compute_score_from_judged_file:
         return read_judged_file(judged_path, kind, parser), None
     records = inputs.responses[kind]
     if parser == "rule":
-        judge_fn = rules.judge_file_freeform_rule if free_form else rules.judge_file_multichoice_rule
+        judge_fn = rules.judge_file_multichoice_rule if kind.is_multichoice else rules.judge_file_freeform_rule
         return judge_fn(records, extract_base=inputs.extract_base), None
     journal = inputs.vdir / f".journal_{judged_path.stem}.jsonl"
     return judge_records(
-        records, kind, judge.judge(free_form), lambda: judges.get(free_form), journal,
+        records, kind, judge.judge(kind), lambda: judges.get(kind), journal,
         extract_base=inputs.extract_base, previous_judged_file=judged_path,
     )
 
 
 def score_model(judge: JudgeSettings, inputs: ModelInputs, judges: JudgeFactory) -> ModelScores:
     """Judge both splits, then write the judged files, ``score.json`` and ``judge_report.json``."""
-    judged: dict[str, list[dict[str, Any]]] = {}
-    split_scores: dict[str, dict[str, Any]] = {}
-    reports: dict[str, JudgeReport] = {}
-    for kind in (FREE_FORM, MULTI_CHOICE):
+    judged: dict[SplitKind, list[dict[str, Any]]] = {}
+    split_scores: dict[SplitKind, dict[str, Any]] = {}
+    reports: dict[SplitKind, JudgeReport] = {}
+    for kind in SplitKind:
         judged[kind], report = judge_split(judge, inputs, kind, judges)
-        split_scores[kind] = aggregate.split_scores(_item_scores(kind, judge.parser(kind == FREE_FORM), judged[kind]))
+        split_scores[kind] = aggregate.split_scores(_item_scores(kind, judge.parser(kind), judged[kind]))
         if report is not None:
             reports[kind] = report
-    scores = aggregate.score_json_for_model(split_scores[FREE_FORM], split_scores[MULTI_CHOICE])
+    scores = aggregate.score_json_for_model(split_scores[SplitKind.FREE_FORM],
+                                            split_scores[SplitKind.MULTIPLE_CHOICE])
     if not judge.compute_score_from_judged_file:
-        for kind in (FREE_FORM, MULTI_CHOICE):
-            write_text_atomic(inputs.vdir / judged_file_name(judge, kind),
+        for kind in SplitKind:
+            write_text_atomic(inputs.vdir / judge.judged_file_name(kind),
                               "".join(json.dumps(line) + "\n" for line in judged[kind]))
     write_text_atomic(inputs.vdir / "score.json", json.dumps(scores, indent=4) + "\n")
     if reports:
-        write_text_atomic(inputs.vdir / "judge_report.json", json.dumps(report_dict(
-            {"free_form" if k == FREE_FORM else "multiple_choice": r for k, r in reports.items()}), indent=4))
+        write_text_atomic(inputs.vdir / "judge_report.json",
+                          json.dumps(report_dict({k.label: r for k, r in reports.items()}), indent=4))
     return ModelScores(inputs.model, scores, split_scores, reports)
 
 
@@ -144,14 +136,14 @@ def score(settings: ScoringSettings, *, progress: bool = True,
         raise MixEvalError(message) from None
 
 
-def _benchmark_data(settings: ScoringSettings) -> dict[str, Optional[BenchmarkSplit]]:
+def _benchmark_data(settings: ScoringSettings) -> dict[SplitKind, Optional[BenchmarkSplit]]:
     """The benchmark items to check response files against, when at hand."""
     if settings.judge.compute_score_from_judged_file:
         return {}
     data_path, version = settings.data.data_path, settings.data.version
     ff_split, mp_split = splits_for(settings.data.benchmark)
     ff = benchmark_split(data_path, version, ff_split)
-    return {FREE_FORM: ff, MULTI_CHOICE: benchmark_split(data_path, version, mp_split) if ff is not None else None}
+    return {ff_split.kind: ff, mp_split.kind: benchmark_split(data_path, version, mp_split) if ff is not None else None}
 
 
 def _lock_folder(stack: contextlib.ExitStack, vdir: Path) -> None:

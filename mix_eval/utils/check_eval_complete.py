@@ -14,42 +14,36 @@ when a folder has a problem.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
 import sys
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Optional, Sequence
 
-from mix_eval.data import (
-    BENCHMARKS,
-    DEFAULT_DATA_PATH,
-    Split,
-    read_split_file,
-    resolve_data_path,
-    split_file,
-    splits_for,
-)
+from mix_eval.data import BENCHMARKS, DEFAULT_DATA_PATH
 from mix_eval.errors import MixEvalError
-from mix_eval.responses import COMPLETE, model_version_dir, response_path, status_path
+from mix_eval.scoring.completeness import (
+    CLOSING_LINE,
+    append_report,
+    check_results,
+    expected_sizes,
+    report_lines,
+)
 
-logger = logging.getLogger(__name__)
+__all__ = ["CLOSING_LINE", "build_parser", "main"]
 
-CLOSING_LINE = "Above lines are problematic directories. No lines above means all entries are valid. "
+_SIZE_FLAGS = (("n_closefreeform", 2000), ("n_closemultichoice", 2000),
+               ("n_closefreeform_hard", 500), ("n_closemultichoice_hard", 500))
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m mix_eval.utils.check_eval_complete",
-                                description="Check that response folders are complete.")
+                                description="Check that response folders are complete.", allow_abbrev=False)
     p.add_argument("--benchmark", type=str, required=True, choices=list(BENCHMARKS))
     p.add_argument("--version", type=str, required=True)
     p.add_argument("--base_models_to_check", nargs="+", required=True,
                    help="Base models to check ('none' for no model).")
     p.add_argument("--chat_models_to_check", nargs="+", required=True,
                    help="Chat and API models to check ('none' for no model).")
-    for name, size in (("n_closefreeform", 2000), ("n_closemultichoice", 2000),
-                       ("n_closefreeform_hard", 500), ("n_closemultichoice_hard", 500)):
+    for name, size in _SIZE_FLAGS:
         p.add_argument(f"--{name}", type=int, default=None,
                        help=f"Expected size of the split (default: the data's size when found, else {size}).")
     p.add_argument("--model_response_dir", type=str, default="mix_eval/data/model_responses")
@@ -59,116 +53,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-@dataclass
-class FolderCheck:
-    folder: str
-    exists: bool
-    status_complete: bool = False
-    responses_complete: bool = False
-    note: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.exists and self.status_complete and self.responses_complete
-
-    def message(self) -> str:
-        if not self.exists:
-            return f"Directory {self.folder} does not exist."
-        return (
-            f"Directory {self.folder} has issues. Please check the log file inside. "
-            f"The check result: [Status complete: {self.status_complete}], "
-            f"[Responses file complete: {self.responses_complete}], "
-            f"[No error in log file: True].{self.note}"
-        )
-
-
-def _count_lines(path: Path) -> int:
-    with open(path, "rb") as f:
-        return sum(1 for line in f if line.strip())
-
-
-def check_folder(folder: str, model_name: str, split: Split, expected: int) -> FolderCheck:
-    """Check one model's folder for one split."""
-    if not os.path.isdir(folder):
-        return FolderCheck(folder, exists=False)
-    result = FolderCheck(folder, exists=True)
-    folder_path = Path(folder)
-    spath = status_path(folder_path, split.name)
-    if spath.exists():
-        try:
-            with open(spath, encoding="utf-8") as f:
-                status = json.load(f)
-            result.status_complete = status["status"]["status"] == COMPLETE
-            limit = (status.get("args") or {}).get("limit")
-            if limit:
-                result.status_complete = False
-                result.note = f" (made with --limit {limit}: a smoke run, not a full evaluation)"
-        except (OSError, ValueError, KeyError, TypeError):
-            result.note = f" ({spath.name} is unreadable)"
-    rpath = response_path(folder_path, model_name, split.name)
-    if rpath.exists():
-        n = _count_lines(rpath)
-        result.responses_complete = n == expected
-        if n != expected and not result.note:
-            result.note = f" ({n} responses, {expected} expected)"
-    return result
-
-
-def expected_sizes(args: argparse.Namespace) -> dict[str, int]:
-    """Sizes from the flags, else from the benchmark data, else the reference defaults."""
-    sizes = {}
-    for split in splits_for(args.benchmark):
-        flag = getattr(args, size_flag(split), None)
-        if flag is not None:
-            sizes[split.name] = flag
-            continue
-        local = split_file(resolve_data_path(args.data_path, args.version), args.version, split)
-        try:
-            sizes[split.name] = len(read_split_file(local, split)) if local.is_file() else split.default_size
-        except MixEvalError:
-            sizes[split.name] = split.default_size
-    return sizes
-
-
-def size_flag(split: Split) -> str:
-    """The flag (dest) of a split's expected size: close_freeform_hard -> n_closefreeform_hard."""
-    return "n_" + split.name.replace("close_", "close", 1)
-
-
-def check_results(args: argparse.Namespace) -> list[FolderCheck]:
-    """Check every listed model; write problems and the closing line to --out_path."""
-    groups = [
-        [m for m in models if m.lower() != "none"]
-        for models in (args.base_models_to_check, args.chat_models_to_check)
-    ]
-    sizes = expected_sizes(args)
-    problems: list[FolderCheck] = []
-    for models in groups:  # base models first, then chat models, as the reference
-        for split in splits_for(args.benchmark):
-            for model in models:
-                folder = str(model_version_dir(args.model_response_dir, model, args.benchmark, args.version))
-                check = check_folder(folder, model, split, sizes[split.name])
-                if not check.ok:
-                    problems.append(check)
-    lines = [c.message() for c in problems] + [CLOSING_LINE]
-    out_dir = os.path.dirname(args.out_path)
-    if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-    with open(args.out_path, "a", encoding="utf-8") as f:
-        f.write("".join(line + "\n" for line in lines))
-    for line in lines:
-        print(line)
-    return problems
-
-
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Check, append the report to --out_path and print it; 1 when a folder has a problem."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="mix_eval: %(message)s")
     try:
-        problems = check_results(args)
+        sizes = expected_sizes(args.benchmark, args.version, args.data_path,
+                               {name: getattr(args, name) for name, _ in _SIZE_FLAGS})
+        problems = check_results(args.model_response_dir, args.benchmark, args.version,
+                                 (args.base_models_to_check, args.chat_models_to_check), sizes)
+        lines = report_lines(problems)
+        append_report(args.out_path, lines)
     except MixEvalError as e:
         print(f"mix_eval: Error: {e}", file=sys.stderr)
         return 2
+    for line in lines:
+        print(line)
     return 1 if problems else 0
 
 

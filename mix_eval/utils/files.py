@@ -103,7 +103,8 @@ def append_lines_durably(path: Path, lines: list[str]) -> None:
     """Append whole lines and force them to disk before returning.
 
     One write call per batch: a kill leaves either whole lines or a torn last line,
-    which the reader (`read_jsonl_tolerant`) drops.
+    which the tolerant reader (`mix_eval.records.jsonl.read_jsonl`) finds and
+    `mix_eval.records.jsonl.cut_torn_tail` drops.
     """
     if not lines:
         return
