@@ -144,3 +144,11 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
 def test_command_line_shells_are_thin(shell):
     lines = MODULES[shell].read_text(encoding="utf-8").count("\n")
     assert lines <= 110, f"{shell} has {lines} lines: move the work below the command line"
+
+
+def test_every_parser_is_made_by_new_parser_which_refuses_abbreviations():
+    from mix_eval.cli.flags import new_parser
+
+    assert new_parser("p", "d").allow_abbrev is False
+    makers = [m for m, path in MODULES.items() if "ArgumentParser(" in path.read_text(encoding="utf-8")]
+    assert makers == ["mix_eval.cli.flags"], makers

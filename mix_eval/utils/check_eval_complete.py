@@ -18,7 +18,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from mix_eval.data import BENCHMARKS, DEFAULT_DATA_PATH
+from mix_eval.cli.flags import add_data_flags, new_parser
 from mix_eval.errors import MixEvalError
 from mix_eval.scoring.completeness import (
     CLOSING_LINE,
@@ -35,10 +35,8 @@ _SIZE_FLAGS = (("n_closefreeform", 2000), ("n_closemultichoice", 2000),
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mix_eval.utils.check_eval_complete",
-                                description="Check that response folders are complete.", allow_abbrev=False)
-    p.add_argument("--benchmark", type=str, required=True, choices=list(BENCHMARKS))
-    p.add_argument("--version", type=str, required=True)
+    p = new_parser("python -m mix_eval.utils.check_eval_complete", "Check that response folders are complete.")
+    add_data_flags(p, with_limit=False)
     p.add_argument("--base_models_to_check", nargs="+", required=True,
                    help="Base models to check ('none' for no model).")
     p.add_argument("--chat_models_to_check", nargs="+", required=True,
@@ -48,8 +46,6 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"Expected size of the split (default: the data's size when found, else {size}).")
     p.add_argument("--model_response_dir", type=str, default="mix_eval/data/model_responses")
     p.add_argument("--out_path", type=str, default="mix_eval/data/model_responses/eval_checks.log")
-    p.add_argument("--data_path", type=str, default=DEFAULT_DATA_PATH,
-                   help="Benchmark data, used for the default expected sizes.")
     return p
 
 

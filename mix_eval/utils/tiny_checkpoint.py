@@ -9,7 +9,6 @@ model, in seconds on a laptop. Its answers are random text.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 from typing import Optional, Sequence
@@ -103,7 +102,9 @@ def build_tiny_checkpoint(
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m mix_eval.utils.tiny_checkpoint", description=__doc__.split("\n\n")[0])
+    from mix_eval.cli.flags import new_parser
+
+    p = new_parser("python -m mix_eval.utils.tiny_checkpoint", __doc__.split("\n\n")[0])
     p.add_argument("out_dir", help="folder to write the checkpoint to")
     p.add_argument("--no_chat_template", action="store_true", help="a base model: no chat template")
     p.add_argument("--seed", type=int, default=0)
