@@ -67,6 +67,29 @@ def test_ctrl_c_during_generation(tiny_chat, data_path, tmp_path, presses):
     assert len(ids) == len(set(ids)) == 30
 
 
+def test_ctrl_c_after_the_exit_handlers_does_not_kill_the_process_by_signal():
+    """Python stops handling signals before it tears its modules down (torch's teardown takes
+    a while): a second Ctrl-C that lands then must not kill the process by signal (status
+    -2 instead of the command's). Found as a flaky test_ctrl_c_during_generation[2]: the
+    first press had already stopped the run when the second arrived."""
+    code = (
+        "import os, signal, time\n"
+        "from mix_eval.cli.process import exit_process\n"
+        "class LateTeardown:\n"
+        "    def __del__(self):\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        time.sleep(1)\n"
+        "keep = LateTeardown()  # torn down with __main__, after signals are no longer handled\n"
+        "print('work saved', flush=False)\n"
+        "exit_process(3)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(),
+                            cwd=REPO, timeout=60)
+    assert result.returncode == 3, result.stderr
+    assert result.stdout == "work saved\n"
+    assert "Traceback" not in result.stderr, result.stderr
+
+
 def test_ctrl_c_during_judging_keeps_every_paid_judgment(tmp_path, monkeypatch):
     root = tmp_path / "responses"
     vdir = root / "my_model" / "mixeval_hard" / VERSION

@@ -7,6 +7,7 @@ status 130; anything else is a bug and keeps its traceback (and is logged too).
 """
 from __future__ import annotations
 
+import atexit
 import errno
 import logging
 import os
@@ -80,20 +81,29 @@ def run_command(work: Callable[[], object], *, log_dir: str, context: str, saved
 def exit_process(status: int) -> NoReturn:
     """End a command-line process with ``status``.
 
-    The command's work is over and saved, so a Ctrl-C that lands while the interpreter
-    shuts down (torch's exit handlers take a while) ends the process at once with the
-    same status, instead of a traceback from inside those handlers.
+    The command's work is over and saved. The exit handlers of the libraries run (torch's
+    take a while), then the process ends without tearing down its modules: Python stops
+    handling signals before that teardown, so a late Ctrl-C there would kill the process
+    by signal. A Ctrl-C that lands while the exit handlers run ends the process at once,
+    with the same status and no traceback.
     """
-    def exit_now(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
+    def flush() -> None:
         for stream in (sys.stdout, sys.stderr):
             try:
                 stream.flush()
             except (OSError, ValueError):
                 pass
+
+    def exit_now(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
+        flush()
         os._exit(status)
 
     signal.signal(signal.SIGINT, exit_now)
-    sys.exit(status)
+    try:
+        atexit._run_exitfuncs()  # what the interpreter would run at exit (logging's flush, torch's)
+    finally:
+        flush()
+        os._exit(status)
 
 
 def _report(message: str, log_dir: str, context: str) -> None:
