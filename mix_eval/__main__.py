@@ -1,5 +1,5 @@
 """`python -m mix_eval` runs `mix_eval.evaluate`."""
 from mix_eval.evaluate import main
-from mix_eval.cli.process import exit_process
+from mix_eval.cli.process import run_process
 
-exit_process(main())
+run_process(main)

@@ -20,7 +20,7 @@ from typing import Optional, Sequence
 
 from mix_eval import evaluate
 from mix_eval.cli.flags import new_parser, positive_int, run_settings
-from mix_eval.cli.process import exit_process, run_command, setup_logging
+from mix_eval.cli.process import run_command, run_process, setup_logging
 from mix_eval.data import BENCHMARKS, KNOWN_VERSIONS
 from mix_eval.utils.cache import cache_dir
 
@@ -112,4 +112,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    exit_process(main())
+    run_process(main)

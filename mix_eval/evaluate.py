@@ -17,7 +17,7 @@ import argparse
 from typing import Optional, Sequence
 
 from mix_eval.cli import flags
-from mix_eval.cli.process import exit_process, run_command, setup_logging
+from mix_eval.cli.process import run_command, run_process, setup_logging
 from mix_eval.settings import OutputSettings
 
 
@@ -49,4 +49,4 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 if __name__ == "__main__":
-    exit_process(main())
+    run_process(main)

@@ -67,6 +67,28 @@ def test_ctrl_c_during_generation(tiny_chat, data_path, tmp_path, presses):
     assert len(ids) == len(set(ids)) == 30
 
 
+def test_ctrl_c_between_the_end_of_the_work_and_the_exit_is_quiet(tmp_path):
+    """The first Ctrl-C stops the run; the second can land after the command's two-stage
+    handler is gone and before the process exits. It must end the process with 130, not a
+    traceback and a death by signal (found as a flaky test_ctrl_c_during_generation[2])."""
+    code = (
+        "import os, signal, time\n"
+        "from mix_eval.cli.process import run_command, run_process\n"
+        "def main():\n"
+        f"    status = run_command(lambda: None, log_dir={str(tmp_path)!r}, context='test', saved='saved')\n"
+        "    os.kill(os.getpid(), signal.SIGINT)  # the work's handler is gone\n"
+        "    time.sleep(1)\n"
+        "    print('main went on after the Ctrl-C')\n"
+        "    return status\n"
+        "run_process(main)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env(),
+                            cwd=REPO, timeout=60)
+    assert result.returncode == 130, result.stderr
+    assert "Traceback" not in result.stderr and "KeyboardInterrupt" not in result.stderr, result.stderr
+    assert "main went on" not in result.stdout
+
+
 def test_ctrl_c_after_the_exit_handlers_does_not_kill_the_process_by_signal():
     """Python stops handling signals before it tears its modules down (torch's teardown takes
     a while): a second Ctrl-C that lands then must not kill the process by signal (status

@@ -17,7 +17,7 @@ import time
 from typing import Callable, NoReturn
 
 from mix_eval.errors import MixEvalError
-from mix_eval.utils.interrupt import graceful_interrupts
+from mix_eval.utils.interrupt import STOP, graceful_interrupts
 
 # Write errors that mean "no room": disk full, file too large, quota exceeded.
 DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
@@ -87,23 +87,41 @@ def exit_process(status: int) -> NoReturn:
     by signal. A Ctrl-C that lands while the exit handlers run ends the process at once,
     with the same status and no traceback.
     """
-    def flush() -> None:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except (OSError, ValueError):
-                pass
-
     def exit_now(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
-        flush()
+        _flush_std_streams()
         os._exit(status)
 
     signal.signal(signal.SIGINT, exit_now)
     try:
         atexit._run_exitfuncs()  # what the interpreter would run at exit (logging's flush, torch's)
     finally:
-        flush()
+        _flush_std_streams()
         os._exit(status)
+
+
+def run_process(main: Callable[[], int]) -> NoReturn:
+    """The body of a ``python -m`` entry point: ``main()``, then `exit_process` with its status.
+
+    Between the end of the command's work (its two-stage Ctrl-C handler is gone) and the
+    exit, a Ctrl-C ends the process at once with status 130 instead of a traceback and a
+    death by signal; before the work starts, Ctrl-C stops the process as Python does.
+    """
+    def after_work(signum, frame) -> None:  # noqa: ANN001 - signal handler signature
+        if not STOP.finished:
+            raise KeyboardInterrupt()
+        _flush_std_streams()
+        os._exit(130)
+
+    signal.signal(signal.SIGINT, after_work)
+    exit_process(main())
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
 
 
 def _report(message: str, log_dir: str, context: str) -> None:

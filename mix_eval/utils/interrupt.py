@@ -23,6 +23,7 @@ class StopRequested(KeyboardInterrupt):
 class _Stop:
     def __init__(self) -> None:
         self.requested = False
+        self.finished = False  # a command's work ran under the handler and is over
 
     def check(self) -> None:
         """Call at safe points: raises `StopRequested` once Ctrl-C was pressed."""
@@ -61,7 +62,9 @@ def graceful_interrupts() -> Iterator[None]:
         return
     previous = signal.signal(signal.SIGINT, STOP._handle)
     STOP.requested = False
+    STOP.finished = False
     try:
         yield
     finally:
+        STOP.finished = True
         signal.signal(signal.SIGINT, previous)
