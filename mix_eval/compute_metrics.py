@@ -19,7 +19,7 @@ import argparse
 from typing import Optional, Sequence
 
 from mix_eval.cli import flags
-from mix_eval.cli.process import run_command, run_process, setup_logging
+from mix_eval.cli.process import run_command, run_process
 from mix_eval.settings import ScoringSettings
 
 
@@ -38,14 +38,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ns = build_parser().parse_args(argv)
-    setup_logging(ns.verbose)
+    return run_command(lambda: _score(ns), verbose=ns.verbose, log_dir=ns.model_response_dir,
+                       saved="Judgments made so far are saved",
+                       context=f"compute_metrics, benchmark {ns.benchmark}, version {ns.version}")
+
+
+def _score(ns: argparse.Namespace) -> object:
     from mix_eval.scoring.run import score
 
-    return run_command(
-        lambda: score(flags.scoring_settings(ns)), log_dir=ns.model_response_dir,
-        saved="Judgments made so far are saved",
-        context=f"compute_metrics, benchmark {ns.benchmark}, version {ns.version}",
-    )
+    return score(flags.scoring_settings(ns))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ import argparse
 from typing import Optional, Sequence
 
 from mix_eval.cli import flags
-from mix_eval.cli.process import run_command, run_process, setup_logging
+from mix_eval.cli.process import run_command, run_process
 from mix_eval.settings import OutputSettings
 
 
@@ -39,13 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     ns = build_parser().parse_args(argv)
-    setup_logging(ns.verbose)
+    return run_command(lambda: _evaluate(ns), verbose=ns.verbose, log_dir=ns.output_dir,
+                       saved="Everything generated so far is saved",
+                       context=f"model {ns.model_name}, benchmark {ns.benchmark}, version {ns.version}")
+
+
+def _evaluate(ns: argparse.Namespace) -> object:
     from mix_eval.pipeline import evaluate
 
-    return run_command(
-        lambda: evaluate(flags.run_settings(ns)), log_dir=ns.output_dir, saved="Everything generated so far is saved",
-        context=f"model {ns.model_name}, benchmark {ns.benchmark}, version {ns.version}",
-    )
+    return evaluate(flags.run_settings(ns))
 
 
 if __name__ == "__main__":

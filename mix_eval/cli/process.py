@@ -14,7 +14,7 @@ import os
 import signal
 import sys
 import time
-from typing import Callable, NoReturn
+from typing import Callable, NoReturn, Optional
 
 from mix_eval.errors import MixEvalError
 from mix_eval.utils.interrupt import STOP, graceful_interrupts
@@ -50,11 +50,15 @@ def setup_logging(verbose: bool) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def run_command(work: Callable[[], object], *, log_dir: str, context: str, saved: str) -> int:
+def run_command(work: Callable[[], object], *, log_dir: str, context: str, saved: str,
+                verbose: Optional[bool] = None) -> int:
     """Run a command's work; turn user-fixable failures into one line and an exit status.
 
-    ``context`` is appended to logged errors; ``saved`` says what an interruption keeps.
+    ``context`` is appended to logged errors; ``saved`` says what an interruption keeps;
+    ``verbose``, when given, sets up logging first (`setup_logging`).
     """
+    if verbose is not None:
+        setup_logging(verbose)
     try:
         with graceful_interrupts():
             work()
