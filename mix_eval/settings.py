@@ -22,6 +22,7 @@ DEFAULT_RESPONSE_DIR = "mix_eval/data/model_responses/"
 DEFAULT_JUDGE = "gpt-3.5-turbo-0125"
 PARSERS = ("model", "rule")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+BACKENDS = ("hf", "vllm")
 
 
 class SettingsError(MixEvalError):
@@ -48,12 +49,28 @@ class GenerationSettings:
     max_new_tokens: Optional[int] = None  # None: the model's own (512 chat, 399 base, 1536 API)
     dtype: Optional[str] = None  # None: the checkpoint's on a GPU, float32 on the CPU
     max_gpu_memory: Optional[str] = None
+    # the engine of Hugging Face models: transformers `generate` (the reference's) or vLLM
+    backend: str = "hf"
+    tensor_parallel_size: int = 1  # vllm: one model over this many GPUs
+    gpu_memory_utilization: float = 0.9  # vllm: share of each GPU's memory for weights and KV cache
+    max_model_len: Optional[int] = None  # vllm: context length (default: the model's)
 
     def __post_init__(self) -> None:
         _positive("batch_size", self.batch_size)
         _positive("max_new_tokens", self.max_new_tokens, optional=True)
         if self.dtype is not None:
             _choice("dtype", self.dtype, DTYPES)
+        _choice("backend", self.backend, BACKENDS)
+        _positive("tensor_parallel_size", self.tensor_parallel_size)
+        _positive("max_model_len", self.max_model_len, optional=True)
+        if isinstance(self.gpu_memory_utilization, bool) or not 0 < self.gpu_memory_utilization <= 1:
+            raise SettingsError(f"--gpu_memory_utilization must be above 0 and at most 1, got "
+                                f"{self.gpu_memory_utilization!r}")
+        if self.backend != "vllm":
+            for flag, default in (("tensor_parallel_size", 1), ("gpu_memory_utilization", 0.9),
+                                  ("max_model_len", None)):
+                if getattr(self, flag) != default:
+                    raise SettingsError(f"--{flag} is a setting of the vLLM engine: add --backend vllm")
 
 
 @dataclass(frozen=True)
@@ -97,6 +114,10 @@ class ModelSettings:
     @property
     def max_gpu_memory(self) -> Optional[str]:
         return self.generation.max_gpu_memory
+
+    @property
+    def backend(self) -> str:
+        return self.generation.backend
 
 
 @dataclass(frozen=True)
@@ -213,7 +234,8 @@ EVALUATE_FLAG_ORDER = (
     "data_path", "output_dir", "inference_only", "verbose", "free_form_parser", "multi_choice_parser",
     "multichoice_judge", "freeform_judge", "extract_base_model_response", "compute_score_from_judged_file",
     "max_new_tokens", "limit", "dtype", "output_name", "model_module", "model_base_url", "model_id",
-    "model_api_key_env", "model_gen_kwargs",
+    "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "gpu_memory_utilization",
+    "max_model_len",
 )
 
 

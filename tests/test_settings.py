@@ -32,7 +32,8 @@ STATUS_ARGS_ORDER = [
     "data_path", "output_dir", "inference_only", "verbose", "free_form_parser", "multi_choice_parser",
     "multichoice_judge", "freeform_judge", "extract_base_model_response", "compute_score_from_judged_file",
     "max_new_tokens", "limit", "dtype", "output_name", "model_module", "model_base_url", "model_id",
-    "model_api_key_env", "model_gen_kwargs",
+    "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "gpu_memory_utilization",
+    "max_model_len",
 ]
 
 
@@ -94,7 +95,8 @@ def test_every_flag_lands_in_the_settings_and_back_in_the_status_args():
         "--extract_base_model_response", "--compute_score_from_judged_file", "--max_new_tokens", "9",
         "--limit", "5", "--dtype", "float16", "--output_name", "run1", "--model_module", "a.py",
         "--model_module", "b", "--model_base_url", "http://127.0.0.1:2/v1", "--model_id", "served",
-        "--model_api_key_env", "MY_KEY", "--model_gen_kwargs", '{"temperature": 0}',
+        "--model_api_key_env", "MY_KEY", "--model_gen_kwargs", '{"temperature": 0}', "--backend", "vllm",
+        "--tensor_parallel_size", "2", "--gpu_memory_utilization", "0.5", "--max_model_len", "2048",
     ]
     parser = evaluate.build_parser()
     ns = parser.parse_args(argv)

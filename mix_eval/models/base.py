@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+from types import SimpleNamespace
 from typing import Any, Optional
 
 from mix_eval.errors import ModelError
@@ -144,6 +145,10 @@ class ModelBase:
     def respond(self, file_inputs: list[str]) -> list[str]:
         raise NotImplementedError
 
+    def batch_size_for(self, requested: int) -> int:
+        """How many inputs `respond` gets at once (``--batch_size`` unless the engine wants more)."""
+        return requested
+
     def close(self) -> None:
         """Release resources (GPU memory, connections)."""
 
@@ -216,10 +221,42 @@ class _TransformersModel(ModelBase):
                 f"could not load the tokenizer of {self.model_name!r}: {_first_line(e)}"
             ) from None
 
+    @property
+    def backend(self) -> str:
+        return _args_get(self.args, "backend") or "hf"
+
+    def build_engine(self) -> Any:
+        """A vLLM engine for the checkpoint (``--backend vllm``); its context is the model's."""
+        from transformers import AutoConfig
+
+        from mix_eval.models.vllm_engine import VLLMEngine, require_vllm
+
+        require_vllm()
+        try:
+            config = AutoConfig.from_pretrained(self.model_name, trust_remote_code=self.trust_remote_code)
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:
+            raise ModelError(f"could not read the config of {self.model_name!r}: {_first_line(e)}") from None
+        self.model_max_len = _max_positions(SimpleNamespace(config=config))
+        on_gpu = cuda_available()
+        dtype = resolve_dtype(_args_get(self.args, "dtype"), self.model_dtype, on_gpu)
+        return VLLMEngine(
+            self.model_name, dtype=str(dtype).replace("torch.", ""), trust_remote_code=self.trust_remote_code,
+            max_model_len=_args_get(self.args, "max_model_len") or self.model_max_len,
+            tensor_parallel_size=_args_get(self.args, "tensor_parallel_size") or 1,
+            gpu_memory_utilization=_args_get(self.args, "gpu_memory_utilization") or 0.9,
+            on_gpu=on_gpu, verbose=bool(_args_get(self.args, "verbose")),
+        )
+
     def load(self, *, sets_pad_token_to_eos: bool = False) -> None:
-        """Build model and tokenizer and derive the input length (spec-made classes)."""
-        self.model = self.build_model()
-        self.model_max_len = _max_positions(self.model)
+        """Build model (or vLLM engine) and tokenizer and derive the input length (spec-made classes)."""
+        if self.backend == "vllm":
+            self.model = None
+            self.engine = self.build_engine()
+        else:
+            self.model = self.build_model()
+            self.model_max_len = _max_positions(self.model)
         self.tokenizer = self.build_tokenizer()
         if sets_pad_token_to_eos and self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -240,8 +277,17 @@ class _TransformersModel(ModelBase):
         rendered = [self.render(x) for x in file_inputs]
         return [len(ids) for ids in self.tokenizer(rendered)["input_ids"]]
 
+    def batch_size_for(self, requested: int) -> int:
+        if getattr(self, "engine", None) is None:
+            return requested
+        from mix_eval.models.vllm_engine import chunk_size
+
+        return chunk_size(requested)
+
     def respond(self, file_inputs: list[str]) -> list[str]:
         """Generate for a batch: left-padded, truncated, only new tokens decoded."""
+        if getattr(self, "engine", None) is not None:
+            return self._respond_with_engine(file_inputs)
         torch = _torch()
         tok = self.tokenizer
         tok.padding_side = self.padding_side
@@ -271,7 +317,35 @@ class _TransformersModel(ModelBase):
         new_tokens = out[:, enc["input_ids"].shape[1]:]
         return tok.batch_decode(new_tokens, skip_special_tokens=True)
 
+    def _respond_with_engine(self, file_inputs: list[str]) -> list[str]:
+        """The same prompts, truncation and decoding as `respond`; vLLM generates."""
+        from mix_eval.models.vllm_engine import sampling_settings
+
+        tok = self.tokenizer
+        texts = [self.render(x) for x in file_inputs]
+        prompts = tok(texts, max_length=self.max_input_length_closeend, truncation=True)["input_ids"]
+        sampling = sampling_settings(self._generation_config(), self.gen_kwargs)
+        if not sampling["stop_token_ids"] and tok.eos_token_id is not None:
+            sampling["stop_token_ids"] = [tok.eos_token_id]
+        new_tokens = self.engine.generate(prompts, self.closeended_max_new_tokens, sampling)
+        return tok.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def _generation_config(self) -> Any:
+        """The checkpoint's generation config, as `generate` would start from (None when absent)."""
+        if not hasattr(self, "_checkpoint_generation_config"):
+            from transformers import GenerationConfig
+
+            try:
+                self._checkpoint_generation_config = GenerationConfig.from_pretrained(
+                    self.model_name, trust_remote_code=self.trust_remote_code)
+            except Exception:  # noqa: BLE001 - no generation_config.json: transformers' defaults
+                self._checkpoint_generation_config = None
+        return self._checkpoint_generation_config
+
     def close(self) -> None:
+        engine, self.engine = getattr(self, "engine", None), None
+        if engine is not None:
+            engine.close()
         self.model = None
         if cuda_available():
             _torch().cuda.empty_cache()

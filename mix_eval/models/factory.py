@@ -10,6 +10,22 @@ from mix_eval.models.spec import ModelSpec, resolve_gen_kwargs
 from mix_eval.settings import ModelSettings
 
 
+def check_backend(model_name: str, model_cls: type, backend: str) -> None:
+    """``--backend vllm`` drives the catalog's Hugging Face models; refuse it for others."""
+    if backend == "hf":
+        return
+    spec = getattr(model_cls, "spec", None)
+    if spec is None or spec.kind == "api":
+        what = "an API model" if spec is not None else "a model class that loads its own weights"
+        raise ModelError(
+            f"--backend {backend} drives the Hugging Face models of the catalog (local_chat, local_base and "
+            f"the others listed by python -m mix_eval.models); {model_name} is {what}: leave --backend out"
+        )
+    from mix_eval.models.vllm_engine import require_vllm
+
+    require_vllm()
+
+
 def check_model_path(flag: str, path: Any) -> str:
     """A local checkpoint folder or a Hub id (``org/name``); else a clear error naming ``flag``."""
     path = str(path)
@@ -51,7 +67,7 @@ class _SpecMixin:
             system = args.model_systemprompt or spec.system_message
             self.SYSTEM_MESSAGE = {"role": "system", "content": system} if system else None
         self.load(sets_pad_token_to_eos=spec.sets_pad_token_to_eos)
-        if spec.tie_weights_after_load:
+        if spec.tie_weights_after_load and self.model is not None:  # vLLM loads the weights itself
             self.model.tie_weights()
         vocab = self.tokenizer.get_vocab()
         try:

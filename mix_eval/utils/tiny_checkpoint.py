@@ -36,6 +36,8 @@ def build_tiny_checkpoint(
     vocab_size: int = 1024,
     hidden_size: int = 32,
     num_layers: int = 2,
+    num_attention_heads: int = 4,
+    num_key_value_heads: int = 2,
     max_position_embeddings: int = 4096,
     seed: int = 0,
     chat_template: Optional[str] = CHAT_TEMPLATE,
@@ -44,7 +46,8 @@ def build_tiny_checkpoint(
     """Write a tiny random LlamaForCausalLM and its tokenizer to ``out_dir``.
 
     ``pad_token=None`` leaves the tokenizer without a pad token, as many real
-    checkpoints are (the suite then pads with eos).
+    checkpoints are (the suite then pads with eos). vLLM's CPU attention needs a head
+    size of 64: ``hidden_size=128, num_attention_heads=2``.
     """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -83,8 +86,8 @@ def build_tiny_checkpoint(
         hidden_size=hidden_size,
         intermediate_size=hidden_size * 2,
         num_hidden_layers=num_layers,
-        num_attention_heads=4,
-        num_key_value_heads=2,
+        num_attention_heads=num_attention_heads,
+        num_key_value_heads=num_key_value_heads,
         max_position_embeddings=max_position_embeddings,
         bos_token_id=fast.bos_token_id,
         eos_token_id=fast.eos_token_id,

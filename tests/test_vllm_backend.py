@@ -1,0 +1,163 @@
+"""``--backend vllm``: the real engine (vLLM's CPU build here), against the ``hf`` backend.
+
+The checkpoints are tiny random Llamas with a head size of 64 (vLLM's CPU attention
+needs it), in float32, decoded greedily: both engines should then give the same tokens.
+Every vLLM run starts an engine (about half a minute on two cores), so the runs are
+few and shared by module-scoped fixtures.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REF_RESPONSES, REPO, read_jsonl, run_module
+from mix_eval.evaluate import main as evaluate_main
+
+VERSION = "2024-06-01"
+SPLITS = ("close_freeform_hard", "close_multichoice_hard")
+NEW_TOKENS = "8"
+
+
+def build(path: Path, chat: bool) -> Path:
+    from mix_eval.utils.tiny_checkpoint import CHAT_TEMPLATE, build_tiny_checkpoint
+
+    return build_tiny_checkpoint(path, hidden_size=128, num_attention_heads=2, num_key_value_heads=2,
+                                 chat_template=CHAT_TEMPLATE if chat else None)
+
+
+@pytest.fixture(scope="module")
+def vllm_chat(tmp_path_factory) -> Path:
+    return build(tmp_path_factory.mktemp("vllm") / "tiny-chat-64", chat=True)
+
+
+@pytest.fixture(scope="module")
+def vllm_base(tmp_path_factory) -> Path:
+    return build(tmp_path_factory.mktemp("vllm") / "tiny-base-64", chat=False)
+
+
+def argv(model_name: str, checkpoint: Path, data_path: Path, out: Path, *extra: str) -> list[str]:
+    return ["--model_name", model_name, "--model_path", str(checkpoint), "--benchmark", "mixeval_hard",
+            "--version", VERSION, "--batch_size", "16", "--max_new_tokens", NEW_TOKENS, "--dtype", "float32",
+            "--data_path", str(data_path), "--output_dir", str(out), "--inference_only", *extra]
+
+
+def responses(out: Path, model: str, split: str) -> dict[str, dict]:
+    path = out / model / "mixeval_hard" / VERSION / f"{model}_{split}.jsonl"
+    return {r["id"]: r for r in read_jsonl(path)}
+
+
+def lines_of(path: Path) -> int:
+    return len(path.read_text(encoding="utf-8").splitlines()) if path.exists() else 0
+
+
+@pytest.fixture(scope="module")
+def vllm_chat_run(vllm_chat, data_path, tmp_path_factory) -> Path:
+    """The acceptance run: all of MixEval-Hard on vLLM, SIGKILLed once its first split is
+    written, then rerun to the end."""
+    out = tmp_path_factory.mktemp("vllm-chat-run")
+    cmd = [sys.executable, "-m", "mix_eval.evaluate", *argv("local_chat", vllm_chat, data_path, out,
+                                                              "--backend", "vllm")]
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+    first = out / "local_chat" / "mixeval_hard" / VERSION / f"local_chat_{SPLITS[0]}.jsonl"
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=REPO,
+                            start_new_session=True)
+    deadline = time.time() + 400
+    while proc.poll() is None and lines_of(first) < 500 and time.time() < deadline:
+        time.sleep(0.05)
+    killed = proc.poll() is None
+    os.killpg(proc.pid, signal.SIGKILL)  # the engine's processes too
+    _, err = proc.communicate(timeout=60)
+    assert killed, f"the run ended before it could be killed:\n{err[-3000:]}"
+    assert lines_of(first) == 500, err[-3000:]
+    rerun = run_module("mix_eval.evaluate", *argv("local_chat", vllm_chat, data_path, out, "--backend", "vllm"),
+                       timeout=600)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    return out
+
+
+def test_vllm_run_of_mixeval_hard_survives_sigkill_and_is_complete(vllm_chat_run, data_path, tmp_path):
+    vdir = vllm_chat_run / "local_chat" / "mixeval_hard" / VERSION
+    for split, reference in zip(SPLITS, ("gemma_11_7b_instruct_close_freeform_hard",
+                                         "gemma_11_7b_instruct_close_multichoice_hard")):
+        lines = read_jsonl(vdir / f"local_chat_{split}.jsonl")
+        ours = {r["id"]: r for r in lines}
+        ref = {r["id"]: r for r in read_jsonl(REF_RESPONSES / "mixeval_hard" / VERSION / f"{reference}.jsonl")}
+        assert len(lines) == len(ours) == len(ref) == 500  # every item exactly once
+        assert all(ours[i]["formated_input"] == ref[i]["formated_input"] for i in ref)
+        status = json.loads((vdir / f"status_{split}.json").read_text())
+        assert status["status"]["status"] == "complete"
+        assert status["args"]["backend"] == "vllm"
+    check = run_module("mix_eval.utils.check_eval_complete", "--benchmark", "mixeval_hard", "--version", VERSION,
+                       "--chat_models_to_check", "local_chat", "--base_models_to_check", "none",
+                       "--model_response_dir", str(vllm_chat_run), "--out_path", str(tmp_path / "checks.log"),
+                       "--data_path", str(data_path))
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def same_share(a: dict[str, dict], b: dict[str, dict]) -> float:
+    return sum(a[i]["response"] == b[i]["response"] for i in b) / len(b)
+
+
+@pytest.mark.parametrize("kind", ["chat", "base"])
+def test_vllm_and_hf_backends_agree(kind, vllm_chat_run, vllm_chat, vllm_base, data_path, tmp_path):
+    """The same formatted inputs, and for a float32 checkpoint decoded greedily the same
+    responses (the share is printed; nearly all must agree)."""
+    model, checkpoint = ("local_chat", vllm_chat) if kind == "chat" else ("local_base", vllm_base)
+    hf_out = tmp_path / "hf"
+    done = run_module("mix_eval.evaluate", *argv(model, checkpoint, data_path, hf_out, "--limit", "60"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    if kind == "chat":
+        vllm_out = vllm_chat_run
+    else:
+        vllm_out = tmp_path / "vllm"
+        done = run_module("mix_eval.evaluate", *argv(model, checkpoint, data_path, vllm_out, "--limit", "60",
+                                                     "--backend", "vllm"), timeout=600)
+        assert done.returncode == 0, done.stderr[-3000:]
+    for split in SPLITS:
+        hf, vllm = responses(hf_out, model, split), responses(vllm_out, model, split)
+        assert set(hf) <= set(vllm)
+        assert all(hf[i]["formated_input"] == vllm[i]["formated_input"] for i in hf)
+        share = same_share(vllm, hf)
+        print(f"{kind} {split}: {share:.1%} of {len(hf)} responses identical")
+        assert share >= 0.95, share
+        assert any(r["response"] for r in hf.values())  # the comparison is not of empty answers
+
+
+def test_resuming_with_another_backend_is_refused(vllm_chat_run, vllm_chat, data_path, capsys):
+    code = evaluate_main(argv("local_chat", vllm_chat, data_path, vllm_chat_run))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "--backend" in err and "vllm" in err
+
+
+def test_vllm_backend_refuses_an_api_model(data_path, tmp_path, capsys):
+    code = evaluate_main(["--model_name", "gpt_4o", "--benchmark", "mixeval_hard", "--version", VERSION,
+                          "--batch_size", "1", "--data_path", str(data_path), "--output_dir", str(tmp_path),
+                          "--inference_only", "--backend", "vllm"])
+    assert code == 2
+    assert "--backend vllm drives the Hugging Face models" in capsys.readouterr().err
+
+
+def test_engine_flags_without_the_vllm_backend_are_refused(vllm_chat, data_path, tmp_path, capsys):
+    code = evaluate_main(argv("local_chat", vllm_chat, data_path, tmp_path, "--tensor_parallel_size", "2"))
+    assert code == 2
+    assert "--tensor_parallel_size is a setting of the vLLM engine: add --backend vllm" in capsys.readouterr().err
+
+
+def test_vllm_not_installed_is_one_error_naming_the_install(vllm_chat, data_path, tmp_path, capsys, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a, **k: None if name == "vllm" else real(name, *a, **k))
+    code = evaluate_main(argv("local_chat", vllm_chat, data_path, tmp_path, "--backend", "vllm"))
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "pip install" in err and "--backend hf" in err
+    assert not (tmp_path / "local_chat").exists() or not any((tmp_path / "local_chat").rglob("*.jsonl"))
