@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--models_to_eval", nargs="+", default=None,
                    help="Model folders to score (default: every one found).")
     flags.add_judge_flags(p)
+    flags.add_backend_flag(p)
     flags.add_verbose_flag(p)
     return p
 

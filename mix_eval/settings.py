@@ -151,8 +151,10 @@ class JudgeSettings:
     api_parallel_num: int = 100
     extract_base_model_response: bool = False
     compute_score_from_judged_file: bool = False
+    backend: str = "hf"  # the engine of a local judge: the same --backend as the model's
 
     def __post_init__(self) -> None:
+        _choice("backend", self.backend, BACKENDS)
         _choice("free_form_parser", self.free_form_parser, PARSERS)
         _choice("multi_choice_parser", self.multi_choice_parser, PARSERS)
         _positive("batch_size_judge", self.batch_size_judge)

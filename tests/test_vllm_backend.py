@@ -24,6 +24,9 @@ from mix_eval.evaluate import main as evaluate_main
 VERSION = "2024-06-01"
 SPLITS = ("close_freeform_hard", "close_multichoice_hard")
 NEW_TOKENS = "8"
+# vLLM's own log says when its engine runs (mix_eval quiets it unless asked)
+ENGINE_LOGS = {"VLLM_LOGGING_LEVEL": "INFO"}
+ENGINE_STARTED = "Initializing a V1 LLM engine"
 
 
 def build(path: Path, chat: bool) -> Path:
@@ -78,8 +81,9 @@ def vllm_chat_run(vllm_chat, data_path, tmp_path_factory) -> Path:
     assert killed, f"the run ended before it could be killed:\n{err[-3000:]}"
     assert lines_of(first) == 500, err[-3000:]
     rerun = run_module("mix_eval.evaluate", *argv("local_chat", vllm_chat, data_path, out, "--backend", "vllm"),
-                       timeout=600)
+                       timeout=600, env=ENGINE_LOGS)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert ENGINE_STARTED in rerun.stdout + rerun.stderr
     return out
 
 
@@ -112,15 +116,18 @@ def test_vllm_and_hf_backends_agree(kind, vllm_chat_run, vllm_chat, vllm_base, d
     responses (the share is printed; nearly all must agree)."""
     model, checkpoint = ("local_chat", vllm_chat) if kind == "chat" else ("local_base", vllm_base)
     hf_out = tmp_path / "hf"
-    done = run_module("mix_eval.evaluate", *argv(model, checkpoint, data_path, hf_out, "--limit", "60"))
+    done = run_module("mix_eval.evaluate", *argv(model, checkpoint, data_path, hf_out, "--limit", "60"),
+                      env=ENGINE_LOGS)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert ENGINE_STARTED not in done.stdout + done.stderr
     if kind == "chat":
         vllm_out = vllm_chat_run
     else:
         vllm_out = tmp_path / "vllm"
         done = run_module("mix_eval.evaluate", *argv(model, checkpoint, data_path, vllm_out, "--limit", "60",
-                                                     "--backend", "vllm"), timeout=600)
+                                                     "--backend", "vllm"), timeout=600, env=ENGINE_LOGS)
         assert done.returncode == 0, done.stderr[-3000:]
+        assert ENGINE_STARTED in done.stdout + done.stderr
     for split in SPLITS:
         hf, vllm = responses(hf_out, model, split), responses(vllm_out, model, split)
         assert set(hf) <= set(vllm)
@@ -161,3 +168,31 @@ def test_vllm_not_installed_is_one_error_naming_the_install(vllm_chat, data_path
     err = capsys.readouterr().err
     assert "pip install" in err and "--backend hf" in err
     assert not (tmp_path / "local_chat").exists() or not any((tmp_path / "local_chat").rglob("*.jsonl"))
+
+
+def test_local_judge_on_vllm_gives_the_hf_judges_verdicts(tmp_path):
+    """--judge_model_id on --backend vllm: same messages, verdicts, rounds and scores as on hf."""
+    from conftest import make_responses
+    from verdict_checkpoint import build_verdict_checkpoint
+
+    pieces = ("The correctness score: ", "[[", "1.0", "]]", ". The option chosen by the model: ", "[[B]]")
+    judge = build_verdict_checkpoint(tmp_path / "org" / "verdict-judge-64", pieces, hidden=128, heads=2, kv_heads=2)
+    runs = {}
+    for backend in ("hf", "vllm"):
+        root = tmp_path / backend
+        vdir = make_responses(root, "my_model", "mixeval", n=5)
+        done = run_module("mix_eval.compute_metrics", "--benchmark", "mixeval", "--version", VERSION,
+                          "--model_response_dir", str(root), "--judge_model_id", str(judge),
+                          "--batch_size_judge", "2", "--backend", backend, timeout=600, env=ENGINE_LOGS)
+        assert done.returncode == 0, done.stderr[-3000:]
+        assert (ENGINE_STARTED in done.stdout + done.stderr) == (backend == "vllm")
+        tail = str(judge).replace("/", "_")
+        runs[backend] = (read_jsonl(vdir / f"judge_results_ff_model_judge_{tail}.jsonl"),
+                         read_jsonl(vdir / f"judge_results_mp_model_judge_{tail}.jsonl"),
+                         json.loads((vdir / "score.json").read_text()),
+                         json.loads((vdir / "judge_report.json").read_text()))
+    assert runs["vllm"] == runs["hf"]
+    ff, mp, scores, report = runs["vllm"]
+    assert [x["judge_response"] for x in ff + mp] == ["".join(pieces)] * 10
+    assert scores["overall"] == pytest.approx(0.7)
+    assert report["free_form"]["rounds"] == report["multiple_choice"]["rounds"] == 1

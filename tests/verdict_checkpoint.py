@@ -22,11 +22,13 @@ from pathlib import Path
 HIDDEN = 32
 
 
-def build_verdict_checkpoint(out_dir: str | Path, pieces: Sequence[str]) -> Path:
+def build_verdict_checkpoint(out_dir: str | Path, pieces: Sequence[str], *, hidden: int = HIDDEN,
+                             heads: int = 4, kv_heads: int = 2) -> Path:
     """Write to ``out_dir`` a checkpoint that answers every chat with ``"".join(pieces)``.
 
-    ``pieces`` are the reply's tokens, all different (a token has one successor), at
-    most 31 of them. Returns ``out_dir``.
+    ``pieces`` are the reply's tokens, all different (a token has one successor), fewer
+    than ``hidden`` of them. Returns ``out_dir``. vLLM's CPU attention needs a head size
+    of 64: ``hidden=128, heads=2``.
     """
     import torch
     from tokenizers import AddedToken
@@ -34,8 +36,8 @@ def build_verdict_checkpoint(out_dir: str | Path, pieces: Sequence[str]) -> Path
 
     from mix_eval.utils.tiny_checkpoint import build_tiny_checkpoint
 
-    if len(set(pieces)) != len(pieces) or not 0 < len(pieces) < HIDDEN:
-        raise ValueError(f"need 1 to {HIDDEN - 1} different pieces, got {list(pieces)!r}")
+    if len(set(pieces)) != len(pieces) or not 0 < len(pieces) < hidden:
+        raise ValueError(f"need 1 to {hidden - 1} different pieces, got {list(pieces)!r}")
     out = build_tiny_checkpoint(out_dir)  # the suite's tokenizer and chat template (and a model replaced below)
     tok = AutoTokenizer.from_pretrained(out)
     tok.add_tokens([AddedToken(p, normalized=False, special=False) for p in pieces])
@@ -54,8 +56,8 @@ def build_verdict_checkpoint(out_dir: str | Path, pieces: Sequence[str]) -> Path
     tok.save_pretrained(out)
 
     config = LlamaConfig(
-        vocab_size=len(tok), hidden_size=HIDDEN, intermediate_size=2 * HIDDEN, num_hidden_layers=1,
-        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
+        vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=1,
+        num_attention_heads=heads, num_key_value_heads=kv_heads, max_position_embeddings=4096,
         bos_token_id=tok.bos_token_id, eos_token_id=eos, pad_token_id=None, tie_word_embeddings=False,
     )
     torch.manual_seed(0)

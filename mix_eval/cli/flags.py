@@ -85,14 +85,20 @@ def add_generation_flags(p: argparse.ArgumentParser) -> None:
                    help="Weights dtype (default: the model's on GPU, float32 on CPU).")
     g.add_argument("--max_gpu_memory", type=str, default=GenerationSettings.max_gpu_memory,
                    help="Memory per GPU for the weights, e.g. 60GiB (default: 85%% of free memory).")
-    g.add_argument("--backend", type=str, default=GenerationSettings.backend, choices=list(BACKENDS),
-                   help="Engine of Hugging Face models: hf (transformers generate, the reference's) or vllm.")
+    add_backend_flag(g)
     g.add_argument("--tensor_parallel_size", type=positive_int, default=GenerationSettings.tensor_parallel_size,
                    help="vllm: spread one model over this many GPUs.")
     g.add_argument("--gpu_memory_utilization", type=float, default=GenerationSettings.gpu_memory_utilization,
                    help="vllm: share of each GPU's memory for weights and KV cache.")
     g.add_argument("--max_model_len", type=positive_int, default=GenerationSettings.max_model_len,
                    help="vllm: context length (default: the model's).")
+
+
+def add_backend_flag(g: Any) -> None:
+    """``--backend``: the engine of the model under evaluation and of a local judge."""
+    g.add_argument("--backend", type=str, default=GenerationSettings.backend, choices=list(BACKENDS),
+                   help="Engine of Hugging Face models and of a local judge: hf (transformers generate, "
+                        "the reference's) or vllm.")
 
 
 def add_data_flags(p: argparse.ArgumentParser, *, with_limit: bool) -> None:

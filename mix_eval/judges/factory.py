@@ -18,6 +18,10 @@ def check_judge_config(settings: JudgeSettings) -> None:
         from mix_eval.models.factory import check_model_path
 
         check_model_path("--judge_model_id", settings.judge_model_id)
+        if settings.backend == "vllm":
+            from mix_eval.models.vllm_engine import require_vllm
+
+            require_vllm()
         return
     from mix_eval.judges.api import judge_client_config
 
@@ -42,7 +46,7 @@ class JudgeFactory:
                 logger.info("loading the local judge %s", name)
                 self._backends[name] = LocalJudge(
                     name, batch_size=self.settings.batch_size_judge,
-                    max_gpu_memory=self.settings.max_gpu_memory_judge,
+                    max_gpu_memory=self.settings.max_gpu_memory_judge, backend=self.settings.backend,
                 )
             else:
                 from mix_eval.judges.api import ApiJudge, judge_client_config

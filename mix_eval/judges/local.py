@@ -2,7 +2,8 @@
 
 The same judge messages as the API judge, rendered with the model's chat template,
 generated in length-sorted batches of `--batch_size_judge` (1024 new tokens), on the
-GPUs when there are any (capped by `--max_gpu_memory_judge`), else on the CPU.
+GPUs when there are any (capped by `--max_gpu_memory_judge`), else on the CPU; with
+``--backend vllm`` on the vLLM engine, in chunks of at least 512.
 """
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ class LocalJudge(ChatModel):
     """A chat model whose inputs are whole message lists."""
 
     def __init__(self, model_id: str, *, batch_size: int = 1, max_gpu_memory: Optional[str] = None,
-                 dtype: Optional[str] = None, max_new_tokens: int = JUDGE_MAX_NEW_TOKENS):
-        super().__init__(ModelSettings(model_id, generation=GenerationSettings(max_gpu_memory=max_gpu_memory, dtype=dtype)))
+                 dtype: Optional[str] = None, max_new_tokens: int = JUDGE_MAX_NEW_TOKENS, backend: str = "hf"):
+        super().__init__(ModelSettings(model_id, generation=GenerationSettings(
+            max_gpu_memory=max_gpu_memory, dtype=dtype, backend=backend)))
         self.name = model_id
         self.model_name = model_id
         self.trust_remote_code = True
@@ -41,7 +43,8 @@ class LocalJudge(ChatModel):
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
                  on_result: Callable[[str, str, Optional[str]], None]) -> None:
         conversations = [messages for _, messages in requests]
-        for batch in length_sorted_batches(self.input_lengths(conversations), self.batch_size):
+        batch_size = self.batch_size_for(self.batch_size)  # the vLLM engine takes large chunks
+        for batch in length_sorted_batches(self.input_lengths(conversations), batch_size):
             if STOP.requested:  # Ctrl-C: stop between batches; the runner saves what is done
                 return
             replies = self.respond([conversations[i] for i in batch])
