@@ -88,6 +88,8 @@ def main() -> None:
     p.add_argument("--batch_sizes", type=int, nargs="+", default=[50], help="hf batch sizes to try")
     p.add_argument("--hidden", type=int, default=512)
     p.add_argument("--layers", type=int, default=6)
+    p.add_argument("--backends", nargs="+", default=["hf", "vllm"], choices=["hf", "vllm"],
+                   help="hf alone where vLLM is not installed (figures of the hf backend only)")
     p.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--checkpoint", help=argparse.SUPPRESS)
     p.add_argument("--backend", help=argparse.SUPPRESS)
@@ -104,12 +106,15 @@ def main() -> None:
         checkpoint = build_checkpoint(Path(tmp) / "bench-llama", a.hidden, a.layers)
         print(f"{a.items} MixEval-Hard items x {a.new_tokens} new tokens, random Llama hidden {a.hidden}, "
               f"{a.layers} layers, on {'CPU' if cpu else 'GPU'}")
-        results = [run(checkpoint, "hf", b, a, cpu) for b in a.batch_sizes]
-        results.append(run(checkpoint, "vllm", max(a.batch_sizes), a, cpu))
+        results = [run(checkpoint, "hf", b, a, cpu) for b in a.batch_sizes] if "hf" in a.backends else []
+        if "vllm" in a.backends:
+            results.append(run(checkpoint, "vllm", max(a.batch_sizes), a, cpu))
     for r in results:
         print(f"{r['backend']:>4} batch {r['batch_size']:>4}: generation {r['tokens'] / r['generate_s']:8.1f} tok/s "
               f"({r['generate_s']:.1f} s), whole process {r['tokens'] / r['process_s']:8.1f} tok/s "
               f"({r['process_s']:.1f} s, of which start-up and loading {r['load_s']:.1f} s)")
+    if set(a.backends) != {"hf", "vllm"}:
+        return
     best = max(results[:-1], key=lambda r: r["tokens"] / r["generate_s"])
     vllm = results[-1]
     print(f"vllm / hf (batch {best['batch_size']}): generation {best['generate_s'] / vllm['generate_s']:.2f}x, "
