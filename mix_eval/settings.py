@@ -119,6 +119,18 @@ class ModelSettings:
     def backend(self) -> str:
         return self.generation.backend
 
+    @property
+    def tensor_parallel_size(self) -> int:
+        return self.generation.tensor_parallel_size
+
+    @property
+    def gpu_memory_utilization(self) -> float:
+        return self.generation.gpu_memory_utilization
+
+    @property
+    def max_model_len(self) -> Optional[int]:
+        return self.generation.max_model_len
+
 
 @dataclass(frozen=True)
 class DataSettings:

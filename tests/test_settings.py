@@ -107,6 +107,9 @@ def test_every_flag_lands_in_the_settings_and_back_in_the_status_args():
     assert settings.flags() == expected
     assert settings.model.model_module == ("a.py", "b")
     assert settings.model.batch_size == 4 and settings.model.max_new_tokens == 9  # the reference's names
+    # a model reads every generation setting under its flag's name
+    for name in GenerationSettings.__dataclass_fields__:
+        assert getattr(settings.model, name) == getattr(settings.generation, name), name
     assert settings.name == "run1"
     scoring = settings.scoring()
     assert scoring.models_to_eval == ("run1",) and scoring.model_response_dir == "o"

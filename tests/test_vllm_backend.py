@@ -196,3 +196,27 @@ def test_local_judge_on_vllm_gives_the_hf_judges_verdicts(tmp_path):
     assert [x["judge_response"] for x in ff + mp] == ["".join(pieces)] * 10
     assert scores["overall"] == pytest.approx(0.7)
     assert report["free_form"]["rounds"] == report["multiple_choice"]["rounds"] == 1
+
+
+def test_tensor_parallel_2_on_the_cpu_build_gives_the_same_responses(vllm_chat_run, vllm_chat, data_path, tmp_path):
+    """One model over two workers (on a CPU each bound to its own cores): the same greedy answers."""
+    out = tmp_path / "tp2"
+    done = run_module("mix_eval.evaluate", *argv("local_chat", vllm_chat, data_path, out, "--limit", "20",
+                                                 "--backend", "vllm", "--tensor_parallel_size", "2"),
+                      timeout=600, env=ENGINE_LOGS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "tensor_parallel_size=2" in done.stdout + done.stderr
+    for split in SPLITS:
+        tp2, tp1 = responses(out, "local_chat", split), responses(vllm_chat_run, "local_chat", split)
+        assert len(tp2) == 20
+        assert all(tp2[i]["response"] == tp1[i]["response"] for i in tp2)
+
+
+def test_cpu_threads_are_split_between_the_workers():
+    from mix_eval.errors import ModelError
+    from mix_eval.models.vllm_engine import cpu_threads_bind
+
+    assert cpu_threads_bind(2, [3, 2, 1, 0]) == "0,1|2,3"
+    assert cpu_threads_bind(2, [0, 1, 2]) == "0|1"
+    with pytest.raises(ModelError, match="--tensor_parallel_size 4"):
+        cpu_threads_bind(4, [0, 1])

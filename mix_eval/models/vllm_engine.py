@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 from mix_eval.errors import ModelError
 
@@ -30,6 +30,20 @@ MIN_CHUNK = 512
 # this says otherwise (GiB).
 CPU_KV_CACHE_ENV = "VLLM_CPU_KVCACHE_SPACE"
 DEFAULT_CPU_KV_CACHE_GIB = "4"
+# On a CPU, which cores each worker of a tensor-parallel engine uses (see `cpu_threads_bind`).
+CPU_BIND_ENV = "VLLM_CPU_OMP_THREADS_BIND"
+
+
+def cpu_threads_bind(parts: int, cores: Sequence[int]) -> str:
+    """``VLLM_CPU_OMP_THREADS_BIND`` for ``parts`` CPU workers: the allowed cores, split into
+    ``parts`` disjoint lists (``"0,1|2,3"``). vLLM's automatic binding wants a NUMA node
+    per worker, which most machines lack."""
+    cores = sorted(cores)
+    if len(cores) < parts:
+        raise ModelError(f"--tensor_parallel_size {parts} on a CPU needs {parts} cores, and this process may use "
+                         f"{len(cores)}: lower --tensor_parallel_size")
+    per = len(cores) // parts
+    return "|".join(",".join(str(c) for c in cores[i * per:(i + 1) * per]) for i in range(parts))
 
 
 def require_vllm() -> None:
@@ -83,6 +97,8 @@ class VLLMEngine:
                  verbose: bool = False, seed: int = 42):
         require_vllm()
         os.environ.setdefault(CPU_KV_CACHE_ENV, DEFAULT_CPU_KV_CACHE_GIB)
+        if not on_gpu and tensor_parallel_size > 1 and os.environ.get(CPU_BIND_ENV, "auto") == "auto":
+            os.environ[CPU_BIND_ENV] = cpu_threads_bind(tensor_parallel_size, sorted(os.sched_getaffinity(0)))
         if not verbose:
             os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         from vllm import LLM
