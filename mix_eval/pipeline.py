@@ -56,9 +56,7 @@ def set_seed(seed: int = 42) -> None:
 
 def output_name(settings: RunSettings) -> str:
     """The output folder's name: --output_name, else --model_name; never a path."""
-    if settings.output.output_name:
-        return check_safe_name("--output_name", settings.output.output_name)
-    return check_safe_name("--model_name", settings.model.model_name)
+    return check_safe_name("--output_name" if settings.output.output_name else "--model_name", settings.name)
 
 
 def generate(settings: RunSettings, *, show_progress: bool = True) -> RunResult:

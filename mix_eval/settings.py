@@ -23,6 +23,7 @@ DEFAULT_JUDGE = "gpt-3.5-turbo-0125"
 PARSERS = ("model", "rule")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("hf", "vllm")
+VLLM_ENGINE_FLAGS = ("tensor_parallel_size", "gpu_memory_utilization", "max_model_len")
 
 
 class SettingsError(MixEvalError):
@@ -67,9 +68,8 @@ class GenerationSettings:
             raise SettingsError(f"--gpu_memory_utilization must be above 0 and at most 1, got "
                                 f"{self.gpu_memory_utilization!r}")
         if self.backend != "vllm":
-            for flag, default in (("tensor_parallel_size", 1), ("gpu_memory_utilization", 0.9),
-                                  ("max_model_len", None)):
-                if getattr(self, flag) != default:
+            for flag in VLLM_ENGINE_FLAGS:
+                if getattr(self, flag) != self.__dataclass_fields__[flag].default:
                     raise SettingsError(f"--{flag} is a setting of the vLLM engine: add --backend vllm")
 
 

@@ -230,6 +230,7 @@ class _TransformersModel(ModelBase):
         from transformers import AutoConfig
 
         from mix_eval.models.vllm_engine import VLLMEngine, require_vllm
+        from mix_eval.settings import GenerationSettings
 
         require_vllm()
         try:
@@ -244,8 +245,9 @@ class _TransformersModel(ModelBase):
         return VLLMEngine(
             self.model_name, dtype=str(dtype).replace("torch.", ""), trust_remote_code=self.trust_remote_code,
             max_model_len=_args_get(self.args, "max_model_len") or self.model_max_len,
-            tensor_parallel_size=_args_get(self.args, "tensor_parallel_size") or 1,
-            gpu_memory_utilization=_args_get(self.args, "gpu_memory_utilization") or 0.9,
+            tensor_parallel_size=_args_get(self.args, "tensor_parallel_size", GenerationSettings.tensor_parallel_size),
+            gpu_memory_utilization=_args_get(self.args, "gpu_memory_utilization",
+                                             GenerationSettings.gpu_memory_utilization),
             on_gpu=on_gpu, verbose=bool(_args_get(self.args, "verbose")),
         )
 
@@ -324,9 +326,7 @@ class _TransformersModel(ModelBase):
         tok = self.tokenizer
         texts = [self.render(x) for x in file_inputs]
         prompts = tok(texts, max_length=self.max_input_length_closeend, truncation=True)["input_ids"]
-        sampling = sampling_settings(self._generation_config(), self.gen_kwargs)
-        if not sampling["stop_token_ids"] and tok.eos_token_id is not None:
-            sampling["stop_token_ids"] = [tok.eos_token_id]
+        sampling = sampling_settings(self._generation_config(), self.gen_kwargs, tok.eos_token_id)
         new_tokens = self.engine.generate(prompts, self.closeended_max_new_tokens, sampling)
         return tok.batch_decode(new_tokens, skip_special_tokens=True)
 

@@ -52,12 +52,13 @@ def require_vllm() -> None:
         raise ModelError(f"--backend vllm needs vLLM, which is not installed: {INSTALL_HINT}")
 
 
-def sampling_settings(generation_config: Any, gen_kwargs: dict[str, Any]) -> dict[str, Any]:
+def sampling_settings(generation_config: Any, gen_kwargs: dict[str, Any],
+                      tokenizer_eos: Optional[int] = None) -> dict[str, Any]:
     """What transformers `generate` would decode with, as vLLM sampling parameters.
 
     ``generation_config`` is the checkpoint's (or None); ``gen_kwargs`` the model's own
-    settings, which win. Greedy unless ``do_sample``; ``eos_token_id`` (one or several)
-    becomes ``stop_token_ids``.
+    settings, which win. Greedy unless ``do_sample``; ``eos_token_id`` (one or several,
+    else the tokenizer's) becomes ``stop_token_ids``.
     """
     merged: dict[str, Any] = {}
     if generation_config is not None:
@@ -76,8 +77,8 @@ def sampling_settings(generation_config: Any, gen_kwargs: dict[str, Any]) -> dic
         params["temperature"] = 0.0
     if merged.get("repetition_penalty") not in (None, 1.0):
         params["repetition_penalty"] = float(merged["repetition_penalty"])
-    eos = merged.get("eos_token_id")
-    params["stop_token_ids"] = sorted({int(e) for e in _as_list(eos)})
+    eos = _as_list(merged.get("eos_token_id")) or _as_list(tokenizer_eos)
+    params["stop_token_ids"] = sorted({int(e) for e in eos})
     return params
 
 
