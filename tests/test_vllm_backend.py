@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -212,11 +214,100 @@ def test_tensor_parallel_2_on_the_cpu_build_gives_the_same_responses(vllm_chat_r
         assert all(tp2[i]["response"] == tp1[i]["response"] for i in tp2)
 
 
-def test_cpu_threads_are_split_between_the_workers():
-    from mix_eval.errors import ModelError
-    from mix_eval.models.vllm_engine import cpu_threads_bind
+def test_data_parallel_2_on_the_cpu_build_gives_the_same_responses(vllm_chat_run, vllm_chat, data_path, tmp_path):
+    """Two engine replicas (on a CPU each on its own core), the items dealt out between
+    them: one response file per split, each item once, the same greedy answers."""
+    out = tmp_path / "dp2"
+    done = run_module("mix_eval.evaluate", *argv("local_chat", vllm_chat, data_path, out, "--limit", "20",
+                                                 "--backend", "vllm", "--data_parallel_size", "2"),
+                      timeout=600, env=ENGINE_LOGS)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert (done.stdout + done.stderr).count(ENGINE_STARTED) == 2  # two engines ran
+    vdir = out / "local_chat" / "mixeval_hard" / VERSION
+    assert sorted(p.name for p in vdir.glob("*.jsonl")) == sorted(f"local_chat_{s}.jsonl" for s in SPLITS)
+    for split in SPLITS:
+        lines = read_jsonl(vdir / f"local_chat_{split}.jsonl")
+        dp2, dp1 = {r["id"]: r for r in lines}, responses(vllm_chat_run, "local_chat", split)
+        assert len(lines) == len(dp2) == 20
+        assert all(dp2[i]["response"] == dp1[i]["response"] for i in dp2)
+        assert json.loads((vdir / f"status_{split}.json").read_text())["args"]["data_parallel_size"] == 2
 
-    assert cpu_threads_bind(2, [3, 2, 1, 0]) == "0,1|2,3"
-    assert cpu_threads_bind(2, [0, 1, 2]) == "0|1"
-    with pytest.raises(ModelError, match="--tensor_parallel_size 4"):
-        cpu_threads_bind(4, [0, 1])
+
+def test_each_replica_gets_its_own_gpus_or_cores():
+    from mix_eval.models.vllm_engine import replica_environments
+
+    gpus = ["0", "1", "2", "3", "4", "5"]
+    assert replica_environments(2, 3, on_gpu=True, executor=None, devices=gpus) == [
+        {"CUDA_VISIBLE_DEVICES": "0,1,2"}, {"CUDA_VISIBLE_DEVICES": "3,4,5"}]
+    assert replica_environments(3, 1, on_gpu=True, executor="mp", devices=["5", "7", "9"]) == [
+        {"CUDA_VISIBLE_DEVICES": "5"}, {"CUDA_VISIBLE_DEVICES": "7"}, {"CUDA_VISIBLE_DEVICES": "9"}]
+    # a CPU: each worker of each replica bound to its own cores
+    assert replica_environments(1, 2, on_gpu=False, executor=None, cores=[3, 2, 1, 0]) == [
+        {"VLLM_CPU_OMP_THREADS_BIND": "0,1|2,3"}]
+    assert replica_environments(2, 1, on_gpu=False, executor=None, cores=[0, 1, 2]) == [
+        {"VLLM_CPU_OMP_THREADS_BIND": "0"}, {"VLLM_CPU_OMP_THREADS_BIND": "1"}]
+    # Ray places the workers itself
+    assert replica_environments(2, 4, on_gpu=True, executor="ray", devices=[]) == [{}, {}]
+
+
+@pytest.mark.parametrize("dp, tp, on_gpu, message", [
+    (2, 2, True, "--tensor_parallel_size 2 x --data_parallel_size 2 needs 4 GPUs, and this machine shows 3"),
+    (1, 4, True, "--tensor_parallel_size 4 needs 4 GPUs, and this machine shows 3"),
+    (2, 1, False, "--tensor_parallel_size 1 x --data_parallel_size 2 on a CPU needs 2 cores, and this process "
+                  "may use 1"),
+])
+def test_more_devices_than_there_are_is_refused_before_any_engine_starts(dp, tp, on_gpu, message):
+    from mix_eval.errors import ModelError
+    from mix_eval.models.vllm_engine import replica_environments
+
+    with pytest.raises(ModelError) as e:
+        replica_environments(dp, tp, on_gpu=on_gpu, executor=None, devices=["0", "1", "2"], cores=[0])
+    assert str(e.value).startswith(message)
+
+
+def test_too_many_cores_asked_on_the_command_line_is_one_error(vllm_chat, data_path, tmp_path):
+    cores = len(os.sched_getaffinity(0))
+    done = run_module("mix_eval.evaluate", *argv("local_chat", vllm_chat, data_path, tmp_path, "--backend", "vllm",
+                                                 "--data_parallel_size", str(cores + 1)), timeout=120)
+    assert done.returncode == 2
+    assert f"needs {cores + 1} cores, and this process may use {cores}: lower them" in done.stderr
+    assert "Traceback" not in done.stderr and ENGINE_STARTED not in done.stdout + done.stderr
+
+
+@pytest.fixture
+def ray_cluster():
+    """A one-machine Ray cluster, as `ray start --head` makes it (no GPU here)."""
+    ray = shutil.which("ray", path=str(Path(sys.executable).parent))
+    assert ray, "Ray is installed by setup.sh"
+    port = "6389"
+    env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
+    temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    started = subprocess.run([ray, "start", "--head", "--port", port, "--num-cpus", "1",
+                              "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", temp],
+                             env=env, capture_output=True, text=True, timeout=120)
+    assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def test_ray_without_enough_gpus_in_the_cluster_is_refused_before_any_engine_starts(
+        vllm_chat, data_path, tmp_path, ray_cluster):
+    done = run_module("mix_eval.evaluate", *argv("local_chat", vllm_chat, data_path, tmp_path, "--backend", "vllm",
+                                                 "--distributed_executor_backend", "ray"),
+                      timeout=120, env={"RAY_ADDRESS": ray_cluster})
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert ("--tensor_parallel_size 1 x --data_parallel_size 1 needs 1 GPU, and the Ray cluster has 0 "
+            "(vLLM runs over Ray only on GPUs)") in done.stderr
+    assert "Traceback" not in done.stderr and ENGINE_STARTED not in done.stdout + done.stderr
+
+
+def test_ray_without_a_cluster_says_how_to_start_one(vllm_chat, data_path, tmp_path):
+    done = run_module("mix_eval.evaluate", *argv("local_chat", vllm_chat, data_path, tmp_path, "--backend", "vllm",
+                                                 "--distributed_executor_backend", "ray"),
+                      timeout=120, env={"RAY_ADDRESS": ""})  # none: look for a local one
+    assert done.returncode == 2
+    assert "no Ray cluster to join" in done.stderr and "ray start --head" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -14,6 +14,7 @@ from mix_eval.settings import (
     BACKENDS,
     BENCHMARKS,
     DTYPES,
+    EXECUTORS,
     PARSERS,
     DataSettings,
     GenerationSettings,
@@ -88,10 +89,17 @@ def add_generation_flags(p: argparse.ArgumentParser) -> None:
     add_backend_flag(g)
     g.add_argument("--tensor_parallel_size", type=positive_int, default=GenerationSettings.tensor_parallel_size,
                    help="vllm: spread one model over this many GPUs.")
+    g.add_argument("--data_parallel_size", type=positive_int, default=GenerationSettings.data_parallel_size,
+                   help="vllm: run this many copies of the engine (each on --tensor_parallel_size GPUs), "
+                        "each on its share of the items; one response file.")
     g.add_argument("--gpu_memory_utilization", type=float, default=GenerationSettings.gpu_memory_utilization,
                    help="vllm: share of each GPU's memory for weights and KV cache.")
     g.add_argument("--max_model_len", type=positive_int, default=GenerationSettings.max_model_len,
                    help="vllm: context length (default: the model's).")
+    g.add_argument("--distributed_executor_backend", type=str, default=GenerationSettings.distributed_executor_backend,
+                   choices=list(EXECUTORS),
+                   help="vllm: mp (processes on this machine) or ray (the GPUs of a Ray cluster, over several "
+                        "machines; README: Several machines). Default: vLLM's choice.")
 
 
 def add_backend_flag(g: Any) -> None:

@@ -229,8 +229,7 @@ class _TransformersModel(ModelBase):
         """A vLLM engine for the checkpoint (``--backend vllm``); its context is the model's."""
         from transformers import AutoConfig
 
-        from mix_eval.models.vllm_engine import VLLMEngine, require_vllm
-        from mix_eval.settings import GenerationSettings
+        from mix_eval.models.vllm_engine import EngineOptions, require_vllm, start_engine, visible_gpus
 
         require_vllm()
         try:
@@ -242,14 +241,22 @@ class _TransformersModel(ModelBase):
         self.model_max_len = _max_positions(SimpleNamespace(config=config))
         on_gpu = cuda_available()
         dtype = resolve_dtype(_args_get(self.args, "dtype"), self.model_dtype, on_gpu)
-        return VLLMEngine(
+        options = EngineOptions(
             self.model_name, dtype=str(dtype).replace("torch.", ""), trust_remote_code=self.trust_remote_code,
             max_model_len=_args_get(self.args, "max_model_len") or self.model_max_len,
-            tensor_parallel_size=_args_get(self.args, "tensor_parallel_size", GenerationSettings.tensor_parallel_size),
-            gpu_memory_utilization=_args_get(self.args, "gpu_memory_utilization",
-                                             GenerationSettings.gpu_memory_utilization),
-            on_gpu=on_gpu, verbose=bool(_args_get(self.args, "verbose")),
+            tensor_parallel_size=self._engine_setting("tensor_parallel_size"),
+            gpu_memory_utilization=self._engine_setting("gpu_memory_utilization"),
+            on_gpu=on_gpu, executor=self._engine_setting("distributed_executor_backend"),
+            verbose=bool(_args_get(self.args, "verbose")),
         )
+        gpus = visible_gpus(_torch().cuda.device_count()) if on_gpu else ()
+        return start_engine(options, data_parallel_size=self._engine_setting("data_parallel_size"), gpus=gpus)
+
+    def _engine_setting(self, name: str) -> Any:
+        """A vLLM setting of the run (its default for model classes made without one)."""
+        from mix_eval.settings import GenerationSettings
+
+        return _args_get(self.args, name, getattr(GenerationSettings, name))
 
     def load(self, *, sets_pad_token_to_eos: bool = False) -> None:
         """Build model (or vLLM engine) and tokenizer and derive the input length (spec-made classes)."""
@@ -284,7 +291,7 @@ class _TransformersModel(ModelBase):
             return requested
         from mix_eval.models.vllm_engine import chunk_size
 
-        return chunk_size(requested)
+        return chunk_size(requested, self._engine_setting("data_parallel_size"))
 
     def respond(self, file_inputs: list[str]) -> list[str]:
         """Generate for a batch: left-padded, truncated, only new tokens decoded."""
