@@ -214,16 +214,57 @@ def test_tensor_parallel_2_on_the_cpu_build_gives_the_same_responses(vllm_chat_r
         assert all(tp2[i]["response"] == tp1[i]["response"] for i in tp2)
 
 
+def descendants(pid: int) -> set[int]:
+    """Every process below ``pid`` (from /proc)."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = {int(c) for c in (task / "children").read_text().split()}
+            except OSError:
+                continue
+            todo.extend(children - found)
+            found |= children
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def test_data_parallel_2_on_the_cpu_build_gives_the_same_responses(vllm_chat_run, vllm_chat, data_path, tmp_path):
     """Two engine replicas (on a CPU each on its own core), the items dealt out between
-    them: one response file per split, each item once, the same greedy answers."""
+    them: one response file per split, each item once, the same greedy answers. The run
+    is SIGKILLed (the writer alone) after its first split: the replicas and their
+    engines go with it, and a rerun finishes the second split."""
     out = tmp_path / "dp2"
-    done = run_module("mix_eval.evaluate", *argv("local_chat", vllm_chat, data_path, out, "--limit", "20",
-                                                 "--backend", "vllm", "--data_parallel_size", "2"),
-                      timeout=600, env=ENGINE_LOGS)
+    cmd = [sys.executable, "-m", "mix_eval.evaluate",
+           *argv("local_chat", vllm_chat, data_path, out, "--limit", "20", "--backend", "vllm",
+                 "--data_parallel_size", "2")]
+    vdir = out / "local_chat" / "mixeval_hard" / VERSION
+    first = vdir / f"local_chat_{SPLITS[0]}.jsonl"
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                            env=dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false"))
+    deadline = time.time() + 400
+    while proc.poll() is None and lines_of(first) < 20 and time.time() < deadline:
+        time.sleep(0.05)
+    below = descendants(proc.pid)
+    proc.kill()  # the writer only: its replicas live in their own process groups
+    _, err = proc.communicate(timeout=60)
+    assert lines_of(first) == 20, err[-3000:]
+    assert len(below) >= 4, below  # two replicas, each with its engine's process
+    deadline = time.time() + 30
+    while any(alive(p) for p in below) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not [p for p in below if alive(p)], "replicas outlived the run"
+    done = run_module("mix_eval.evaluate", *cmd[3:], timeout=600, env=ENGINE_LOGS)
     assert done.returncode == 0, done.stderr[-3000:]
     assert (done.stdout + done.stderr).count(ENGINE_STARTED) == 2  # two engines ran
-    vdir = out / "local_chat" / "mixeval_hard" / VERSION
     assert sorted(p.name for p in vdir.glob("*.jsonl")) == sorted(f"local_chat_{s}.jsonl" for s in SPLITS)
     for split in SPLITS:
         lines = read_jsonl(vdir / f"local_chat_{split}.jsonl")
