@@ -218,3 +218,68 @@ def test_an_incomplete_mixeval_run_derives_nothing(tmp_path, caplog):
     assert compute_main(rule_args(root)) == 0
     assert not (root / "gemma" / "mixeval_hard").exists()
     assert any("no MixEval-Hard derived" in r.getMessage() for r in caplog.records)
+
+
+def test_judge_report_of_the_hard_items_counts_their_blocked_and_random_verdicts(tmp_path):
+    """Scored from judged files made elsewhere, with a journal: the Hard report counts the
+    Hard items whose MixEval item was blocked or never judged, and no judge call."""
+    root = tmp_path / "responses"
+    source = make_responses(root, "gemma", "mixeval")
+    hard_split, mixeval_split = splits_for("mixeval_hard")[0], splits_for("mixeval")[0]
+    matching = match_hard_items(read_split_file(split_file(DATA, VERSION, mixeval_split), mixeval_split),
+                                read_split_file(split_file(DATA, VERSION, hard_split), hard_split))
+    blocked, never = matching.matches[0].source_id, matching.matches[1].source_id
+    verdicts = {blocked: ("[[0.0]]", 0.0), never: ("I cannot tell", 0.3)}  # as the runner writes them
+    ff = [{**r, "judge_response": verdicts.get(r["id"], ("[[1.0]]", 1.0))[0],
+           "judge_score": verdicts.get(r["id"], ("[[1.0]]", 1.0))[1]}
+          for r in read_jsonl(source / "gemma_close_freeform.jsonl")]
+    mp = [{**r, "judge_response": "[[A]]", "judge_option": "A"}
+          for r in read_jsonl(source / "gemma_close_multichoice.jsonl")]
+    (source / JUDGED["ff"]).write_text("".join(json.dumps(x) + "\n" for x in ff))
+    (source / JUDGED["mp"]).write_text("".join(json.dumps(x) + "\n" for x in mp))
+    journal = [{"id": blocked, "round": 1, "digest": "d", "outcome": "blocked", "reply": None}]
+    journal += [{"id": never, "round": n, "digest": "d", "outcome": "ok", "reply": "I cannot tell"} for n in range(1, 11)]
+    (source / f".journal_{Path(JUDGED['ff']).stem}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in journal))
+    split_report = {"judge": "gpt-3.5-turbo-0125", "items": 2000, "judge_calls": 2000, "reused": 0, "rounds": 10,
+                    "blocked": 1, "random_fallback": 1, "invalid_replies": 10}
+    (source / "judge_report.json").write_text(json.dumps({"free_form": {"split": "ff", **split_report},
+                                                          "multiple_choice": {"split": "mp", **split_report}}))
+    assert compute_main(["--benchmark", "mixeval", "--version", VERSION, "--model_response_dir", str(root),
+                         "--compute_score_from_judged_file"]) == 0
+    report = json.loads((root / "gemma" / "mixeval_hard" / VERSION / "judge_report.json").read_text())
+    takes = [m.source_id for m in matching.matches]
+    assert report["free_form"] == {
+        "split": "ff", "judge": "gpt-3.5-turbo-0125", "items": 500, "judge_calls": 0, "reused": 500, "rounds": 10,
+        "blocked": takes.count(blocked), "random_fallback": takes.count(never),
+        "invalid_replies": 10 * takes.count(never)}
+    # no journal for multiple-choice: counts that were 0 stay 0, the others cannot be split
+    assert report["multiple_choice"]["blocked"] is None and report["multiple_choice"]["random_fallback"] == 0
+    assert report["multiple_choice"]["rounds"] == 10
+
+
+def test_2024_08_11_derives_too_and_passes_check_eval_complete(tmp_path):
+    """Made-up answers to every 2024-08-11 MixEval item (its multiple-choice file has 1995,
+    and three Hard ids it lacks): the Hard folder is complete, its lines Hard's items."""
+    from mix_eval.utils.check_eval_complete import main as check_main
+
+    version = "2024-08-11"
+    root = tmp_path / "responses"
+    vdir = root / "toy" / "mixeval" / version
+    vdir.mkdir(parents=True)
+    for split in splits_for("mixeval"):
+        items = read_split_file(split_file(DATA, version, split), split)
+        (vdir / f"toy_{split.name}.jsonl").write_text(
+            "".join(json.dumps({**item, "response": f"A {n % 7}"}) + "\n" for n, item in enumerate(items)))
+    assert compute_main(["--benchmark", "mixeval", "--version", version, "--model_response_dir", str(root),
+                         "--free_form_parser", "rule", "--multi_choice_parser", "rule"]) == 0
+    hard = root / "toy" / "mixeval_hard" / version
+    origin = json.loads((hard / "derived_from.json").read_text())
+    assert origin["matched_by_id"] == {"free_form": 0, "multiple_choice": 0}
+    assert origin["matched_by_content"] == {"free_form": 500, "multiple_choice": 500}
+    for split in splits_for("mixeval_hard"):
+        items = read_split_file(split_file(DATA, version, split), split)
+        lines = read_jsonl(hard / f"toy_{split.name}.jsonl")
+        assert [{k: v for k, v in line.items() if k != "response"} for line in lines] == items
+    assert check_main(["--benchmark", "mixeval_hard", "--version", version, "--model_response_dir", str(root),
+                       "--chat_models_to_check", "toy", "--base_models_to_check", "none",
+                       "--out_path", str(tmp_path / "checks.log")]) == 0

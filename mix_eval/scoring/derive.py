@@ -168,7 +168,11 @@ def _hard_lines(model: str, source: Path, kind: SplitKind, matching: Matching, h
         if not path.is_file():
             logger.info("%s: no response file %s: no MixEval-Hard derived", model, path)
             return None
-        responses = read_response_file(path, kind)
+        try:
+            responses = read_response_file(path, kind)
+        except MixEvalError as e:
+            logger.warning("%s: no MixEval-Hard derived: %s", model, e)
+            return None
     by_id = {str(r["id"]): r for r in responses}
     judged_by_id = {str(r["id"]): r for r in judged}
     lacking = [m for m in matching.matches if m.source_id not in by_id or m.source_id not in judged_by_id]
@@ -234,7 +238,8 @@ def _judge_report(settings: ScoringSettings, source: Path, matchings: Mapping[Sp
         else:
             entries = [journal.get(m.source_id, []) for m in matchings[kind].matches]
             new["rounds"] = max((int(e["round"]) for es in entries for e in es), default=0)
-            new["blocked"] = sum(1 for es in entries if any(e.get("outcome") == "blocked" for e in es))
+            new["blocked"] = sum(1 for es in entries if es and max(es, key=lambda e: int(e["round"])).get("outcome")
+                                 == "blocked")  # the item's last round decided it
             new["invalid_replies"] = sum(1 for es in entries for e in es
                                          if e.get("outcome") == "ok" and verdict(kind, e.get("reply")) is None)
         new["random_fallback"] = sum(1 for line in judged[kind] if verdict(kind, line.get("judge_response")) is None)
