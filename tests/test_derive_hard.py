@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import DATA, fake_server, judge_reply, make_responses, read_jsonl
+from conftest import DATA, REF_RESPONSES, fake_server, judge_reply, make_responses, read_jsonl
 
 from mix_eval.compute_metrics import main as compute_main
 from mix_eval.data import read_split_file, split_file, splits_for
@@ -195,7 +195,17 @@ def test_rule_judgments_are_taken_over_and_a_separate_hard_run_is_never_touched(
     assert [{k: v for k, v in r.items() if k != "response"} for r in responses] == hard_items  # formated_input too
     assert not (hard / "judge_report.json").exists()
     scores = json.loads((hard / "score.json").read_text())
-    assert round(scores["overall"], 3) == 0.277
+    assert round(scores["overall"], 3) == 0.277  # the reference's separate Hard run: 0.279
+
+    # the reference's own MixEval-Hard run of gemma: every line equal to the derived one but
+    # for the response, and most responses equal too (greedy decoding of the same input; by id,
+    # only 1 of 500 free-form and 43 of 500 multiple-choice would be)
+    for split, same in zip(splits_for("mixeval_hard"), (437, 461)):
+        derived = read_jsonl(hard / f"gemma_{split.name}.jsonl")
+        separate = {x["id"]: x for x in read_jsonl(REF_RESPONSES / "mixeval_hard" / VERSION /
+                                                     f"gemma_11_7b_instruct_{split.name}.jsonl")}
+        assert [{**x, "response": None} for x in derived] == [{**separate[x["id"]], "response": None} for x in derived]
+        assert sum(x["response"] == separate[x["id"]]["response"] for x in derived) == same
 
     # rescoring writes the derived folder again
     assert compute_main(rule_args(root)) == 0
