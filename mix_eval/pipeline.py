@@ -21,12 +21,13 @@ import random
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 from mix_eval.data import load_split, splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.generation import SplitOutcome, generate_split
-from mix_eval.responses import check_safe_name, model_version_dir
+from mix_eval.responses import DERIVED_FROM, check_safe_name, derived_from, model_version_dir
 from mix_eval.settings import RunSettings
 from mix_eval.utils.files import FolderBusyError, exclusive_lock
 
@@ -59,6 +60,19 @@ def output_name(settings: RunSettings) -> str:
     return check_safe_name("--output_name" if settings.output.output_name else "--model_name", settings.name)
 
 
+def refuse_derived_folder(version_dir: Path) -> None:
+    """A folder derived from a MixEval run (`mix_eval.scoring.derive`) is no place for a run's responses."""
+    origin = derived_from(version_dir)
+    if origin is None:
+        return
+    source = origin.get("source") or "its MixEval folder"
+    raise MixEvalError(
+        f"{version_dir} was derived from the MixEval run {source} (see its {DERIVED_FROM}); a MixEval-Hard run "
+        "would mix its responses into it. Remove the folder or use another --output_dir to run MixEval-Hard "
+        "separately"
+    )
+
+
 def generate(settings: RunSettings, *, show_progress: bool = True) -> RunResult:
     """Generate (or resume) both splits of the benchmark for one model."""
     from mix_eval.api.registry import get_model, load_model_modules
@@ -71,6 +85,7 @@ def generate(settings: RunSettings, *, show_progress: bool = True) -> RunResult:
     check_backend(model_settings.model_name, model_cls, model_settings.backend)
     name = output_name(settings)
     version_dir = model_version_dir(settings.output.output_dir, name, data.benchmark, data.version)
+    refuse_derived_folder(version_dir)
     model_holder: dict[str, Any] = {}
 
     def load_model() -> Any:

@@ -81,6 +81,24 @@ def status_path(version_dir: Path, split_name: str) -> Path:
     return version_dir / f"status_{split_name}.json"
 
 
+# A MixEval-Hard folder made from a MixEval run's files, not by a run of its own, holds
+# this file saying where it came from (see `mix_eval.scoring.derive`).
+DERIVED_FROM = "derived_from.json"
+
+
+def derived_from(version_dir: Path) -> Optional[dict[str, Any]]:
+    """The origin recorded in a derived folder (an empty dict if unreadable); None if not derived."""
+    path = Path(version_dir) / DERIVED_FROM
+    if not path.is_file():
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            origin = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return origin if isinstance(origin, dict) else {}
+
+
 # ---------------------------------------------------------------- response lines
 
 

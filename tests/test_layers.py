@@ -20,9 +20,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("pipeline", ("mix_eval.pipeline",)),
     ("scoring and generation", ("mix_eval.scoring", "mix_eval.generation")),
     ("judges and models", ("mix_eval.judges", "mix_eval.models", "mix_eval.api")),
-    ("client, data, prompts, records", ("mix_eval.llm", "mix_eval.data", "mix_eval.prompts", "mix_eval.responses",
-                                      "mix_eval.records", "mix_eval.splits", "mix_eval.settings",
-                                      "mix_eval.batching")),
+    ("client, data, prompts, records", ("mix_eval.llm", "mix_eval.data", "mix_eval.subset", "mix_eval.prompts",
+                                      "mix_eval.responses", "mix_eval.records", "mix_eval.splits",
+                                      "mix_eval.settings", "mix_eval.batching")),
     ("files", ("mix_eval.errors", "mix_eval.utils", "mix_eval")),
 ]
 COMMAND_LINE = LAYERS[0][1]

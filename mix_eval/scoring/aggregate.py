@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
 
+from mix_eval.splits import SplitKind
+
 __all__ = [
     "NUMBER_SAMPLES",
     "OVERALL",
@@ -40,6 +42,7 @@ __all__ = [
     "item_scores_rule",
     "item_scores_freeform_model",
     "item_scores_multichoice_model",
+    "item_scores",
 ]
 
 OVERALL = "overall"
@@ -129,3 +132,12 @@ def item_scores_multichoice_model(records: Iterable[Mapping[str, Any]]) -> list[
         gold = chr(ord("A") + target[0])
         scores.append((r["benchmark_name"], 1 if r["judge_option"] == gold else 0))
     return scores
+
+
+def item_scores(kind: SplitKind, parser: str, records: Iterable[Mapping[str, Any]]) -> list[tuple[str, float]]:
+    """``(benchmark_name, score)`` of a split's judged lines, by the parser that judged them."""
+    if parser == "rule":
+        return item_scores_rule(records)
+    if kind is SplitKind.FREE_FORM:
+        return item_scores_freeform_model(records)
+    return item_scores_multichoice_model(records)

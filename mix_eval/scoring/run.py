@@ -3,11 +3,12 @@
 For each model folder ``<dir>/<model>/<benchmark>/<version>/`` both response files are
 judged (an LLM judge, or the rule parsers) and the judged files
 (``judge_results_{ff,mp}_model_judge_<judge>.jsonl`` or ``judge_results_{ff,mp}_rule.jsonl``),
-``score.json`` and ``judge_report.json`` are written; then ``<dir>/score.json`` for all
-models of the run. Every model folder is locked and every response file checked before
-the first judgment, and nothing is written before a model's two splits are judged, so a
-run that fails overwrites no judged file or score (the judgments it paid for are in the
-journal, and the rerun reuses them).
+``score.json``, ``score_intervals.json`` and ``judge_report.json`` are written (and, for
+MixEval, the model's derived MixEval-Hard folder: `mix_eval.scoring.derive`); then
+``<dir>/score.json`` for all models of the run. Every model folder is locked and every
+response file checked before the first judgment, and nothing is written before a model's
+two splits are judged, so a run that fails overwrites no judged file or score (the
+judgments it paid for are in the journal, and the rerun reuses them).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from mix_eval.errors import MixEvalError
 from mix_eval.judges.factory import JudgeFactory, check_judge_config
 from mix_eval.judges.runner import JudgeReport, judge_records, report_dict, report_lines
 from mix_eval.scoring import aggregate, rules
+from mix_eval.scoring.derive import SOURCE, derive_hard
 from mix_eval.scoring.inputs import (
     BenchmarkSplit,
     ModelInputs,
@@ -32,6 +34,11 @@ from mix_eval.scoring.inputs import (
     find_models,
     read_judged_file,
     read_model_inputs,
+)
+from mix_eval.scoring.intervals import (
+    INTERVALS_FILE,
+    bootstrap_intervals,
+    intervals_json,
 )
 from mix_eval.scoring.table import format_table
 from mix_eval.settings import JudgeSettings, ScoringSettings
@@ -49,14 +56,8 @@ class ModelScores:
     scores: dict[str, float]
     split_scores: dict[str, dict[str, Any]]
     reports: dict[str, JudgeReport] = field(default_factory=dict)
-
-
-def _item_scores(kind: SplitKind, parser: str, judged: list[dict[str, Any]]) -> list[tuple[str, float]]:
-    if parser == "rule":
-        return aggregate.item_scores_rule(judged)
-    if kind is SplitKind.FREE_FORM:
-        return aggregate.item_scores_freeform_model(judged)
-    return aggregate.item_scores_multichoice_model(judged)
+    intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
+    judged: dict[SplitKind, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: SplitKind,
@@ -78,26 +79,31 @@ def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: SplitKind,
 
 
 def score_model(judge: JudgeSettings, inputs: ModelInputs, judges: JudgeFactory) -> ModelScores:
-    """Judge both splits, then write the judged files, ``score.json`` and ``judge_report.json``."""
+    """Judge both splits, then write the judged files, ``score.json``, ``score_intervals.json``
+    and ``judge_report.json``."""
     judged: dict[SplitKind, list[dict[str, Any]]] = {}
+    items: dict[SplitKind, list[tuple[str, float]]] = {}
     split_scores: dict[SplitKind, dict[str, Any]] = {}
     reports: dict[SplitKind, JudgeReport] = {}
     for kind in SplitKind:
         judged[kind], report = judge_split(judge, inputs, kind, judges)
-        split_scores[kind] = aggregate.split_scores(_item_scores(kind, judge.parser(kind), judged[kind]))
+        items[kind] = aggregate.item_scores(kind, judge.parser(kind), judged[kind])
+        split_scores[kind] = aggregate.split_scores(items[kind])
         if report is not None:
             reports[kind] = report
     scores = aggregate.score_json_for_model(split_scores[SplitKind.FREE_FORM],
                                             split_scores[SplitKind.MULTIPLE_CHOICE])
+    intervals = bootstrap_intervals([items[kind] for kind in SplitKind])
     if not judge.compute_score_from_judged_file:
         for kind in SplitKind:
             write_text_atomic(inputs.vdir / judge.judged_file_name(kind),
                               "".join(json.dumps(line) + "\n" for line in judged[kind]))
     write_text_atomic(inputs.vdir / "score.json", json.dumps(scores, indent=4) + "\n")
+    write_text_atomic(inputs.vdir / INTERVALS_FILE, json.dumps(intervals_json(scores, intervals), indent=4) + "\n")
     if reports:
         write_text_atomic(inputs.vdir / "judge_report.json",
                           json.dumps(report_dict({k.label: r for k, r in reports.items()}), indent=4))
-    return ModelScores(inputs.model, scores, split_scores, reports)
+    return ModelScores(inputs.model, scores, split_scores, reports, intervals, judged)
 
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
@@ -182,9 +188,16 @@ def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
             scored = score_model(settings.judge, inputs, judges)
             results[inputs.model] = scored.scores
             echo(f"{inputs.model} ({benchmark} {version}):")
-            echo(format_table(scored.scores))
+            echo(format_table(scored.scores, scored.intervals))
             for line in report_lines(scored.reports.values()):
                 echo(line)
+            if benchmark == SOURCE:
+                derived = derive_hard(settings, inputs.model, inputs.vdir, inputs.responses, scored.judged)
+                if derived is not None:
+                    echo(f"{inputs.model} (mixeval_hard {version}, derived from the MixEval run with no judge call: "
+                         f"{sum(derived.origin['matched_by_id'].values())} items matched by id, "
+                         f"{sum(derived.origin['matched_by_content'].values())} by content) -> {derived.vdir}:")
+                    echo(format_table(derived.scores, derived.intervals))
     if not results:
         raise MixEvalError(f"no model under {settings.model_response_dir} could be scored (see the messages above)")
     run_file = Path(settings.model_response_dir) / "score.json"

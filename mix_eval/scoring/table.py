@@ -1,14 +1,30 @@
 """The score table printed after a model is scored, boxed like the reference's PrettyTable."""
 from __future__ import annotations
 
+from typing import Mapping, Optional
 
-def format_table(scores: dict[str, float]) -> str:
-    """A two-column table (Split, Score)."""
-    rows = [(str(k), str(v)) for k, v in scores.items()]
-    w1 = max([len("Split")] + [len(r[0]) for r in rows]) + 2
-    w2 = max([len("Score")] + [len(r[1]) for r in rows]) + 2
-    rule = f"+{'-' * w1}+{'-' * w2}+"
-    lines = [rule, f"|{'Split'.center(w1)}|{'Score'.center(w2)}|", rule]
-    lines += [f"|{a.center(w1)}|{b.center(w2)}|" for a, b in rows]
-    lines.append(rule)
-    return "\n".join(lines)
+CI_HEADER = "95% CI"
+
+
+def format_interval(low: float, high: float) -> str:
+    """``[0.512, 0.563]``: an interval at the 3 decimals of the split scores."""
+    return f"[{low:.3f}, {high:.3f}]"
+
+
+def format_table(scores: Mapping[str, float],
+                 intervals: Optional[Mapping[str, tuple[float, float]]] = None) -> str:
+    """A two-column table (Split, Score), with a third (95% CI) when intervals are given."""
+    header = ["Split", "Score"] + ([CI_HEADER] if intervals is not None else [])
+    rows = []
+    for key, value in scores.items():
+        row = [str(key), str(value)]
+        if intervals is not None:
+            row.append(format_interval(*intervals[key]) if key in intervals else "")
+        rows.append(row)
+    widths = [max([len(header[i])] + [len(r[i]) for r in rows]) + 2 for i in range(len(header))]
+    rule = "+" + "+".join("-" * w for w in widths) + "+"
+
+    def line(cells: list[str]) -> str:
+        return "|" + "|".join(c.center(w) for c, w in zip(cells, widths)) + "|"
+
+    return "\n".join([rule, line(header), rule] + [line(r) for r in rows] + [rule])

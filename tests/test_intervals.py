@@ -1,0 +1,87 @@
+"""Bootstrap confidence intervals: seeded, around the score, narrower with more items,
+weighted as score.json's overall is, and written beside score.json."""
+from __future__ import annotations
+
+import json
+import random
+import time
+
+from conftest import make_responses
+
+from mix_eval.compute_metrics import main as compute_main
+from mix_eval.scoring.aggregate import score_json_for_model, split_scores
+from mix_eval.scoring.intervals import bootstrap_intervals
+
+VERSION = "2024-06-01"
+
+
+def items(name: str, right: int, n: int) -> list[tuple[str, float]]:
+    return [(name, 1.0)] * right + [(name, 0.0)] * (n - right)
+
+
+def scores_of(ff, mp):
+    return score_json_for_model(split_scores(ff), split_scores(mp))
+
+
+def test_interval_holds_the_score_and_is_seeded():
+    rng = random.Random(1)
+    ff = [(rng.choice(["DROP", "MATH", "BBH"]), rng.choice([0.0, 0.3, 0.7, 1.0])) for _ in range(700)]
+    mp = [(rng.choice(["MMLU", "DROP", "ARC"]), float(rng.random() < 0.6)) for _ in range(300)]
+    scores = scores_of(ff, mp)
+    intervals = bootstrap_intervals([ff, mp])
+    assert list(intervals) == list(scores)
+    for key, value in scores.items():
+        low, high = intervals[key]
+        assert low <= value <= high and low < high, key
+    assert bootstrap_intervals([ff, mp]) == intervals
+    assert bootstrap_intervals([ff, mp], seed=7) != intervals
+
+
+def test_more_items_narrow_the_interval():
+    small = bootstrap_intervals([items("MMLU", 60, 100), []])["overall"]
+    large = bootstrap_intervals([items("MMLU", 960, 1600), []])["overall"]
+    assert small[0] < 0.6 < small[1] and large[0] < 0.6 < large[1]
+    assert (large[1] - large[0]) < (small[1] - small[0]) / 2  # about 1/4 with 16 times the items
+
+
+def test_overall_is_weighted_as_score_json_weighs_it():
+    # one benchmark: the overall is that benchmark, resample for resample
+    one = bootstrap_intervals([items("DROP", 30, 80), []])
+    assert one["overall"] == one["DROP"]
+    # both splits of one benchmark: the overall and the benchmark are the same combination
+    both = bootstrap_intervals([items("AGIEval", 10, 40), items("AGIEval", 70, 100)])
+    assert both["overall"] == both["AGIEval"]
+    # a split all right and a split all wrong: no spread within either, so the overall is
+    # exactly the count-weighted mean of the splits (1 * 30 + 0 * 90) / 120, never their plain mean
+    assert scores_of(items("BBH", 30, 30), items("MMLU", 0, 90))["overall"] == 0.25
+    assert bootstrap_intervals([items("BBH", 30, 30), items("MMLU", 0, 90)])["overall"] == (0.25, 0.25)
+
+
+def test_a_thousand_resamples_of_four_thousand_items_are_fast():
+    rng = random.Random(0)
+    names = ["TriviaQA", "DROP", "MMLU", "HellaSwag", "GSM8k", "BBH", "AGIEval", "BoolQ"]
+    ff = [(rng.choice(names), round(rng.random(), 1)) for _ in range(2000)]
+    mp = [(rng.choice(names), float(rng.random() < 0.5)) for _ in range(2000)]
+    bootstrap_intervals([ff[:10], mp[:10]])  # numpy imported
+    start = time.perf_counter()
+    bootstrap_intervals([ff, mp], resamples=1000)
+    assert time.perf_counter() - start < 2.0
+
+
+def test_score_intervals_json_beside_score_json_and_in_the_table(tmp_path, capsys):
+    root = tmp_path / "responses"
+    vdir = make_responses(root, "my_model", "mixeval_hard")
+    assert compute_main(["--benchmark", "mixeval_hard", "--version", VERSION, "--model_response_dir", str(root),
+                         "--free_form_parser", "rule", "--multi_choice_parser", "rule"]) == 0
+    scores = json.loads((vdir / "score.json").read_text())
+    written = json.loads((vdir / "score_intervals.json").read_text())
+    assert {k: written[k] for k in ("confidence", "method", "resamples", "seed")} == {
+        "confidence": 0.95, "method": "bootstrap", "resamples": 1000, "seed": 42}
+    assert list(written["scores"]) == list(scores)
+    for key, value in scores.items():
+        entry = written["scores"][key]
+        assert entry["score"] == value and entry["low"] <= value <= entry["high"]
+    out = capsys.readouterr().out
+    low, high = written["scores"]["overall"]["low"], written["scores"]["overall"]["high"]
+    assert "95% CI" in out and f"[{low:.3f}, {high:.3f}]" in out
+    assert 0.24 < low < 0.279 < high < 0.32  # the reference's own gemma MixEval-Hard rule score, 0.279
