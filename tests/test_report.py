@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 import struct
@@ -279,6 +280,12 @@ def _write_contract_folder(root: Path) -> tuple[Path, dict]:
         "benchmark": "mixeval", "version": VERSION, "source": f"contract_model/mixeval/{VERSION}",
         "matched_by_id": {"free_form": 500, "multiple_choice": 500},
         "matched_by_content": {"free_form": 0, "multiple_choice": 0}, "created": "2026-01-01T00:00:00Z"}))
+    source = root / "contract_model" / "mixeval" / VERSION  # the MixEval run it was derived from
+    source.mkdir(parents=True)
+    (source / "score.json").write_text(json.dumps(
+        {"overall": 0.7712, "TriviaQA": 0.70, "MMLU": 0.74, "DROP": 0.81, "HellaSwag": 0.66, "CommonsenseQA": 0.79}))
+    for tag in ("ff", "mp"):
+        (source / f"judge_results_{tag}_model_judge_gpt-3.5-turbo-0125.jsonl").write_text('{"id": "x"}\n' * 2000)
     write_status(vdir / "status_close_freeform_hard.json",
                  {"model_name": "local_chat", "model_path": "https://example.com/org/model", "limit": None},
                  batch_id=3, time_elapsed=3725.0, state="complete")
@@ -292,13 +299,21 @@ def test_the_reading_side_of_the_contracts_and_several_models(tmp_path):
     other = root / hostile / "mixeval_hard" / VERSION
     other.mkdir(parents=True)
     (other / "score.json").write_text(json.dumps({"overall": 0.30, "DROP": 0.25}))
+    # judged by another judge; an older rule-parser judged file beside it no longer counts
+    judged = root / "other_judge" / "mixeval_hard" / VERSION
+    judged.mkdir(parents=True)
+    (judged / "score.json").write_text(json.dumps({"overall": 0.35, "DROP": 0.4}))
+    for tag in ("ff", "mp"):
+        (judged / f"judge_results_{tag}_rule.jsonl").write_text('{"id": "x"}\n' * 500)
+        os.utime(judged / f"judge_results_{tag}_rule.jsonl", (1_600_000_000, 1_600_000_000))
+        (judged / f"judge_results_{tag}_model_judge_gpt-4o.jsonl").write_text('{"id": "x"}\n' * 500)
     # the CLI, in a fresh interpreter that must not import torch
     code = ("import sys; from mix_eval.report import main; "
-            f"rc = main(['--model_response_dir', r'{root}', '--benchmark', 'mixeval_hard']); "
+            f"rc = main(['--model_response_dir', r'{root}', '--version', '{VERSION}']); "
             "assert 'torch' not in sys.modules and 'transformers' not in sys.modules; sys.exit(rc)")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert proc.returncode == 0, proc.stderr
-    assert f"Report of 2 scored folder(s): {root / 'report.html'}" in proc.stdout
+    assert f"Report of 4 scored folder(s): {root / 'report.html'}" in proc.stdout
     page = (root / "report.html").read_text(encoding="utf-8")
     assert_self_contained(page)
     assert "x&lt;img src=y onerror=&quot;alert(1)&quot;&gt;&amp;" in page
@@ -314,6 +329,12 @@ def test_the_reading_side_of_the_contracts_and_several_models(tmp_path):
     ranked = sorted(published("chat", "MixEval-Hard"), key=lambda mv: -mv[1])
     for model, _ in ranked[rank - 3:rank - 1] + ranked[rank - 1:rank + 1]:  # two above, two below
         assert model in text, model
+    # its MixEval run, ranked among the chat models that publish a MixEval score
+    mixeval_rank = expected_rank("chat", "MixEval", 0.7712)
+    of = len(published("chat", "MixEval")) + 1
+    assert of == 51 and f"MixEval, chat models #{mixeval_rank} of {of}" in text
+    # its kind (chat: the Hard folder's status file) holds for the whole model folder
+    assert f"contract_model chat MixEval 2024-06-01 77.1 chat #{mixeval_rank} of 51 like for like" in text
     assert "41.2 [38.1, 44.3]" in text and "47.0 – 62.0" in text
     assert "derived from the MixEval run (contract_model/mixeval/2024-06-01)" in text
     assert "free-form: 3 item(s) never got a valid verdict (scored at random), 1 blocked by the API" in text
@@ -326,6 +347,9 @@ def test_the_reading_side_of_the_contracts_and_several_models(tmp_path):
     # the other model: no judged file, unknown kind: labelled, and placed in both tables
     assert "not comparable: no judged file, so the parser and judge are unknown" in text
     assert "MixEval-Hard, base models" in text
+    other = text[text.index("other_judge unknown kind MixEval-Hard 2024-06-01"):]
+    assert "(not comparable: judge gpt-4o, not the leaderboard's gpt-3.5-turbo-0125)" in other
+    assert "rule parser" not in other.split("x<img")[0]
     # several models: a comparison table and a chart of them
     assert "Comparison" in text and dom.count("<svg") >= 2
     assert "MixEval-Hard 2024-06-01: the models of this folder" in dom

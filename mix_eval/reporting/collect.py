@@ -285,6 +285,7 @@ def collect(settings: ReportSettings) -> list[ScoredRun]:
                     continue
                 if (vdir / "score.json").is_file():
                     runs.append(read_run(root, model, benchmark, vdir.name))
+    _one_kind_per_model(runs)
     if not runs:
         what = " ".join(x for x in (settings.benchmark, settings.version) if x)
         raise MixEvalError(
@@ -293,6 +294,19 @@ def collect(settings: ReportSettings) -> list[ScoredRun]:
             "--version and --models_to_eval"
         )
     return runs
+
+
+def _one_kind_per_model(runs: list[ScoredRun]) -> None:
+    """A model folder holds one model: a kind found in one of its runs (a status file,
+    its inputs) holds for its runs that show none (a derived folder, a copied score)."""
+    kinds: dict[str, set[str]] = {}
+    for run in runs:
+        if run.kind:
+            kinds.setdefault(run.model, set()).add(run.kind)
+    for run in runs:
+        known = kinds.get(run.model, set())
+        if run.kind is None and len(known) == 1:
+            run.kind = next(iter(known))
 
 
 def is_default_judge(judge: Optional[str]) -> bool:

@@ -51,7 +51,7 @@ footer { color: #57606a; font-size: .85rem; }
   header, section.model, section.comparison { padding: 10px; }
   .overall { font-size: 1.6rem; }
   table { font-size: .8rem; width: 100%; }
-  th, td { padding: 3px 4px; overflow-wrap: anywhere; }
+  th, td { padding: 3px 4px; overflow-wrap: break-word; }
   figure .chart-box svg.chart { min-width: 480px; }
 }
 @media print {
