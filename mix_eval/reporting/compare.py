@@ -107,7 +107,8 @@ def place(run: ScoredRun, table: str) -> Optional[Placement]:
     score = percent(run.overall)
     rank = _rank(rows, run.benchmark, score)
     placement = Placement(table, run.benchmark, score, rank, len(rows) + 1,
-                          above=rows[max(0, rank - 1 - NEIGHBOURS):rank - 1], below=rows[rank - 1:rank - 1 + NEIGHBOURS],
+                          above=rows[max(0, rank - 1 - NEIGHBOURS):rank - 1],
+                          below=rows[rank - 1:rank - 1 + NEIGHBOURS],
                           caveats=caveats(run))
     interval = run.intervals.get("overall")
     if interval is not None:

@@ -112,7 +112,8 @@ def _run(r: RunView) -> str:
 
 def _model(m: ModelView) -> str:
     runs = "".join(_run(r) for r in m.runs)
-    return f'<section class="model"><h2>{escape(m.model)} <span class="kind">{escape(m.kind)}</span></h2>{runs}</section>'
+    heading = f'<h2>{escape(m.model)} <span class="kind">{escape(m.kind)}</span></h2>'
+    return f'<section class="model">{heading}{runs}</section>'
 
 
 def render(view: ReportView) -> str:

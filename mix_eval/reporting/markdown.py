@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 
-from mix_eval.reporting.content import ModelView, ReportView, RunView, Table
+from mix_eval.reporting.content import Chart, ModelView, ReportView, RunView, Table
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~&])")
 
@@ -27,6 +27,12 @@ def table(t: Table) -> str:
     return "\n".join(lines)
 
 
+def chart_table(c: Chart) -> str:
+    """A chart's numbers as a table: one row per group, one column per series."""
+    rows = [[label] + ["—" if b.value is None else f"{b.value:.1f}" for b in bars] for label, bars in c.groups]
+    return table(Table(["benchmark"] + c.series, rows))
+
+
 def _run(r: RunView) -> list[str]:
     out = [f"### {escape_md(r.title)}", ""]
     if r.warnings:
@@ -39,9 +45,7 @@ def _run(r: RunView) -> list[str]:
         out += [f"Rank, {escape_md(rank.heading)}: **{escape_md(rank.label)}**", "", table(rank.neighbours), ""]
     if r.chart:
         out += [f"Per benchmark, beside leaderboard models near it. {escape_md(r.chart.caption)}", ""]
-        headers = ["benchmark"] + r.chart.series
-        rows = [[label] + ["—" if b.value is None else f"{b.value:.1f}" for b in bars] for label, bars in r.chart.groups]
-        out += [table(Table(headers, rows)), ""]
+        out += [chart_table(r.chart), ""]
     out += ["Scores:", "", table(r.scores), ""]
     if r.judge:
         out += ["Judge health:", "", table(r.judge), ""]
@@ -63,9 +67,7 @@ def render(view: ReportView) -> str:
     if view.comparison:
         out += ["## Comparison", "", table(view.comparison), ""]
         for c in view.comparison_charts:
-            headers = ["benchmark"] + c.series
-            rows = [[label] + ["—" if b.value is None else f"{b.value:.1f}" for b in bars] for label, bars in c.groups]
-            out += [escape_md(c.caption), "", table(Table(headers, rows)), ""]
+            out += [escape_md(c.caption), "", chart_table(c), ""]
     for m in view.models:
         out += _model(m)
     out += ["---", ""] + [f"{escape_md(n)}  " for n in view.footnotes]

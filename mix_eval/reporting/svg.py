@@ -60,7 +60,8 @@ def bar_chart(title: str, series: list[str], groups: list[tuple[str, list[Bar]]]
     for tick in (0, 25, 50, 75, 100):  # grid and axis
         x = _x(tick)
         out.append(f'<line x1="{x:.1f}" y1="{top - 4}" x2="{x:.1f}" y2="{bottom}" stroke="#d0d7de" stroke-width="1"/>')
-        out.append(f'<text x="{x:.1f}" y="{bottom + 15}" font-size="11" text-anchor="middle" fill="#57606a">{tick}</text>')
+        out.append(f'<text x="{x:.1f}" y="{bottom + 15}" font-size="11" text-anchor="middle" '
+                   f'fill="#57606a">{tick}</text>')
     y = top
     for label, bars in groups:
         out.append(f'<text x="{LABEL_W - 8}" y="{y + group_h / 2 + 4:.1f}" font-size="12" text-anchor="end">'
