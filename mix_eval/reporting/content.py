@@ -206,9 +206,11 @@ def run_view(run: ScoredRun) -> RunView:
         chart = _chart(run, table, warnings)
         if chart:
             break
-    keys = list(run.scores)
-    scores = Table(["benchmark", "score", "95% interval"],
-                   [[k, _score_text(run, k), _interval_text(run, k)] for k in keys], {0})
+    if run.intervals:
+        scores = Table(["benchmark", "score", "95% interval"],
+                       [[k, _score_text(run, k), _interval_text(run, k)] for k in run.scores], {0})
+    else:  # no score_intervals.json
+        scores = Table(["benchmark", "score"], [[k, _score_text(run, k)] for k in run.scores], {0})
     return RunView(
         title=f"{BENCHMARK_TITLES[run.benchmark]} {run.version}",
         anchor=f"{run.model}-{run.benchmark}-{run.version}",
