@@ -205,6 +205,7 @@ def test_a_rule_parser_run_gets_a_report_labelled_not_comparable_and_it_renders(
     shot = tmp_path / "report.png"
     chromium(f"--screenshot={shot}", "--window-size=1200,2000", "--hide-scrollbars", (root / "report.html").as_uri(),
              user_dir=tmp_path / "chromium")
+    assert shot.stat().st_size > 20_000, shot.stat().st_size  # a blank 1200x2000 page is about 11 kB
     pixels = decode_png(shot.read_bytes())
     assert pixels.shape == (2000, 1200, 3)
     ink = int((pixels.min(axis=2) < 200).sum())
