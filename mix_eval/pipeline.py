@@ -132,9 +132,8 @@ def evaluate(settings: RunSettings, *, echo: Callable[[str], Any] = print) -> Ru
             "else is saved. Rerun the same command to retry just those items."
         )
     if not settings.output.inference_only:
-        from mix_eval.scoring.run import score
-
         from mix_eval.reporting import report_after_scoring
+        from mix_eval.scoring.run import score
 
         result.scores = score(settings.scoring(), echo=echo)
         report_after_scoring(settings.output.output_dir, echo=echo)
