@@ -15,7 +15,9 @@ setup(
     packages=find_packages(include=["mix_eval", "mix_eval.*"]),
     # The benchmark ships inside the package, as in the reference: both versions,
     # both benchmarks, both splits (the default --data_path finds them anywhere).
-    package_data={"mix_eval": ["data/mixeval-2024-06-01/*/*.json", "data/mixeval-2024-08-11/*/*.json"]},
+    # The published leaderboard (mix_eval.leaderboard) ships beside it, for the report.
+    package_data={"mix_eval": ["data/mixeval-2024-06-01/*/*.json", "data/mixeval-2024-08-11/*/*.json",
+                               "leaderboard/*.csv"]},
     install_requires=[
         # torch is installed by setup.sh first (CPU or CUDA build); this bound then
         # installs nothing more.

@@ -11,7 +11,8 @@ Usage (the reference's flags)::
 
 Judgments are journaled as they arrive: a rerun pays for none twice. Response files
 are checked first (against the benchmark data): a line that cannot be scored is one
-error naming the file, the line and the id. The work is `mix_eval.scoring.run.score`.
+error naming the file, the line and the id. The work is `mix_eval.scoring.run.score`;
+then `report.html` and `report.md` are written in the response folder (`mix_eval.reporting`).
 """
 from __future__ import annotations
 
@@ -45,9 +46,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 
 def _score(ns: argparse.Namespace) -> object:
+    from mix_eval.reporting import report_after_scoring
     from mix_eval.scoring.run import score
 
-    return score(flags.scoring_settings(ns))
+    scores = score(flags.scoring_settings(ns))
+    report_after_scoring(ns.model_response_dir)
+    return scores
 
 
 if __name__ == "__main__":

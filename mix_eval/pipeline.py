@@ -130,7 +130,8 @@ def generate(settings: RunSettings, *, show_progress: bool = True) -> RunResult:
 
 
 def evaluate(settings: RunSettings, *, echo: Callable[[str], Any] = print) -> RunResult:
-    """Generate, then (unless ``inference_only``) score: everything `python -m mix_eval.evaluate` does."""
+    """Generate, then (unless ``inference_only``) score and write the report: everything
+    `python -m mix_eval.evaluate` does."""
     if not settings.output.inference_only:
         from mix_eval.judges.factory import check_judge_config
 
@@ -146,7 +147,9 @@ def evaluate(settings: RunSettings, *, echo: Callable[[str], Any] = print) -> Ru
             "else is saved. Rerun the same command to retry just those items."
         )
     if not settings.output.inference_only:
+        from mix_eval.reporting import report_after_scoring
         from mix_eval.scoring.run import score
 
         result.scores = score(settings.scoring(), echo=echo)
+        report_after_scoring(settings.output.output_dir, echo=echo)
     return result

@@ -283,3 +283,20 @@ class ScoringSettings:
     def __post_init__(self) -> None:
         if self.models_to_eval is not None:
             object.__setattr__(self, "models_to_eval", tuple(self.models_to_eval))
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """What `python -m mix_eval.report` is asked to show: the ``score.json`` files under
+    ``model_response_dir``, narrowed to a benchmark, a version and models when given."""
+
+    model_response_dir: str = DEFAULT_RESPONSE_DIR
+    benchmark: Optional[str] = None  # None: both benchmarks
+    version: Optional[str] = None  # None: every version found
+    models_to_eval: Optional[tuple[str, ...]] = None  # None: every model folder found
+
+    def __post_init__(self) -> None:
+        if self.benchmark is not None:
+            _choice("benchmark", self.benchmark, BENCHMARKS)
+        if self.models_to_eval is not None:
+            object.__setattr__(self, "models_to_eval", tuple(self.models_to_eval))

@@ -123,6 +123,18 @@ def test_pip_install_puts_the_benchmark_inside_the_installed_package(installed):
         assert hashlib.sha256(path.read_bytes()).hexdigest() == SHIPPED_SHA256[name], name
 
 
+def test_pip_install_ships_the_leaderboard(installed):
+    """The report's leaderboard tables are package data: an installed copy loads them."""
+    from mix_eval.leaderboard import FILES
+
+    for path in FILES.values():
+        assert (installed / "mix_eval" / "leaderboard" / path.name).read_bytes() == path.read_bytes()
+    code = "from mix_eval.leaderboard import load_table as t; print(len(t('chat')), len(t('base')))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=installed.parent,
+                            env=_env(PYTHONPATH=str(installed)), timeout=60)
+    assert result.stdout.split() == ["52", "21"], result.stderr
+
+
 def test_an_installed_copy_runs_from_an_unrelated_folder_without_data_path(installed, tiny_chat, tmp_path):
     elsewhere = tmp_path / "some" / "folder"
     elsewhere.mkdir(parents=True)

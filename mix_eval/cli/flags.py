@@ -21,6 +21,7 @@ from mix_eval.settings import (
     JudgeSettings,
     ModelSettings,
     OutputSettings,
+    ReportSettings,
     RunSettings,
     ScoringSettings,
 )
@@ -148,6 +149,19 @@ def add_judge_flags(p: argparse.ArgumentParser) -> None:
                    help="Score from existing judged files, without calling a judge.")
 
 
+def add_report_flags(p: argparse.ArgumentParser) -> None:
+    """`mix_eval.report`'s choice of scored folders: compute_metrics' flags, each optional."""
+    g = p.add_argument_group("what to report")
+    g.add_argument("--model_response_dir", type=str, default=ReportSettings.model_response_dir,
+                   help="Folder of model folders.")
+    g.add_argument("--models_to_eval", nargs="+", default=None,
+                   help="Model folders to report (default: every one found).")
+    g.add_argument("--benchmark", type=str, default=None, choices=list(BENCHMARKS),
+                   help="Only this benchmark (default: both).")
+    g.add_argument("--version", type=str, default=None,
+                   help="Only this benchmark version, e.g. 2024-06-01 (default: every version found).")
+
+
 def add_verbose_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", help="Print more.")
 
@@ -182,3 +196,8 @@ def scoring_settings(ns: argparse.Namespace) -> ScoringSettings:
     return ScoringSettings(data=data_settings(ns), judge=judge_settings(ns),
                            model_response_dir=ns.model_response_dir, models_to_eval=ns.models_to_eval,
                            verbose=ns.verbose)
+
+
+def report_settings(ns: argparse.Namespace) -> ReportSettings:
+    """The settings of a `report` command line."""
+    return _group(ReportSettings, ns)

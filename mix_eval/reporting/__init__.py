@@ -1,0 +1,55 @@
+"""The report of a response directory: where each scored model stands against the
+published leaderboard, as ``report.html`` (self-contained) and ``report.md``.
+
+``collect`` reads the scored folders; ``compare`` places them on the leaderboard and
+says when a comparison is not like for like; ``content`` words the report once;
+``svg``, ``html`` and ``markdown`` render it. `write_report` is the entry point
+(`python -m mix_eval.report`, and `evaluate` / `compute_metrics` after scoring).
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from mix_eval.errors import MixEvalError
+from mix_eval.settings import ReportSettings
+from mix_eval.utils.files import write_text_atomic
+
+logger = logging.getLogger("mix_eval")
+
+HTML_FILE = "report.html"
+MARKDOWN_FILE = "report.md"
+
+
+@dataclass
+class ReportFiles:
+    html: Path
+    markdown: Path
+    runs: int  # scored folders in the report
+
+
+def write_report(settings: ReportSettings) -> ReportFiles:
+    """Write ``<model_response_dir>/report.html`` and ``report.md`` (atomically)."""
+    from mix_eval.reporting import content, html, markdown
+    from mix_eval.reporting.collect import collect
+
+    runs = collect(settings)
+    view = content.build(runs, str(Path(settings.model_response_dir)))
+    root = Path(settings.model_response_dir)
+    files = ReportFiles(root / HTML_FILE, root / MARKDOWN_FILE, len(runs))
+    write_text_atomic(files.html, html.render(view))
+    write_text_atomic(files.markdown, markdown.render(view))
+    return files
+
+
+def report_after_scoring(model_response_dir: str, echo: Callable[[str], Any] = print) -> None:
+    """The report of the whole response directory, after a scoring run. The scores are
+    saved already: a report that cannot be written is a warning, not a failed run."""
+    try:
+        files = write_report(ReportSettings(model_response_dir=model_response_dir))
+    except (MixEvalError, OSError) as e:
+        logger.warning("the report was not written: %s (python -m mix_eval.report writes it again)", e)
+        return
+    echo(f"Report: {files.html} (and {files.markdown.name} beside it)")

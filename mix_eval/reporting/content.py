@@ -1,0 +1,270 @@
+"""What the report says, once, as plain tables and sentences; `html` and `markdown`
+render it. Values are plain text here (escaping is the renderers' job)."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Optional
+
+from mix_eval.leaderboard import SOURCE
+from mix_eval.reporting.collect import ScoredRun
+from mix_eval.reporting.compare import (
+    BENCHMARK_TITLES,
+    Placement,
+    caveats,
+    chart_models,
+    notes,
+    percent,
+    place,
+    shared_columns,
+    tables_for,
+)
+from mix_eval.reporting.svg import Bar
+
+VERSION_NOTE = ("The benchmark version is shown, not flagged: the leaderboard's site says most of its models were "
+                "tested on 2024-06-01 and that later versions' scores are aggregated into the same table, as they "
+                "vary little between versions.")
+SCALE_NOTE = "Scores are score.json's × 100 (the leaderboard's scale)."
+
+
+@dataclass
+class Table:
+    headers: list[str]
+    rows: list[list[str]]
+    highlight: set[int] = field(default_factory=set)  # rows that are the run itself
+
+
+@dataclass
+class Chart:
+    title: str
+    series: list[str]
+    groups: list[tuple[str, list[Bar]]]
+    caption: str
+
+
+@dataclass
+class RankView:
+    heading: str  # "MixEval, chat models"
+    label: str  # "#12 of 53" or "would rank ~12 of 53 (not comparable: ...)"
+    comparable: bool
+    neighbours: Table
+
+
+@dataclass
+class RunView:
+    title: str  # "MixEval-Hard 2024-06-01"
+    anchor: str
+    warnings: list[str]  # not like for like
+    notes: list[str]
+    overall: str  # "39.1 [37.0, 41.2]"
+    ranks: list[RankView]
+    scores: Table
+    chart: Optional[Chart]
+    judge: Optional[Table]
+    facts: Table
+
+
+@dataclass
+class ModelView:
+    model: str
+    kind: str
+    runs: list[RunView]
+
+
+@dataclass
+class ReportView:
+    generated: str
+    root: str
+    comparison: Optional[Table]
+    comparison_charts: list[Chart]
+    models: list[ModelView]
+    footnotes: list[str]
+
+
+def _score_text(run: ScoredRun, key: str) -> str:
+    return f"{percent(run.scores[key]):.1f}"
+
+
+def _interval_text(run: ScoredRun, key: str) -> str:
+    interval = run.intervals.get(key)
+    return f"{percent(interval.low):.1f} – {percent(interval.high):.1f}" if interval else "—"
+
+
+def _overall(run: ScoredRun) -> str:
+    interval = run.intervals.get("overall")
+    text = _score_text(run, "overall")
+    return f"{text} [{percent(interval.low):.1f}, {percent(interval.high):.1f}]" if interval else text
+
+
+def _rank_view(run: ScoredRun, placement: Placement) -> RankView:
+    rows: list[list[str]] = []
+    position = placement.rank - len(placement.above)
+    for row in placement.above:
+        rows.append([str(position), row.model, f"{row.overall(run.benchmark):.1f}"])
+        position += 1
+    you = f"{run.model} (this run{'' if placement.comparable else ', not comparable'})"
+    rows.append([("" if placement.comparable else "~") + str(placement.rank), you, f"{placement.score:.1f}"])
+    highlight = {len(rows) - 1}
+    for row in placement.below:
+        position += 1
+        rows.append([str(position), row.model, f"{row.overall(run.benchmark):.1f}"])
+    label = placement.label()
+    if placement.rank_range and placement.rank_range[0] != placement.rank_range[1]:
+        label += f"; {placement.rank_range[0]}–{placement.rank_range[1]} within the score's interval"
+    title = BENCHMARK_TITLES[run.benchmark]
+    return RankView(f"{title}, {placement.table} models", label, placement.comparable,
+                    Table(["rank", "model", title], rows, highlight))
+
+
+def _chart(run: ScoredRun, table: str, warnings: list[str]) -> Optional[Chart]:
+    rows = chart_models(run, table)
+    keys = shared_columns(run, rows)
+    if not rows or not keys:
+        return None
+    groups = []
+    for key in keys:
+        interval = run.intervals.get(key)
+        bars = [Bar(percent(run.scores[key]), *(percent(interval.low), percent(interval.high)) if interval else ())]
+        bars += [Bar(r.benchmark_scores(run.benchmark)[key]) for r in rows]
+        groups.append((key, bars))
+    title = f"{run.model}: {BENCHMARK_TITLES[run.benchmark]} per benchmark beside {table} leaderboard models near it"
+    caption = (f"The columns both the run and the leaderboard publish ({', '.join(keys)}); leaderboard models "
+               f"nearest its overall score ({table} table).")
+    if warnings:
+        caption = f"Not like for like ({'; '.join(warnings)}). " + caption
+    return Chart(title, [f"{run.model} (this run)"] + [r.model for r in rows], groups, caption)
+
+
+def _judge_table(run: ScoredRun) -> Optional[Table]:
+    if not any(s.parser for s in run.splits):
+        return None
+    rows = []
+    for s in run.splits:
+        r = s.report
+        tokens = "—"
+        if "prompt_tokens" in r or "completion_tokens" in r:
+            tokens = f"{int(r.get('prompt_tokens') or 0):,} in / {int(r.get('completion_tokens') or 0):,} out"
+        cost = "—"
+        if "cost_usd" in r:
+            cost = "unknown" if r["cost_usd"] is None else f"${float(r['cost_usd']):.4f}"
+        items = "—" if s.items is None else (f"{s.items}" + (f" of {s.expected}" if s.expected else ""))
+        rows.append([
+            s.kind.label.replace("_", "-"),
+            {"rule": "rule parser", "model": "model judge", None: "unknown (no judged file)"}[s.parser],
+            s.judge or "—", items,
+            str(r.get("random_fallback", "—")), str(r.get("blocked", "—")),
+            str(r.get("judge_calls", "—")), str(r.get("reused", "—")), str(r.get("judge_mode", "—")),
+            tokens, cost,
+        ])
+    return Table(["split", "parser", "judge", "items", "never judged (random)", "blocked", "judge calls",
+                  "reused", "mode", "tokens", "cost"], rows)
+
+
+def _duration(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def _facts_table(run: ScoredRun) -> Table:
+    f = run.facts
+    args = f.args if f else {}
+    model = args.get("model_name") or "—"
+    where = args.get("model_path") or args.get("model_id") or "—"
+    limit = "none" if f else "—"
+    if f and f.limit:
+        limit = str(f.limit)
+    rows = [
+        ["model", str(model)],
+        ["model path or id", str(where)],
+        ["kind", run.kind or "unknown"],
+        ["backend", str(args.get("backend") or ("hf" if f else "—"))],
+        ["benchmark, version", f"{BENCHMARK_TITLES[run.benchmark]} {run.version}"],
+        ["generated", (f.generated or "—") + ("" if f.complete else " (not complete)") if f else
+         "— (no status file: responses made elsewhere)"],
+        ["time taken (generation)", _duration(f.time_elapsed) if f else "—"],
+        ["--limit", limit],
+        ["scored", run.scored],
+        ["folder", str(run.vdir)],
+    ]
+    if run.derived_from is not None:
+        rows.append(["derived from", str(run.derived_from.get("source", "the MixEval run"))])
+    if run.interval_meta:
+        meta = run.interval_meta
+        rows.append(["intervals", f"{float(meta.get('confidence', 0.95)) * 100:.0f}% {meta.get('method', '')}"
+                                  f" ({meta.get('resamples', '?')} resamples, seed {meta.get('seed', '?')})"])
+    return Table(["fact", "value"], rows)
+
+
+def run_view(run: ScoredRun) -> RunView:
+    warnings = caveats(run)
+    placements = [p for p in (place(run, t) for t in tables_for(run)) if p is not None]
+    chart = None
+    for table in tables_for(run):
+        chart = _chart(run, table, warnings)
+        if chart:
+            break
+    if run.intervals:
+        scores = Table(["benchmark", "score", "95% interval"],
+                       [[k, _score_text(run, k), _interval_text(run, k)] for k in run.scores], {0})
+    else:  # no score_intervals.json
+        scores = Table(["benchmark", "score"], [[k, _score_text(run, k)] for k in run.scores], {0})
+    return RunView(
+        title=f"{BENCHMARK_TITLES[run.benchmark]} {run.version}",
+        anchor=f"{run.model}-{run.benchmark}-{run.version}",
+        warnings=warnings, notes=notes(run) + [f"could not read: {n}" for n in run.notes],
+        overall=_overall(run), ranks=[_rank_view(run, p) for p in placements], scores=scores, chart=chart,
+        judge=_judge_table(run), facts=_facts_table(run),
+    )
+
+
+def _comparison(runs: list[ScoredRun]) -> tuple[Optional[Table], list[Chart]]:
+    if len({r.model for r in runs}) < 2:
+        return None, []
+    rows = []
+    for run in runs:
+        placements = [p for p in (place(run, t) for t in tables_for(run)) if p is not None]
+        rank = "; ".join(f"{p.table} {'#' if p.comparable else '~'}{p.rank} of {p.of}" for p in placements) or "—"
+        rows.append([run.model, run.kind or "unknown", f"{BENCHMARK_TITLES[run.benchmark]} {run.version}",
+                     _overall(run), rank, "; ".join(caveats(run)) or "like for like"])
+    table = Table(["model", "kind", "benchmark", "overall", "rank on the leaderboard", "not like for like"], rows)
+    charts = []
+    for benchmark in BENCHMARK_TITLES:
+        for version in sorted({r.version for r in runs if r.benchmark == benchmark}):
+            chosen = [r for r in runs if r.benchmark == benchmark and r.version == version]
+            if len(chosen) < 2:
+                continue
+            chosen.sort(key=lambda r: -r.overall)
+            keys = ["overall"] + [k for k in chosen[0].parts if all(k in r.scores for r in chosen)]
+            groups = []
+            for key in keys:
+                bars = []
+                for r in chosen:
+                    interval = r.intervals.get(key)
+                    bars.append(Bar(percent(r.scores[key]),
+                                    *(percent(interval.low), percent(interval.high)) if interval else ()))
+                groups.append((key, bars))
+            flagged = [r.model for r in chosen if caveats(r)]
+            caption = f"{BENCHMARK_TITLES[benchmark]} {version}: every benchmark the models share."
+            if flagged:
+                caption += f" Not like for like: {', '.join(flagged)} (see their sections)."
+            charts.append(Chart(f"{BENCHMARK_TITLES[benchmark]} {version}: the models of this folder",
+                                [r.model for r in chosen], groups, caption))
+    return table, charts
+
+
+def build(runs: list[ScoredRun], root: str) -> ReportView:
+    """The whole report of these scored folders."""
+    models: dict[str, list[ScoredRun]] = {}
+    for run in runs:
+        models.setdefault(run.model, []).append(run)
+    comparison, charts = _comparison(runs)
+    views = [ModelView(model, next((r.kind for r in rs if r.kind), None) or "unknown kind", [run_view(r) for r in rs])
+             for model, rs in models.items()]
+    generated = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    footnotes = [SCALE_NOTE, f"Leaderboard: {SOURCE}; shipped with mix_eval.", VERSION_NOTE,
+                 "Like for like means: judged by gpt-3.5-turbo-0125 (the leaderboard's judge) on every item of the "
+                 "benchmark. Anything else is labelled and its rank shown as \"~N\"."]
+    return ReportView(generated, root, comparison, charts, views, footnotes)
