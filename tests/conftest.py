@@ -73,7 +73,8 @@ def judge_reply(body: dict) -> str:
     gets the same reply."""
     user = body["messages"][-1]["content"]
     answer = between(user, "Model's Answer: ", "\nYour Judgment:")
-    if "Golden Answer(s): " in user[-3000:] and "Options: \n" not in user[-3000:]:
+    # the last item of the message is the one judged (the prompt's examples come first)
+    if user.rfind("Golden Answer(s): ") > user.rfind("Options: \n"):
         golds = re.findall(r"<answer \d+> (.*?)(?=; <answer \d+> |$)",
                            between(user, "Golden Answer(s): ", "\nModel's Answer:"))
         score = "1.0" if any(g.lower() in answer.lower() for g in golds) else "0.0"
