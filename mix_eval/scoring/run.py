@@ -24,6 +24,7 @@ from mix_eval.data import splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.factory import JudgeFactory, check_judge_config
 from mix_eval.judges.runner import JudgeReport, judge_records, report_dict, report_lines
+from mix_eval.llm.pricing import price_for
 from mix_eval.scoring import aggregate, rules
 from mix_eval.scoring.inputs import (
     BenchmarkSplit,
@@ -71,9 +72,12 @@ def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: SplitKind,
         judge_fn = rules.judge_file_multichoice_rule if kind.is_multichoice else rules.judge_file_freeform_rule
         return judge_fn(records, extract_base=inputs.extract_base), None
     journal = inputs.vdir / f".journal_{judged_path.stem}.jsonl"
+    name = judge.judge(kind)
     return judge_records(
-        records, kind, judge.judge(kind), lambda: judges.get(kind), journal,
+        records, kind, name, lambda: judges.get(kind), journal,
         extract_base=inputs.extract_base, previous_judged_file=judged_path,
+        price=None if judge.judge_model_id and judge.judge_price is None else price_for(name, judge.judge_price),
+        mode=judge.judge_mode,
     )
 
 
