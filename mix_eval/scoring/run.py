@@ -16,6 +16,7 @@ import errno
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -81,13 +82,55 @@ def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: SplitKind,
     )
 
 
-def score_model(judge: JudgeSettings, inputs: ModelInputs, judges: JudgeFactory) -> ModelScores:
-    """Judge both splits, then write the judged files, ``score.json`` and ``judge_report.json``."""
+Judged = tuple[list[dict[str, Any]], Optional[JudgeReport]]
+
+
+def judge_together(judge: JudgeSettings, models: list[ModelInputs],
+                   judges: JudgeFactory) -> dict[tuple[str, SplitKind], Judged]:
+    """Batch mode: judge every model's splits at once, one thread each, so that the
+    requests of a round of all of them go into the same batch(es)."""
+    jobs = [(inputs, kind) for inputs in models for kind in SplitKind
+            if judge.parser(kind) == "model" and not judge.compute_score_from_judged_file]
+    done: dict[tuple[str, SplitKind], Judged] = {}
+    errors: list[BaseException] = []
+    backends = {kind: judges.get(kind) for kind in {kind for _, kind in jobs}}
+
+    def work(inputs: ModelInputs, kind: SplitKind, registered: threading.Event) -> None:
+        with backends[kind].member():
+            registered.set()
+            try:
+                done[(inputs.model, kind)] = judge_split(judge, inputs, kind, judges)
+            except BaseException as e:  # noqa: BLE001 - raised in the caller's thread
+                errors.append(e)
+
+    threads = []
+    for inputs, kind in jobs:
+        registered = threading.Event()
+        thread = threading.Thread(target=work, args=(inputs, kind, registered), daemon=True,
+                                  name=f"judge-{inputs.model}-{kind.tag}")
+        thread.start()
+        registered.wait()  # every job counted before any batch goes out
+        threads.append(thread)
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+    if errors:
+        raise next((e for e in errors if not isinstance(e, KeyboardInterrupt)), errors[0])
+    return done
+
+
+def score_model(judge: JudgeSettings, inputs: ModelInputs, judges: JudgeFactory,
+                judged_before: Optional[dict[tuple[str, SplitKind], Judged]] = None) -> ModelScores:
+    """Judge both splits (or take ``judged_before``'s), then write the judged files,
+    ``score.json`` and ``judge_report.json``."""
     judged: dict[SplitKind, list[dict[str, Any]]] = {}
     split_scores: dict[SplitKind, dict[str, Any]] = {}
     reports: dict[SplitKind, JudgeReport] = {}
     for kind in SplitKind:
-        judged[kind], report = judge_split(judge, inputs, kind, judges)
+        if judged_before and (inputs.model, kind) in judged_before:
+            judged[kind], report = judged_before[(inputs.model, kind)]
+        else:
+            judged[kind], report = judge_split(judge, inputs, kind, judges)
         split_scores[kind] = aggregate.split_scores(_item_scores(kind, judge.parser(kind), judged[kind]))
         if report is not None:
             reports[kind] = report
@@ -165,7 +208,7 @@ def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
 
     data = _benchmark_data(settings)
     benchmark, version = settings.data.benchmark, settings.data.version
-    judges = JudgeFactory(settings.judge, progress=progress)
+    judges = JudgeFactory(settings.judge, progress=progress, run_dir=Path(settings.model_response_dir))
     results: Scores = {}
     with contextlib.ExitStack() as stack:
         stack.callback(judges.close)
@@ -182,8 +225,11 @@ def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
         for inputs in prepared:  # every file is good: now what scoring goes on with
             for warning in inputs.warnings:
                 logger.warning("WARNING: %s", warning)
+        together = None
+        if settings.judge.judge_mode == "batch" and settings.judge.uses_model_judge and not settings.judge.judge_model_id:
+            together = judge_together(settings.judge, prepared, judges)
         for inputs in prepared:
-            scored = score_model(settings.judge, inputs, judges)
+            scored = score_model(settings.judge, inputs, judges, together)
             results[inputs.model] = scored.scores
             echo(f"{inputs.model} ({benchmark} {version}):")
             echo(format_table(scored.scores))
