@@ -316,8 +316,10 @@ class FakeOpenAIServer:
 
     def block_at(self, step: str, when: str = "after", nth: int = 1) -> None:
         """Hold the ``nth`` request of a Batch API ``step`` (``upload``, ``create``, ``retrieve``,
-        ``content``): ``before`` doing it or ``after`` doing it but before answering; sets
-        ``blocked`` when reached and waits for `release` (a test kills the client meanwhile)."""
+        ``content``) and set ``blocked``; a test kills the client meanwhile, then calls
+        `release`. ``before``: the request is then dropped undone (as if the client died before
+        it arrived: answered 503); ``after``: it is done, and answered only after the release
+        (the client died before it heard the answer)."""
         with self._lock:
             self._block = {"step": step, "when": when, "nth": nth}
             self._step_counts.clear()
@@ -329,18 +331,20 @@ class FakeOpenAIServer:
             self._block = None
         self._release.set()
 
-    def _hold(self, step: str, when: str) -> None:
+    def _hold(self, step: str, when: str) -> bool:
+        """Hold here if told to (see `block_at`); True: drop the request undone."""
         with self._lock:
             block = self._block
             if block is None or block["step"] != step:
-                return
+                return False
             if when == "before":
                 self._step_counts[step] += 1
             if block["when"] != when or self._step_counts[step] != block["nth"]:
-                return
+                return False
         self.blocked.set()
         while not (self._release.is_set() or self._stopping.is_set()):
             self._release.wait(0.05)
+        return when == "before"
 
     def clear_faults(self) -> None:
         with self._lock:
@@ -509,7 +513,8 @@ class FakeOpenAIServer:
             if method == "POST" and not rest:
                 return self._upload(h, rec, answer, error)
             if method == "GET" and len(rest) == 2 and rest[1] == "content" and rest[0] in self.files:
-                self._hold("content", "before")
+                if self._hold("content", "before"):
+                    return error(503, "dropped")
                 data = self.files[rest[0]]["data"]
                 self._hold("content", "after")
                 return self._send(h, rec, 200, data, content_type="application/octet-stream", count=False)
@@ -527,7 +532,8 @@ class FakeOpenAIServer:
         if batch is None:
             return error(404, f"No such Batch object: {rest[0] if rest else ''}")
         if method == "GET" and len(rest) == 1:
-            self._hold("retrieve", "before")
+            if self._hold("retrieve", "before"):
+                return error(503, "dropped")
             self._advance(batch)
             self._hold("retrieve", "after")
             return answer(200, self._batch_object(batch))
@@ -542,7 +548,8 @@ class FakeOpenAIServer:
         fields = _multipart(rec.headers.get("content-type", ""), rec.raw)
         if fields.get("purpose", (None, b""))[1] != b"batch" or "file" not in fields:
             return error(400, "a file and purpose=batch are required")
-        self._hold("upload", "before")
+        if self._hold("upload", "before"):
+            return error(503, "dropped")
         with self._lock:
             self._ids += 1
             file_id = f"file-fake-{self._ids}"
@@ -573,7 +580,8 @@ class FakeOpenAIServer:
         if body.get("completion_window") != "24h" or body.get("endpoint") not in ("/v1/chat/completions",
                                                                                   "/chat/completions"):
             return error(400, "completion_window must be 24h and endpoint /v1/chat/completions")
-        self._hold("create", "before")
+        if self._hold("create", "before"):
+            return error(503, "dropped")
         with self._lock:
             self._ids += 1
             self.batch_creates += 1

@@ -3,7 +3,7 @@ go into batches instead of live calls; the rounds, verdicts, journal and judged 
 are the runner's, exactly as in live mode.
 
 Several judging jobs (every model of a `compute_metrics` run, both splits) may use one
-`BatchJudge` at once, each from its own thread: a job registers with `member()`, and its
+`BatchJudge` at once, each from its own thread: a job is counted with `enroll()` and `leave()`, and its
 requests wait in `complete` until every registered job is either waiting too or done;
 then all of them go out together, in the same batch(es). Each job's ``on_result`` is
 called (by the thread that runs the batch, while the job's own thread waits) before the
@@ -12,12 +12,11 @@ forgotten.
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 from mix_eval.judges.api import JUDGE_PARAMS, usage_dict
 from mix_eval.judges.protocol import messages_digest
@@ -53,17 +52,16 @@ class BatchJudge:
         self._waiting: list[_Call] = []
         self._running = False
 
-    @contextlib.contextmanager
-    def member(self) -> Iterator[None]:
-        """Register the calling job: batches wait for its requests until it is done."""
+    def enroll(self) -> None:
+        """Count one more job: batches wait for its requests until it calls `leave`.
+        Enroll every job before any starts, so the first does not go out alone."""
         with self._cond:
             self._members += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._members -= 1
-                self._cond.notify_all()
+
+    def leave(self) -> None:
+        with self._cond:
+            self._members -= 1
+            self._cond.notify_all()
 
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
                  on_result: Callable[..., None], *, round_no: int = 1) -> None:

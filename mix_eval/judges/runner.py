@@ -133,7 +133,7 @@ class JudgeReport:
         if self.price is None:
             return None
         return round(sum(cost_usd(p, c, self.price, batch=mode == "batch") for mode, (p, c) in self.tokens.items()),
-                     6)
+                     10)
 
     def as_dict(self) -> dict[str, Any]:
         """As judge_report.json holds it: the split by its judged-file tag (``ff``, ``mp``)."""

@@ -47,6 +47,7 @@ COMPLETION_WINDOW = "24h"
 POLL_ENV = "MIX_EVAL_BATCH_POLL_SECONDS"
 DEFAULT_POLL_SECONDS = 30.0
 TERMINAL = ("completed", "failed", "expired", "cancelled")
+CREATE_ATTEMPTS = 4
 MAX_FRUITLESS = 3  # batches in a row that end with nothing done: stop, naming the last one's errors
 
 
@@ -265,14 +266,28 @@ class BatchAPI:
         return uploaded.id
 
     def _create(self, file_id: str) -> str:
+        """A batch from an uploaded file. The SDK does not retry this call: a create whose
+        answer was lost may have made the batch, so it is looked up before asking again."""
         self.journal.add(event="creating", file_id=file_id)
-        batch = self._call("creating a batch", self.sdk.batches.create, input_file_id=file_id,
-                           endpoint=self.url, completion_window=COMPLETION_WINDOW,
-                           metadata={"created_by": "mix_eval"})
-        self.journal.add(event="batch", batch_id=batch.id, file_id=file_id)
-        self.created += 1
-        logger.info("created batch %s from %s", batch.id, file_id)
-        return batch.id
+        since = time.time()
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                batch_id = self._call("creating a batch", self.sdk.with_options(max_retries=0).batches.create,
+                                      input_file_id=file_id, endpoint=self.url,
+                                      completion_window=COMPLETION_WINDOW, metadata={"created_by": "mix_eval"}).id
+                self.created += 1
+                break
+            except TransientAPIError:
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise
+                time.sleep(min(30.0, 2.0 ** attempt))
+                found = self._find_batch(file_id, since)
+                if found is not None:
+                    batch_id = found
+                    break
+        self.journal.add(event="batch", batch_id=batch_id, file_id=file_id)
+        logger.info("created batch %s from %s", batch_id, file_id)
+        return batch_id
 
     def _find_batch(self, file_id: str, since: float) -> Optional[str]:
         """The batch made from ``file_id``, if its creation reached the API (newest first;

@@ -95,22 +95,20 @@ def judge_together(judge: JudgeSettings, models: list[ModelInputs],
     errors: list[BaseException] = []
     backends = {kind: judges.get(kind) for kind in {kind for _, kind in jobs}}
 
-    def work(inputs: ModelInputs, kind: SplitKind, registered: threading.Event) -> None:
-        with backends[kind].member():
-            registered.set()
-            try:
-                done[(inputs.model, kind)] = judge_split(judge, inputs, kind, judges)
-            except BaseException as e:  # noqa: BLE001 - raised in the caller's thread
-                errors.append(e)
+    def work(inputs: ModelInputs, kind: SplitKind) -> None:
+        try:
+            done[(inputs.model, kind)] = judge_split(judge, inputs, kind, judges)
+        except BaseException as e:  # noqa: BLE001 - raised in the caller's thread
+            errors.append(e)
+        finally:
+            backends[kind].leave()
 
-    threads = []
-    for inputs, kind in jobs:
-        registered = threading.Event()
-        thread = threading.Thread(target=work, args=(inputs, kind, registered), daemon=True,
-                                  name=f"judge-{inputs.model}-{kind.tag}")
+    for _, kind in jobs:
+        backends[kind].enroll()  # every job counted before any batch goes out
+    threads = [threading.Thread(target=work, args=job, daemon=True, name=f"judge-{job[0].model}-{job[1].tag}")
+               for job in jobs]
+    for thread in threads:
         thread.start()
-        registered.wait()  # every job counted before any batch goes out
-        threads.append(thread)
     for thread in threads:
         while thread.is_alive():
             thread.join(0.2)
