@@ -27,6 +27,20 @@ Provider protocols (the same knobs, faults and records apply):
   ``models``, when set, lists the deployments (another gets 404 ``DeploymentNotFound``).
   Then it answers as ``/v1/chat/completions`` does.
 
+* Files and Batch API: ``POST /v1/files`` (multipart, ``purpose=batch``), ``GET
+  /v1/files/{id}`` and ``/content``, ``POST /v1/batches`` (create; ``batch_creates``
+  counts them), ``GET /v1/batches`` (list, newest first), ``GET /v1/batches/{id}``
+  (retrieve), ``POST /v1/batches/{id}/cancel``; under ``/openai/...`` with
+  ``api-version`` and ``api-key`` for Azure. Each retrieve moves a batch on:
+  validating -> in_progress -> finalizing -> completed, ``batch_states`` saying how many
+  polls each state takes (slow polling). At the end every line's body goes through
+  ``reply`` as a chat request would: texts into the output file (a ``chat.completion``
+  with usage), a `Fault` into the error file with its status (400: refused).
+  ``push_batch_outcomes("failed" | "expired" | "cancelled")`` makes the next batches
+  fail validation, or end with only their first half run (the rest in the error file,
+  ``batch_expired``); ``block_at(step, when, nth)`` holds a step (upload, create,
+  retrieve, content) so a test can kill the client there, then ``release()``.
+
 Knobs, all changeable while it runs:
 
 * ``reply``: ``f(request_json) -> str | Fault``; default: a deterministic text made from

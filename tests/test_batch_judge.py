@@ -38,15 +38,17 @@ def judge_env(monkeypatch, tmp_path):
 
 
 def responses(root: Path, n: int = N, *, same: bool = False) -> Path:
-    """The reference's responses under both model names; the second model's answers
-    altered unless ``same`` (then both models send identical judge requests)."""
+    """The reference's responses under both model names, each answer marked with its
+    model and line so that every judge request is unique (the reference's mixeval_hard
+    repeats questions), unless ``same`` (then both models send identical requests, and
+    repeated questions repeat requests)."""
     for model in MODELS:
         vdir = make_responses(root, model, n=n)
-        if model != MODELS[0] and not same:
+        if not same:
             for f in vdir.glob("*.jsonl"):
                 lines = [json.loads(x) for x in f.read_text(encoding="utf-8").splitlines()]
-                f.write_text("".join(json.dumps({**x, "response": x["response"] + " (b)"}) + "\n" for x in lines),
-                             encoding="utf-8")
+                f.write_text("".join(json.dumps({**x, "response": f"{x['response']} ({model} {i})"}) + "\n"
+                                     for i, x in enumerate(lines)), encoding="utf-8")
     return root
 
 

@@ -84,6 +84,17 @@ class BatchOutcome:
     error: Optional[str] = None
 
 
+_EVENT_FIELDS = {"file": ("file_id", "requests"), "creating": ("file_id",), "batch": ("batch_id", "file_id"),
+                 "done": ("batch_id",)}
+
+
+def _event_problem(event: Any) -> Optional[str]:
+    if not isinstance(event, dict) or event.get("event") not in _EVENT_FIELDS:
+        return "not a batch journal event"
+    missing = [k for k in _EVENT_FIELDS[event["event"]] if k not in event]
+    return f"lacks {', '.join(missing)}" if missing else None
+
+
 class _Journal:
     """The batch journal: which input files and batches carry which requests."""
 
@@ -94,8 +105,11 @@ class _Journal:
         self.batches: dict[str, str] = {}  # batch id -> input file id, in creation order
         self.done: set[str] = set()  # batches whose results were handed over
         if self.path.exists():
-            content = read_jsonl(self.path, Mode.TOLERANT)
-            cut_torn_tail(content)
+            content = read_jsonl(self.path, Mode.TOLERANT, check=_event_problem)
+            cut_torn_tail(content)  # a torn last line from a kill: that step is done again
+            for bad in content.bad:
+                logger.warning("%s, %s: skipping an unreadable batch journal line (%s)", self.path, bad.where(),
+                               bad.problem)
             for line in content.lines:
                 self._apply(line.record)
 
