@@ -299,3 +299,24 @@ def test_unknown_judge_price_gives_tokens_only_unless_given(tmp_path, server, ju
     with pytest.raises(SystemExit) as e:
         compute_main([*args(root, server), "--judge_price", "1,x"])
     assert e.value.code == 2
+
+
+def test_a_request_failing_in_every_batch_gets_ten_rounds_and_a_judge_failing_all_stops(tmp_path, judge_env, capsys):
+    """One request that fails (HTTP 500 in the error file) in every batch: asked in each of
+    the 10 rounds, one batch per round (no probe batch), then a random verdict, as live. A
+    judge that fails every request stops the run with one error and writes no score."""
+    root = responses(tmp_path / "one", n=4)
+    with FakeOpenAIServer(reply=lambda body: Fault("500") if "(model_a 0)" in body["messages"][-1]["content"]
+                          else judge_reply(body), api_key=KEY) as s:
+        assert compute_main(args(root, s, "--judge_mode", "batch")) == 0
+        assert s.batch_creates == 10
+    r = report(root)
+    assert r["free_form"]["rounds"] == 10 and r["free_form"]["random_fallback"] == 1
+    assert r["multiple_choice"]["random_fallback"] == 1 and report(root, MODELS[1])["free_form"]["rounds"] == 1
+
+    root = responses(tmp_path / "all", n=4)
+    with FakeOpenAIServer(reply=lambda body: Fault("500"), api_key=KEY) as s:
+        assert compute_main(args(root, s, "--judge_mode", "batch")) == 2
+        assert s.batch_creates == 1
+    assert "answered none" in capsys.readouterr().err
+    assert not list(root.rglob("score.json"))
