@@ -320,3 +320,28 @@ def test_a_request_failing_in_every_batch_gets_ten_rounds_and_a_judge_failing_al
         assert s.batch_creates == 1
     assert "answered none" in capsys.readouterr().err
     assert not list(root.rglob("score.json"))
+
+
+def test_ctrl_c_while_polling_leaves_the_batch_running_and_the_rerun_collects_it(tmp_path, judge_env):
+    """SIGINT while a batch is in progress: the run stops (status 130) without cancelling
+    the batch; the rerun polls that batch to its end and creates none."""
+    import signal
+    import time
+
+    root = responses(tmp_path / "r", n=4)
+    with FakeOpenAIServer(reply=judge_reply, api_key=KEY) as s:
+        s.batch_states = {"validating": 1, "in_progress": 10 ** 6, "finalizing": 1}  # runs until told
+        proc = _compute_metrics(root, s, tmp_path)
+        deadline = time.monotonic() + 60
+        while not any(b["status"] == "in_progress" for b in s.batches.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130, proc.stderr.read().decode()[-2000:]
+        assert "keep running" in proc.stderr.read().decode()
+        assert not any(r.path.endswith("/cancel") for r in s.requests)
+        assert [b["status"] for b in s.batches.values()] == ["in_progress"]
+        s.batch_states["in_progress"] = 1
+        proc = _compute_metrics(root, s, tmp_path)
+        assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]
+        assert s.batch_creates == 1 and [b["status"] for b in s.batches.values()] == ["completed"]
+    assert report(root)["free_form"]["judge_calls"] == 4
