@@ -48,6 +48,7 @@ POLL_ENV = "MIX_EVAL_BATCH_POLL_SECONDS"
 DEFAULT_POLL_SECONDS = 30.0
 TERMINAL = ("completed", "failed", "expired", "cancelled")
 CREATE_ATTEMPTS = 4
+TRANSFER_TIMEOUT = 900.0  # seconds for an upload or a download (files of up to 200 MB)
 MAX_FRUITLESS = 3  # batches in a row that end with nothing done: stop, naming the last one's errors
 
 
@@ -274,7 +275,8 @@ class BatchAPI:
         data = b"".join(self._line(n, r) for n, r in enumerate(chunk))
         name = f"mix_eval_batch_{int(time.time())}_{len(chunk)}.jsonl"
         uploaded = self._call("uploading a batch input file", self.sdk.files.create,
-                              file=(name, io.BytesIO(data), "application/jsonl"), purpose="batch")
+                              file=(name, io.BytesIO(data), "application/jsonl"), purpose="batch",
+                              timeout=TRANSFER_TIMEOUT)
         self.journal.add(event="file", file_id=uploaded.id, requests=[r.ident for r in chunk])
         logger.info("uploaded %s: %d requests, %.1f MB", uploaded.id, len(chunk), len(data) / 1e6)
         return uploaded.id
@@ -286,9 +288,10 @@ class BatchAPI:
         since = time.time()
         for attempt in range(CREATE_ATTEMPTS):
             try:
+                extra = {} if self.config.is_azure else {"metadata": {"created_by": "mix_eval"}}
                 batch_id = self._call("creating a batch", self.sdk.with_options(max_retries=0).batches.create,
                                       input_file_id=file_id, endpoint=self.url,
-                                      completion_window=COMPLETION_WINDOW, metadata={"created_by": "mix_eval"}).id
+                                      completion_window=COMPLETION_WINDOW, **extra).id
                 self.created += 1
                 break
             except TransientAPIError:
@@ -349,7 +352,7 @@ class BatchAPI:
     def _download(self, file_id: Optional[str]) -> list[dict[str, Any]]:
         if not file_id:
             return []
-        content = self._call(f"downloading {file_id}", self.sdk.files.content, file_id)
+        content = self._call(f"downloading {file_id}", self.sdk.files.content, file_id, timeout=TRANSFER_TIMEOUT)
         lines = []
         for raw in content.text.splitlines():
             try:
