@@ -152,6 +152,7 @@ class BatchAPI:
         self.url = "/chat/completions" if config.is_azure else "/v1/chat/completions"
         self._sdk: Any = None
         self.created = 0  # batches this object created
+        self._last_errors = "no errors given"  # why the last batch that left requests undone did
 
     # ---- the SDK
 
@@ -212,8 +213,6 @@ class BatchAPI:
                 raise TransientAPIError(
                     f"{fruitless} batches in a row at {self.config.display_url} ended without a single "
                     f"result ({self._last_errors}); fix the cause and rerun the same command")
-
-    _last_errors = "no errors given"
 
     def _assign(self, requests: list[BatchRequest], pending: set[int]) -> dict[str, list[Optional[int]]]:
         """Batches to collect, each with the request index of each of its lines (None: a
