@@ -23,6 +23,7 @@ DEFAULT_JUDGE = "gpt-3.5-turbo-0125"
 PARSERS = ("model", "rule")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("hf", "vllm")
+JUDGE_MODES = ("live", "batch")  # API judge calls one by one, or through the Batch API
 VLLM_ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization", "max_model_len",
                      "distributed_executor_backend")
 EXECUTORS = ("mp", "ray")
@@ -180,9 +181,22 @@ class JudgeSettings:
     extract_base_model_response: bool = False
     compute_score_from_judged_file: bool = False
     backend: str = "hf"  # the engine of a local judge: the same --backend as the model's
+    judge_mode: str = "live"  # API judge: live calls, or the Batch API (half the price, within 24 h)
+    judge_price: Optional[tuple[float, float]] = None  # $ per million input, output tokens (live)
 
     def __post_init__(self) -> None:
         _choice("backend", self.backend, BACKENDS)
+        _choice("judge_mode", self.judge_mode, JUDGE_MODES)
+        if self.judge_mode == "batch" and self.judge_model_id:
+            raise SettingsError("--judge_mode batch sends the judge requests to an API's Batch API; it cannot "
+                                "be used with a local judge (--judge_model_id)")
+        if self.judge_price is not None:
+            price = tuple(self.judge_price)
+            if len(price) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0
+                                          for x in price):
+                raise SettingsError(f"--judge_price must be two numbers >= 0 (dollars per million input and "
+                                    f"output tokens), got {self.judge_price!r}")
+            object.__setattr__(self, "judge_price", (float(price[0]), float(price[1])))
         _choice("free_form_parser", self.free_form_parser, PARSERS)
         _choice("multi_choice_parser", self.multi_choice_parser, PARSERS)
         _positive("batch_size_judge", self.batch_size_judge)
@@ -265,7 +279,7 @@ EVALUATE_FLAG_ORDER = (
     "multichoice_judge", "freeform_judge", "extract_base_model_response", "compute_score_from_judged_file",
     "max_new_tokens", "limit", "dtype", "output_name", "model_module", "model_base_url", "model_id",
     "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "data_parallel_size",
-    "gpu_memory_utilization", "max_model_len", "distributed_executor_backend",
+    "gpu_memory_utilization", "max_model_len", "distributed_executor_backend", "judge_mode", "judge_price",
 )
 
 

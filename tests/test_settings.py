@@ -33,7 +33,7 @@ STATUS_ARGS_ORDER = [
     "multichoice_judge", "freeform_judge", "extract_base_model_response", "compute_score_from_judged_file",
     "max_new_tokens", "limit", "dtype", "output_name", "model_module", "model_base_url", "model_id",
     "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "data_parallel_size",
-    "gpu_memory_utilization", "max_model_len", "distributed_executor_backend",
+    "gpu_memory_utilization", "max_model_len", "distributed_executor_backend", "judge_mode", "judge_price",
 ]
 
 
@@ -47,7 +47,7 @@ def _declared(action: argparse.Action) -> tuple:
 
 
 @pytest.mark.parametrize("main, argv, mistyped", [
-    (compute_metrics.main, SCORING_MIN, ["--judge_mode", "batch"]),  # was read as --judge_model_id batch
+    (compute_metrics.main, SCORING_MIN, ["--judge_model", "x"]),  # would be read as --judge_model_id x
     (compute_metrics.main, SCORING_MIN, ["--free_form", "rule"]),  # was read as --free_form_parser rule
     (evaluate.main, EVALUATE_MIN, ["--max_new", "4"]),  # was read as --max_new_tokens 4
     (evaluate.main, EVALUATE_MIN, ["--inference"]),  # was read as --inference_only
@@ -97,6 +97,7 @@ def test_every_flag_lands_in_the_settings_and_back_in_the_status_args():
         "--model_module", "b", "--model_base_url", "http://127.0.0.1:2/v1", "--model_id", "served",
         "--model_api_key_env", "MY_KEY", "--model_gen_kwargs", '{"temperature": 0}', "--backend", "vllm",
         "--tensor_parallel_size", "2", "--gpu_memory_utilization", "0.5", "--max_model_len", "2048",
+        "--judge_price", "1,2.5",
     ]
     parser = evaluate.build_parser()
     ns = parser.parse_args(argv)

@@ -12,6 +12,7 @@ from typing import Any, Callable, TypeVar
 
 from mix_eval.settings import (
     BACKENDS,
+    JUDGE_MODES,
     BENCHMARKS,
     DTYPES,
     EXECUTORS,
@@ -37,6 +38,18 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def price_pair(text: str) -> tuple[float, float]:
+    """``INPUT,OUTPUT``: dollars per million input and output tokens."""
+    try:
+        price = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        price = ()
+    if len(price) != 2 or any(not (x >= 0) for x in price):
+        raise argparse.ArgumentTypeError(
+            f"expected INPUT,OUTPUT dollars per million tokens, like 0.5,1.5; got {text!r}")
+    return price  # type: ignore[return-value]
 
 
 def env_var_name(text: str) -> str:
@@ -147,6 +160,12 @@ def add_judge_flags(p: argparse.ArgumentParser) -> None:
                    help="Cut base models' run-on output before judging.")
     g.add_argument("--compute_score_from_judged_file", action="store_true",
                    help="Score from existing judged files, without calling a judge.")
+    g.add_argument("--judge_mode", type=str, default=d.judge_mode, choices=list(JUDGE_MODES),
+                   help="API judge: live calls, or the OpenAI Batch API (half the price; results within 24 h; "
+                        "a rerun resumes the batches it submitted).")
+    g.add_argument("--judge_price", type=price_pair, default=d.judge_price, metavar="INPUT,OUTPUT",
+                   help="Live price of the judge in dollars per million input and output tokens, for the cost "
+                        "in judge_report.json (known: gpt-3.5-turbo-0125 0.5,1.5; batch mode halves it).")
 
 
 def add_report_flags(p: argparse.ArgumentParser) -> None:

@@ -70,6 +70,13 @@ def judge_client_config(settings: JudgeSettings, judge_model: str) -> ClientConf
     )
 
 
+def usage_dict(result: ChatResult) -> Optional[dict[str, Any]]:
+    """A reply's tokens as the journal keeps them (None: the API reported none)."""
+    if result.usage is None:
+        return None
+    return {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens}
+
+
 class ApiJudge:
     """A judge backend on the shared chat client."""
 
@@ -79,15 +86,17 @@ class ApiJudge:
         self.progress = progress
         self.blocked_pause = blocked_pause
 
+    mode = "live"
+
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
-                 on_result: Callable[[str, str, Optional[str]], None]) -> None:
+                 on_result: Callable[..., None], *, round_no: int = 1) -> None:
         pending = list(requests)
         for attempt in range(1, MAX_BLOCKED + 1):
             refused: set[str] = set()
 
             def deliver(key: Any, result: Any) -> None:
                 if isinstance(result, ChatResult):
-                    on_result(key, OK, result.text)
+                    on_result(key, OK, result.text, usage_dict(result))
                 elif isinstance(result, APIBadRequestError):
                     refused.add(key)
                 else:  # transient failure after all retries: judged again next round

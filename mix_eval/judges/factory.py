@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from pathlib import Path
+from typing import Any, Optional
 
 from mix_eval.settings import JudgeSettings
 from mix_eval.splits import SplitKind
@@ -32,9 +33,10 @@ def check_judge_config(settings: JudgeSettings) -> None:
 class JudgeFactory:
     """Builds judge backends lazily, once per run (a local judge loads once)."""
 
-    def __init__(self, settings: JudgeSettings, progress: bool = True):
+    def __init__(self, settings: JudgeSettings, progress: bool = True, run_dir: Optional[Path] = None):
         self.settings = settings
         self.progress = progress
+        self.run_dir = Path(run_dir) if run_dir is not None else Path(".")  # batch mode: its batch journals
         self._backends: dict[str, Any] = {}
 
     def get(self, kind: SplitKind) -> Any:
@@ -48,11 +50,22 @@ class JudgeFactory:
                     name, batch_size=self.settings.batch_size_judge,
                     max_gpu_memory=self.settings.max_gpu_memory_judge, backend=self.settings.backend,
                 )
+            elif self.settings.judge_mode == "batch":
+                from mix_eval.judges.api import judge_client_config
+                from mix_eval.judges.batch_judge import BatchJudge
+
+                self._backends[name] = BatchJudge(judge_client_config(self.settings, name),
+                                                  self.batch_journal(name), progress=self.progress)
             else:
                 from mix_eval.judges.api import ApiJudge, judge_client_config
 
                 self._backends[name] = ApiJudge(judge_client_config(self.settings, name), progress=self.progress)
         return self._backends[name]
+
+    def batch_journal(self, judge: str) -> Path:
+        """Batch mode: the journal of the batches of ``judge`` (in the run's folder, as a
+        batch carries the requests of every model of the run)."""
+        return self.run_dir / f".batch_journal_{judge.replace('/', '_')}.jsonl"
 
     def close(self) -> None:
         for backend in self._backends.values():

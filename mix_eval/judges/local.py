@@ -29,6 +29,7 @@ class LocalJudge(ChatModel):
         super().__init__(ModelSettings(model_id, generation=GenerationSettings(
             max_gpu_memory=max_gpu_memory, dtype=dtype, backend=backend)))
         self.name = model_id
+        self.mode = "live"
         self.model_name = model_id
         self.trust_remote_code = True
         self.use_fast_tokenizer = True
@@ -41,7 +42,7 @@ class LocalJudge(ChatModel):
         return self.apply_chat_template(messages)
 
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
-                 on_result: Callable[[str, str, Optional[str]], None]) -> None:
+                 on_result: Callable[..., None], *, round_no: int = 1) -> None:
         conversations = [messages for _, messages in requests]
         batch_size = self.batch_size_for(self.batch_size)  # the vLLM engine takes large chunks
         for batch in length_sorted_batches(self.input_lengths(conversations), batch_size):

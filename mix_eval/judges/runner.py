@@ -23,11 +23,12 @@ import json
 import logging
 import os
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
 
 from mix_eval.errors import MixEvalError
+from mix_eval.llm.pricing import Price, cost_usd
 from mix_eval.judges.protocol import (
     judge_messages,
     judged_response,
@@ -58,18 +59,27 @@ class JudgeUnavailableError(MixEvalError):
     random score, so the run stops instead; the journal keeps what was judged."""
 
 
+ResultCallback = Callable[..., None]  # (key, outcome, reply, usage=None)
+
+
 class JudgeBackend(Protocol):
-    """Answers judge requests. ``on_result(key, outcome, reply)`` is called as each one
-    finishes: outcome ``ok`` (reply is the text), ``blocked`` (the API refused the
-    request as bad, repeatedly) or ``error`` (no reply). Fatal problems (a bad key)
-    raise instead."""
+    """Answers judge requests. ``on_result(key, outcome, reply, usage=None)`` is called as
+    each one finishes: outcome ``ok`` (reply is the text), ``blocked`` (the API refused the
+    request as bad, repeatedly) or ``error`` (no reply); ``usage`` is the reply's
+    ``{"prompt_tokens", "completion_tokens"}`` when the API reported it. Fatal problems (a
+    bad key) raise instead. ``round_no`` says which round asks (0: a probe), so a backend
+    that keeps requests across runs (the Batch API) tells a round's requests from the same
+    messages asked again in a later round. ``mode`` is ``live`` or ``batch``."""
 
     name: str
+    mode: str
 
     def complete(
         self,
         requests: list[tuple[str, list[dict[str, str]]]],
-        on_result: Callable[[str, str, Optional[str]], None],
+        on_result: ResultCallback,
+        *,
+        round_no: int = 1,
     ) -> None: ...
 
 
@@ -86,10 +96,56 @@ class JudgeReport:
     blocked: int = 0
     random_fallback: int = 0
     invalid_replies: int = 0  # replies without a valid verdict (retried)
+    # Not in as_dict's first keys: tokens of the replies behind the file, by the mode that
+    # bought them; the live price (None: unknown); the mode when no reply says its own.
+    tokens: dict[str, list[int]] = field(default_factory=dict)
+    price: Optional[Price] = None
+    default_mode: str = "live"
+
+    def tally(self, entry: Mapping[str, Any]) -> None:
+        """Count the tokens and the mode of one journal entry the judged file rests on."""
+        mode = entry.get("mode")
+        if mode not in ("live", "batch"):
+            return
+        usage = entry.get("usage") or {}
+        counts = self.tokens.setdefault(mode, [0, 0])
+        counts[0] += _tokens(usage.get("prompt_tokens"))
+        counts[1] += _tokens(usage.get("completion_tokens"))
+
+    @property
+    def judge_mode(self) -> str:
+        modes = sorted(self.tokens)
+        if not modes:
+            return self.default_mode
+        return modes[0] if len(modes) == 1 else "mixed"
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(c[0] for c in self.tokens.values())
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(c[1] for c in self.tokens.values())
+
+    @property
+    def cost_usd(self) -> Optional[float]:
+        """Dollars for the tokens at the judge's price (halved for batch), None when unknown."""
+        if self.price is None:
+            return None
+        return round(sum(cost_usd(p, c, self.price, batch=mode == "batch") for mode, (p, c) in self.tokens.items()),
+                     10)
 
     def as_dict(self) -> dict[str, Any]:
         """As judge_report.json holds it: the split by its judged-file tag (``ff``, ``mp``)."""
-        return {**asdict(self), "split": self.split.tag}
+        counts = {name: getattr(self, name) for name in (
+            "judge", "items", "judge_calls", "reused", "rounds", "blocked", "random_fallback", "invalid_replies")}
+        return {"split": self.split.tag, **counts, "judge_mode": self.judge_mode,
+                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
+                "cost_usd": self.cost_usd}
+
+
+def _tokens(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 @dataclass
@@ -128,8 +184,15 @@ class Journal:
             return entry
         return None
 
-    def add(self, item_id: str, round_no: int, digest: str, outcome: str, reply: Optional[str]) -> None:
-        entry = {"id": item_id, "round": round_no, "digest": digest, "outcome": outcome, "reply": reply}
+    def add(self, item_id: str, round_no: int, digest: str, outcome: str, reply: Optional[str], *,
+            mode: Optional[str] = None, usage: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+        """Append one reply; ``mode`` (live, batch) and ``usage`` (its tokens) when known."""
+        entry: dict[str, Any] = {"id": item_id, "round": round_no, "digest": digest, "outcome": outcome,
+                                 "reply": reply}
+        if mode is not None:
+            entry["mode"] = mode
+        if usage:
+            entry["usage"] = {k: usage.get(k) for k in ("prompt_tokens", "completion_tokens")}
         self.entries[(item_id, round_no)] = entry
         try:
             if self._file is None:
@@ -139,6 +202,7 @@ class Journal:
             self._file.flush()  # in the OS's hands: survives a kill of this process
         except OSError as e:
             raise self._failed(e) from None
+        return entry
 
     def _failed(self, e: OSError) -> OSError:
         """The error of a failed write, naming the journal (a torn line it left is dropped on load)."""
@@ -202,13 +266,17 @@ def judge_records(
     previous_judged_file: Optional[Path] = None,
     max_rounds: int = MAX_ROUNDS,
     seed: int = RANDOM_SEED,
+    price: Optional[Price] = None,
+    mode: str = "live",
 ) -> tuple[list[dict[str, Any]], JudgeReport]:
     """Judge response lines the reference's way; return judged lines and a report.
 
     ``get_backend`` is called only if some request has no saved reply, so a rerun over
-    finished work makes no call and loads no judge model.
+    finished work makes no call and loads no judge model. ``price`` (the judge's live
+    price per million tokens, None: unknown) gives the report its cost; ``mode`` is the
+    report's mode when no reply records its own.
     """
-    report = JudgeReport(split=kind, judge=judge, items=len(records))
+    report = JudgeReport(split=kind, judge=judge, items=len(records), price=price, default_mode=mode)
     items = []
     for record in records:
         response = judged_response(record, kind, extract_base)
@@ -236,6 +304,7 @@ def judge_records(
                 if saved is not None:
                     item.outcomes[round_no] = (saved["outcome"], saved.get("reply"))
                     report.reused += 1
+                    report.tally(saved)
                 else:
                     by_key[key] = item
                     to_ask.append((key, item.messages))
@@ -243,14 +312,15 @@ def judge_records(
                 if backend is None:
                     backend = get_backend()
 
-                def on_result(key: str, outcome: str, reply: Optional[str], _round: int = round_no) -> None:
+                def on_result(key: str, outcome: str, reply: Optional[str], usage: Optional[Mapping[str, Any]] = None,
+                              _round: int = round_no, _mode: str = getattr(backend, "mode", "live")) -> None:
                     item = by_key[key]
-                    journal.add(key, _round, item.digest, outcome, reply)
+                    report.tally(journal.add(key, _round, item.digest, outcome, reply, mode=_mode, usage=usage))
                     item.outcomes[_round] = (outcome, reply)
                     report.judge_calls += 1
 
                 logger.info("%s judge round %d: %d requests to %s", kind.problem_type, round_no, len(to_ask), judge)
-                backend.complete(to_ask, on_result)
+                backend.complete(to_ask, on_result, round_no=round_no)
                 journal.sync()
                 STOP.check()  # after a first Ctrl-C: the replies in hand are saved
                 if not any(by_key[key].outcomes.get(round_no, (ERROR, None))[0] != ERROR for key, _ in to_ask):
@@ -308,8 +378,14 @@ def _check_judge_answers(backend: JudgeBackend, judge: str, kind: SplitKind, rou
     known_good = next((item for item, _ in judged if item.outcomes and item.outcomes[max(item.outcomes)][0] == OK), None)
     if known_good is not None:
         got: dict[str, str] = {}
-        backend.complete([("probe", known_good.messages)], lambda key, outcome, reply: got.setdefault(key, outcome))
-        report.judge_calls += 1
+        if getattr(backend, "mode", "live") == "batch":
+            # A batch that ran to its end (the Batch API stops the run when batches do not)
+            # shows the judge is up; a probe would cost another batch's wait, hours maybe.
+            got["probe"] = OK
+        else:
+            backend.complete([("probe", known_good.messages)],
+                             lambda key, outcome, reply, usage=None: got.setdefault(key, outcome), round_no=0)
+            report.judge_calls += 1
         if got.get("probe") == OK:
             logger.warning("%s: none of the %d request(s) of round %d got a reply, though the judge answers "
                            "others; they are asked again next round", kind.problem_type, asked, round_no)
@@ -346,6 +422,9 @@ def report_lines(reports: Iterable[JudgeReport]) -> list[str]:
             f"{r.split.problem_type} judge {r.judge}: {r.items} items, {r.judge_calls} judge calls, "
             f"{r.reused} replies reused, {r.rounds} round(s)"
         )
+        if r.prompt_tokens or r.completion_tokens or r.cost_usd is not None:
+            text += f"; {r.prompt_tokens} prompt + {r.completion_tokens} completion tokens ({r.judge_mode})"
+            text += f", ${r.cost_usd:.4f}" if r.cost_usd is not None else ", cost unknown (give --judge_price)"
         if r.blocked or r.random_fallback:
             text += (
                 f"; WARNING: {r.blocked} blocked by the API and {r.random_fallback} never judged "

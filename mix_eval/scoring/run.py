@@ -17,6 +17,7 @@ import errno
 import json
 import logging
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -25,6 +26,7 @@ from mix_eval.data import splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.factory import JudgeFactory, check_judge_config
 from mix_eval.judges.runner import JudgeReport, judge_records, report_dict, report_lines
+from mix_eval.llm.pricing import price_for
 from mix_eval.scoring import aggregate, rules
 from mix_eval.scoring.derive import SOURCE, derive_hard
 from mix_eval.scoring.inputs import (
@@ -72,21 +74,63 @@ def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: SplitKind,
         judge_fn = rules.judge_file_multichoice_rule if kind.is_multichoice else rules.judge_file_freeform_rule
         return judge_fn(records, extract_base=inputs.extract_base), None
     journal = inputs.vdir / f".journal_{judged_path.stem}.jsonl"
+    name = judge.judge(kind)
     return judge_records(
-        records, kind, judge.judge(kind), lambda: judges.get(kind), journal,
+        records, kind, name, lambda: judges.get(kind), journal,
         extract_base=inputs.extract_base, previous_judged_file=judged_path,
+        price=None if judge.judge_model_id and judge.judge_price is None else price_for(name, judge.judge_price),
+        mode=judge.judge_mode,
     )
 
 
-def score_model(judge: JudgeSettings, inputs: ModelInputs, judges: JudgeFactory) -> ModelScores:
-    """Judge both splits, then write the judged files, ``score.json``, ``score_intervals.json``
-    and ``judge_report.json``."""
+Judged = tuple[list[dict[str, Any]], Optional[JudgeReport]]
+
+
+def judge_together(judge: JudgeSettings, models: list[ModelInputs],
+                   judges: JudgeFactory) -> dict[tuple[str, SplitKind], Judged]:
+    """Batch mode: judge every model's splits at once, one thread each, so that the
+    requests of a round of all of them go into the same batch(es)."""
+    jobs = [(inputs, kind) for inputs in models for kind in SplitKind
+            if judge.parser(kind) == "model" and not judge.compute_score_from_judged_file]
+    done: dict[tuple[str, SplitKind], Judged] = {}
+    errors: list[BaseException] = []
+    backends = {kind: judges.get(kind) for kind in {kind for _, kind in jobs}}
+
+    def work(inputs: ModelInputs, kind: SplitKind) -> None:
+        try:
+            done[(inputs.model, kind)] = judge_split(judge, inputs, kind, judges)
+        except BaseException as e:  # noqa: BLE001 - raised in the caller's thread
+            errors.append(e)
+        finally:
+            backends[kind].leave()
+
+    for _, kind in jobs:
+        backends[kind].enroll()  # every job counted before any batch goes out
+    threads = [threading.Thread(target=work, args=job, daemon=True, name=f"judge-{job[0].model}-{job[1].tag}")
+               for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)
+    if errors:
+        raise next((e for e in errors if not isinstance(e, KeyboardInterrupt)), errors[0])
+    return done
+
+
+def score_model(judge: JudgeSettings, inputs: ModelInputs, judges: JudgeFactory,
+                judged_before: Optional[dict[tuple[str, SplitKind], Judged]] = None) -> ModelScores:
+    """Judge both splits (or take ``judged_before``'s), then write the judged files,
+    ``score.json``, ``score_intervals.json`` and ``judge_report.json``."""
     judged: dict[SplitKind, list[dict[str, Any]]] = {}
     items: dict[SplitKind, list[tuple[str, float]]] = {}
     split_scores: dict[SplitKind, dict[str, Any]] = {}
     reports: dict[SplitKind, JudgeReport] = {}
     for kind in SplitKind:
-        judged[kind], report = judge_split(judge, inputs, kind, judges)
+        if judged_before and (inputs.model, kind) in judged_before:
+            judged[kind], report = judged_before[(inputs.model, kind)]
+        else:
+            judged[kind], report = judge_split(judge, inputs, kind, judges)
         items[kind] = aggregate.item_scores(kind, judge.parser(kind), judged[kind])
         split_scores[kind] = aggregate.split_scores(items[kind])
         if report is not None:
@@ -167,7 +211,7 @@ def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
 
     data = _benchmark_data(settings)
     benchmark, version = settings.data.benchmark, settings.data.version
-    judges = JudgeFactory(settings.judge, progress=progress)
+    judges = JudgeFactory(settings.judge, progress=progress, run_dir=Path(settings.model_response_dir))
     results: Scores = {}
     with contextlib.ExitStack() as stack:
         stack.callback(judges.close)
@@ -184,8 +228,12 @@ def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
         for inputs in prepared:  # every file is good: now what scoring goes on with
             for warning in inputs.warnings:
                 logger.warning("WARNING: %s", warning)
+        together = None
+        judge = settings.judge
+        if judge.judge_mode == "batch" and judge.uses_model_judge and not judge.judge_model_id:
+            together = judge_together(judge, prepared, judges)
         for inputs in prepared:
-            scored = score_model(settings.judge, inputs, judges)
+            scored = score_model(settings.judge, inputs, judges, together)
             results[inputs.model] = scored.scores
             echo(f"{inputs.model} ({benchmark} {version}):")
             echo(format_table(scored.scores, scored.intervals))

@@ -9,7 +9,13 @@ from mix_eval.llm.errors import APIConfigError
 from mix_eval.llm.providers.base import Failure, MalformedReply, SetupError, int_or_none, sdk_http_failure, sdk_url
 from mix_eval.llm.results import ChatResult, Usage
 
-__all__ = ["OpenAIProvider"]
+__all__ = ["OpenAIProvider", "request_body"]
+
+
+def request_body(model: str, messages: List[Dict[str, Any]], params: Dict[str, Any]) -> Dict[str, Any]:
+    """The JSON body of one chat completion: what a live call sends and what a Batch API
+    input line carries, so both ask the very same thing."""
+    return {"model": model, "messages": messages, **params}
 
 
 def _http_client(config: ClientConfig) -> Any:
@@ -69,7 +75,7 @@ class OpenAIProvider:
 
     async def send(self, session: Any, model: str, messages: List[Dict[str, Any]],
                    params: Dict[str, Any]) -> Any:
-        return await session.chat.completions.create(model=model, messages=messages, **params)
+        return await session.chat.completions.create(**request_body(model, messages, params))
 
     def parse(self, completion: Any) -> ChatResult:
         if isinstance(completion, (str, bytes)) or completion is None:
