@@ -85,6 +85,22 @@ def judge_reply(body: dict) -> str:
     return f"The option chosen by the model: [[{letter}]]"
 
 
+JUDGE_KEY = "sk-test-secret-key-123"
+
+
+@pytest.fixture
+def judge_env(monkeypatch, tmp_path):
+    """A judge run's environment: the judge key, no Azure or base-URL variables from the
+    developer's shell, fast batch polling, and ``tmp_path`` as the working folder (no
+    stray .env)."""
+    monkeypatch.setenv("MODEL_PARSER_API", JUDGE_KEY)
+    monkeypatch.setenv("MIX_EVAL_BATCH_POLL_SECONDS", "0.01")
+    for var in ("OPENAI_API_TYPE", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 @pytest.fixture(scope="session")
 def data_path() -> Path:
     return DATA

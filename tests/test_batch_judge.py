@@ -13,28 +13,19 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO, fake_server, judge_reply, make_responses
+from conftest import JUDGE_KEY, REPO, fake_server, judge_reply, make_responses
 from fake_openai_server import Fault, FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
 
 VERSION = "2024-06-01"
-KEY = "sk-test-batch-key-123"
+KEY = JUDGE_KEY
 JUDGE = "gpt-3.5-turbo-0125"
 N = 12  # responses per split and model
 MODELS = ("model_a", "model_b")
 
 server = fake_server(reply=judge_reply, api_key=KEY)
 
-
-@pytest.fixture
-def judge_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("MODEL_PARSER_API", KEY)
-    monkeypatch.setenv("MIX_EVAL_BATCH_POLL_SECONDS", "0.01")
-    for var in ("OPENAI_API_TYPE", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    return tmp_path
 
 
 def responses(root: Path, n: int = N, *, same: bool = False) -> Path:

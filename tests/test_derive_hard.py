@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import DATA, REF_RESPONSES, fake_server, judge_reply, make_responses, read_jsonl
+from conftest import DATA, JUDGE_KEY, REF_RESPONSES, fake_server, judge_reply, make_responses, read_jsonl
 
 from mix_eval.compute_metrics import main as compute_main
 from mix_eval.data import read_split_file, split_file, splits_for
@@ -16,7 +16,7 @@ from mix_eval.prompts import format_input
 from mix_eval.subset import item_content, match_hard_items
 
 VERSION = "2024-06-01"
-KEY = "sk-test-secret-key-123"
+KEY = JUDGE_KEY
 JUDGED = {"ff": "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl",
           "mp": "judge_results_mp_model_judge_gpt-3.5-turbo-0125.jsonl"}
 
@@ -24,13 +24,6 @@ JUDGED = {"ff": "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl",
 
 server = fake_server(reply=judge_reply, api_key=KEY)
 
-
-@pytest.fixture
-def judge_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("MODEL_PARSER_API", KEY)
-    monkeypatch.delenv("OPENAI_API_TYPE", raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    return tmp_path
 
 
 def judge_args(root: Path, server, benchmark: str, *extra: str) -> list[str]:

@@ -10,12 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, between, fake_server, judge_reply, make_responses
+from conftest import JUDGE_KEY, REPO, between, fake_server, judge_reply, make_responses
 
 from mix_eval.compute_metrics import main as compute_main
 
 VERSION = "2024-06-01"
-KEY = "sk-test-secret-key-123"
+KEY = JUDGE_KEY
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
@@ -45,13 +45,6 @@ SCORES_ALL = {"overall": 0.271, "MATH": 0.0, "BBH": 0.25, "DROP": 0.431,
 
 server = fake_server(reply=judge_reply, api_key=KEY)
 
-
-@pytest.fixture
-def judge_env(monkeypatch, tmp_path):
-    monkeypatch.setenv("MODEL_PARSER_API", KEY)
-    monkeypatch.delenv("OPENAI_API_TYPE", raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    return tmp_path
 
 
 def model_args(root: Path, server, benchmark="mixeval_hard", *extra: str) -> list[str]:
