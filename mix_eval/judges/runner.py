@@ -59,6 +59,7 @@ class JudgeUnavailableError(MixEvalError):
     random score, so the run stops instead; the journal keeps what was judged."""
 
 
+JUDGE_REPORT_FILE = "judge_report.json"  # beside score.json: what judging took, and how reliable it was
 ResultCallback = Callable[..., None]  # (key, outcome, reply, usage=None)
 
 

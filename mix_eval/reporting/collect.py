@@ -23,16 +23,16 @@ from typing import Any, Optional
 from mix_eval.data import BENCHMARKS, KNOWN_VERSIONS, PACKAGE_DATA, split_file, splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.prompts.evaluation_prompts import FIVE_SHOT_PREFIX_FREEFORM, FIVE_SHOT_PREFIX_MULTIPLECHOICE
-from mix_eval.responses import read_status, response_path, status_path
+from mix_eval.judges.runner import JUDGE_REPORT_FILE
+from mix_eval.responses import DERIVED_FROM, read_status, response_path, status_path
+from mix_eval.scoring.aggregate import OVERALL
+from mix_eval.scoring.intervals import INTERVALS_FILE
+from mix_eval.scoring.scores import SCORE_FILE
 from mix_eval.settings import DEFAULT_JUDGE, ReportSettings
 from mix_eval.splits import SplitKind
 
 logger = logging.getLogger(__name__)
 
-OVERALL = "overall"
-INTERVALS_FILE = "score_intervals.json"
-JUDGE_REPORT_FILE = "judge_report.json"
-DERIVED_FILE = "derived_from.json"
 
 
 @dataclass
@@ -242,7 +242,7 @@ def model_kind(run: ScoredRun) -> Optional[str]:
 
 
 def _read_derived(run: ScoredRun) -> None:
-    raw = _optional_json(run.vdir / DERIVED_FILE, run.notes)
+    raw = _optional_json(run.vdir / DERIVED_FROM, run.notes)
     if raw is not None:
         run.derived_from = raw if isinstance(raw, dict) else {}
 
@@ -250,7 +250,7 @@ def _read_derived(run: ScoredRun) -> None:
 def read_run(root: Path, model: str, benchmark: str, version: str) -> ScoredRun:
     """Everything the report shows about one scored folder."""
     vdir = root / model / benchmark / version
-    score_file = vdir / "score.json"
+    score_file = vdir / SCORE_FILE
     run = ScoredRun(model, benchmark, version, vdir, read_scores(score_file), _utc(score_file))
     _read_intervals(run)
     _read_judging(run)
@@ -283,7 +283,7 @@ def collect(settings: ReportSettings) -> list[ScoredRun]:
             for vdir in sorted(bdir.iterdir()):
                 if settings.version and vdir.name != settings.version:
                     continue
-                if (vdir / "score.json").is_file():
+                if (vdir / SCORE_FILE).is_file():
                     runs.append(read_run(root, model, benchmark, vdir.name))
     _one_kind_per_model(runs)
     if not runs:

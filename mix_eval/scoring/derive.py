@@ -33,6 +33,7 @@ from mix_eval.data import (
 )
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.protocol import verdict
+from mix_eval.judges.runner import JUDGE_REPORT_FILE
 from mix_eval.records.jsonl import Mode, read_jsonl
 from mix_eval.records.schema import journal_entry_problem
 from mix_eval.responses import (
@@ -46,17 +47,12 @@ from mix_eval.responses import (
     status_path,
     write_status,
 )
-from mix_eval.scoring import aggregate
 from mix_eval.scoring.inputs import read_response_file
-from mix_eval.scoring.intervals import (
-    INTERVALS_FILE,
-    bootstrap_intervals,
-    intervals_json,
-)
+from mix_eval.scoring.scores import model_scores, write_judged_files, write_scores
 from mix_eval.settings import ScoringSettings
 from mix_eval.splits import SplitKind
 from mix_eval.subset import Matching, item_content, match_hard_items
-from mix_eval.utils.files import FolderBusyError, exclusive_lock, write_text_atomic
+from mix_eval.utils.files import FolderBusyError, exclusive_lock, write_json_atomic, write_text_atomic
 
 logger = logging.getLogger("mix_eval")
 
@@ -116,10 +112,7 @@ def derive_hard(settings: ScoringSettings, model: str, source: Path,
         "matched_by_content": {kind.label: matchings[kind].by_content for kind in SplitKind},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    items = {kind: aggregate.item_scores(kind, settings.judge.parser(kind), judged_lines[kind]) for kind in SplitKind}
-    scores = aggregate.score_json_for_model(aggregate.split_scores(items[SplitKind.FREE_FORM]),
-                                            aggregate.split_scores(items[SplitKind.MULTIPLE_CHOICE]))
-    intervals = bootstrap_intervals([items[kind] for kind in SplitKind])
+    scores, intervals = model_scores(settings.judge, judged_lines)
     report = _judge_report(settings, source, matchings, judged_lines)
     try:
         with exclusive_lock(target / ".mix_eval.lock"):
@@ -217,7 +210,7 @@ def _judge_report(settings: ScoringSettings, source: Path, matchings: Mapping[Sp
     Blocked items and invalid replies come from the source's journal; without it, a
     count the source did not have at 0 cannot be split and is null."""
     try:
-        source_report = json.loads((source / "judge_report.json").read_text(encoding="utf-8"))
+        source_report = json.loads((source / JUDGE_REPORT_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     if not isinstance(source_report, dict):
@@ -258,14 +251,12 @@ def _write(settings: ScoringSettings, model: str, source: Path, target: Path, or
         write_text_atomic(response_path(target, model, hard_split.name), "".join(map(response_line, lines[kind])))
         args = _status_args(source, source_split, hard_split, model, settings.data.version)
         write_status(status_path(target, hard_split.name), args, batch_id=0, time_elapsed=0.0, state=COMPLETE)
-        write_text_atomic(target / settings.judge.judged_file_name(kind),
-                          "".join(json.dumps(line) + "\n" for line in judged[kind]))
-    write_text_atomic(target / "score.json", json.dumps(scores, indent=4) + "\n")
-    write_text_atomic(target / INTERVALS_FILE, json.dumps(intervals_json(scores, intervals), indent=4) + "\n")
+    write_judged_files(target, settings.judge, judged)
+    write_scores(target, scores, intervals)
     if report is not None:
-        write_text_atomic(target / "judge_report.json", json.dumps(report, indent=4))
-    elif (target / "judge_report.json").exists():  # left by an earlier derivation judged otherwise
-        (target / "judge_report.json").unlink()
+        write_json_atomic(target / JUDGE_REPORT_FILE, report)
+    elif (target / JUDGE_REPORT_FILE).exists():  # left by an earlier derivation judged otherwise
+        (target / JUDGE_REPORT_FILE).unlink()
 
 
 def _status_args(source: Path, source_split: Split, hard_split: Split, model: str, version: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from typing import Any, Callable, Optional
 from mix_eval.data import splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.factory import JudgeFactory, check_judge_config
-from mix_eval.judges.runner import JudgeReport, judge_records, report_dict, report_lines
+from mix_eval.judges.runner import JUDGE_REPORT_FILE, JudgeReport, judge_records, report_dict, report_lines
 from mix_eval.llm.pricing import price_for
 from mix_eval.scoring import aggregate, rules
 from mix_eval.scoring.derive import SOURCE, derive_hard
@@ -37,15 +37,11 @@ from mix_eval.scoring.inputs import (
     read_judged_file,
     read_model_inputs,
 )
-from mix_eval.scoring.intervals import (
-    INTERVALS_FILE,
-    bootstrap_intervals,
-    intervals_json,
-)
+from mix_eval.scoring.scores import SCORE_FILE, model_scores, write_judged_files, write_scores
 from mix_eval.scoring.table import format_table
 from mix_eval.settings import JudgeSettings, ScoringSettings
 from mix_eval.splits import SplitKind
-from mix_eval.utils.files import FolderBusyError, exclusive_lock, write_text_atomic
+from mix_eval.utils.files import FolderBusyError, exclusive_lock, write_json_atomic, write_text_atomic
 
 logger = logging.getLogger("mix_eval")
 
@@ -56,7 +52,6 @@ Scores = dict[str, dict[str, float]]
 class ModelScores:
     model: str
     scores: dict[str, float]
-    split_scores: dict[str, dict[str, Any]]
     reports: dict[str, JudgeReport] = field(default_factory=dict)
     intervals: dict[str, tuple[float, float]] = field(default_factory=dict)
     judged: dict[SplitKind, list[dict[str, Any]]] = field(default_factory=dict)
@@ -123,31 +118,21 @@ def score_model(judge: JudgeSettings, inputs: ModelInputs, judges: JudgeFactory,
     """Judge both splits (or take ``judged_before``'s), then write the judged files,
     ``score.json``, ``score_intervals.json`` and ``judge_report.json``."""
     judged: dict[SplitKind, list[dict[str, Any]]] = {}
-    items: dict[SplitKind, list[tuple[str, float]]] = {}
-    split_scores: dict[SplitKind, dict[str, Any]] = {}
     reports: dict[SplitKind, JudgeReport] = {}
     for kind in SplitKind:
         if judged_before and (inputs.model, kind) in judged_before:
             judged[kind], report = judged_before[(inputs.model, kind)]
         else:
             judged[kind], report = judge_split(judge, inputs, kind, judges)
-        items[kind] = aggregate.item_scores(kind, judge.parser(kind), judged[kind])
-        split_scores[kind] = aggregate.split_scores(items[kind])
         if report is not None:
             reports[kind] = report
-    scores = aggregate.score_json_for_model(split_scores[SplitKind.FREE_FORM],
-                                            split_scores[SplitKind.MULTIPLE_CHOICE])
-    intervals = bootstrap_intervals([items[kind] for kind in SplitKind])
+    scores, intervals = model_scores(judge, judged)
     if not judge.compute_score_from_judged_file:
-        for kind in SplitKind:
-            write_text_atomic(inputs.vdir / judge.judged_file_name(kind),
-                              "".join(json.dumps(line) + "\n" for line in judged[kind]))
-    write_text_atomic(inputs.vdir / "score.json", json.dumps(scores, indent=4) + "\n")
-    write_text_atomic(inputs.vdir / INTERVALS_FILE, json.dumps(intervals_json(scores, intervals), indent=4) + "\n")
+        write_judged_files(inputs.vdir, judge, judged)
+    write_scores(inputs.vdir, scores, intervals)
     if reports:
-        write_text_atomic(inputs.vdir / "judge_report.json",
-                          json.dumps(report_dict({k.label: r for k, r in reports.items()}), indent=4))
-    return ModelScores(inputs.model, scores, split_scores, reports, intervals, judged)
+        write_json_atomic(inputs.vdir / JUDGE_REPORT_FILE, report_dict({k.label: r for k, r in reports.items()}))
+    return ModelScores(inputs.model, scores, reports, intervals, judged)
 
 
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS}
@@ -248,7 +233,7 @@ def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
                     echo(format_table(derived.scores, derived.intervals))
     if not results:
         raise MixEvalError(f"no model under {settings.model_response_dir} could be scored (see the messages above)")
-    run_file = Path(settings.model_response_dir) / "score.json"
+    run_file = Path(settings.model_response_dir) / SCORE_FILE
     write_text_atomic(run_file, json.dumps(aggregate.score_json_for_run(results), indent=4) + "\n")
     echo(f"Saving the model scores to {run_file} ...")
     return results

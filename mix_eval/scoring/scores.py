@@ -1,0 +1,40 @@
+"""A model's scores from its judged lines, and the files that hold them.
+
+A scored folder and a MixEval-Hard folder derived from one (`mix_eval.scoring.derive`)
+get their ``score.json`` (the reference's format), ``score_intervals.json`` and judged
+files computed and written the same way, here.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Mapping
+
+from mix_eval.scoring import aggregate
+from mix_eval.scoring.intervals import INTERVALS_FILE, Interval, bootstrap_intervals, intervals_json
+from mix_eval.settings import JudgeSettings
+from mix_eval.splits import SplitKind
+from mix_eval.utils.files import write_text_atomic
+
+SCORE_FILE = "score.json"
+
+
+def model_scores(judge: JudgeSettings, judged: Mapping[SplitKind, list[dict[str, Any]]]
+                 ) -> tuple[dict[str, float], dict[str, Interval]]:
+    """``score.json``'s scores of both splits' judged lines, and their intervals."""
+    items = {kind: aggregate.item_scores(kind, judge.parser(kind), judged[kind]) for kind in SplitKind}
+    scores = aggregate.score_json_for_model(aggregate.split_scores(items[SplitKind.FREE_FORM]),
+                                            aggregate.split_scores(items[SplitKind.MULTIPLE_CHOICE]))
+    return scores, bootstrap_intervals([items[kind] for kind in SplitKind])
+
+
+def write_judged_files(vdir: Path, judge: JudgeSettings, judged: Mapping[SplitKind, list[dict[str, Any]]]) -> None:
+    """Each split's judged lines, under the judged file name of its parser and judge."""
+    for kind in SplitKind:
+        write_text_atomic(vdir / judge.judged_file_name(kind), "".join(json.dumps(line) + "\n" for line in judged[kind]))
+
+
+def write_scores(vdir: Path, scores: Mapping[str, float], intervals: Mapping[str, Interval]) -> None:
+    """``score.json`` and ``score_intervals.json`` beside it."""
+    write_text_atomic(vdir / SCORE_FILE, json.dumps(scores, indent=4) + "\n")
+    write_text_atomic(vdir / INTERVALS_FILE, json.dumps(intervals_json(scores, intervals), indent=4) + "\n")
