@@ -159,15 +159,10 @@ class BatchAPI:
     @property
     def sdk(self) -> Any:
         if self._sdk is None:
-            import openai
+            from mix_eval.llm.providers.openai import sdk_client
 
-            common: dict[str, Any] = dict(api_key=self.config.api_key, max_retries=5,
-                                          timeout=max(self.config.timeout, 120.0))
-            if self.config.is_azure:
-                self._sdk = openai.AzureOpenAI(azure_endpoint=self.config.azure_endpoint,
-                                               api_version=self.config.api_version, **common)
-            else:
-                self._sdk = openai.OpenAI(base_url=self.config.base_url, **common)
+            self._sdk = sdk_client(self.config, asynchronous=False, api_key=self.config.api_key, max_retries=5,
+                                   timeout=max(self.config.timeout, 120.0))
         return self._sdk
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -182,7 +177,7 @@ class BatchAPI:
             raise APIAuthError(f"{where} refused the key in {cfg.key_setting} while {what} (HTTP "
                                f"{e.status_code}); check the key", status_code=e.status_code,
                                base_url=cfg.display_url) from None
-        except openai.NotFoundError as e:
+        except openai.NotFoundError:
             hint = (" (Azure: the deployment must be a global-batch deployment, and the API version one "
                     "with batch support)" if cfg.is_azure else "")
             raise APIConfigError(f"{where} answered HTTP 404 while {what}: it offers no Batch API there"

@@ -85,8 +85,7 @@ def judge_together(judge: JudgeSettings, models: list[ModelInputs],
                    judges: JudgeFactory) -> dict[tuple[str, SplitKind], Judged]:
     """Batch mode: judge every model's splits at once, one thread each, so that the
     requests of a round of all of them go into the same batch(es)."""
-    jobs = [(inputs, kind) for inputs in models for kind in SplitKind
-            if judge.parser(kind) == "model" and not judge.compute_score_from_judged_file]
+    jobs = [(inputs, kind) for inputs in models for kind in SplitKind if judge.parser(kind) == "model"]
     done: dict[tuple[str, SplitKind], Judged] = {}
     errors: list[BaseException] = []
     backends = {kind: judges.get(kind) for kind in {kind for _, kind in jobs}}
@@ -214,9 +213,9 @@ def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
             for warning in inputs.warnings:
                 logger.warning("WARNING: %s", warning)
         together = None
-        judge = settings.judge
-        if judge.judge_mode == "batch" and judge.uses_model_judge and not judge.judge_model_id:
-            together = judge_together(judge, prepared, judges)
+        # batch mode: an API judge (the settings refuse it with a local one)
+        if settings.judge.judge_mode == "batch" and settings.judge.uses_model_judge:
+            together = judge_together(settings.judge, prepared, judges)
         for inputs in prepared:
             scored = score_model(settings.judge, inputs, judges, together)
             results[inputs.model] = scored.scores

@@ -31,7 +31,8 @@ def model_scores(judge: JudgeSettings, judged: Mapping[SplitKind, list[dict[str,
 def write_judged_files(vdir: Path, judge: JudgeSettings, judged: Mapping[SplitKind, list[dict[str, Any]]]) -> None:
     """Each split's judged lines, under the judged file name of its parser and judge."""
     for kind in SplitKind:
-        write_text_atomic(vdir / judge.judged_file_name(kind), "".join(json.dumps(line) + "\n" for line in judged[kind]))
+        text = "".join(json.dumps(line) + "\n" for line in judged[kind])
+        write_text_atomic(vdir / judge.judged_file_name(kind), text)
 
 
 def write_scores(vdir: Path, scores: Mapping[str, float], intervals: Mapping[str, Interval]) -> None:

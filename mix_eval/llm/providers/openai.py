@@ -9,13 +9,25 @@ from mix_eval.llm.errors import APIConfigError
 from mix_eval.llm.providers.base import Failure, MalformedReply, SetupError, int_or_none, sdk_http_failure, sdk_url
 from mix_eval.llm.results import ChatResult, Usage
 
-__all__ = ["OpenAIProvider", "request_body"]
+__all__ = ["OpenAIProvider", "request_body", "sdk_client"]
 
 
 def request_body(model: str, messages: List[Dict[str, Any]], params: Dict[str, Any]) -> Dict[str, Any]:
     """The JSON body of one chat completion: what a live call sends and what a Batch API
     input line carries, so both ask the very same thing."""
     return {"model": model, "messages": messages, **params}
+
+
+def sdk_client(config: ClientConfig, *, asynchronous: bool, **options: Any) -> Any:
+    """An OpenAI SDK client for the config's server, Azure OpenAI's when it says so: the
+    live path's asynchronous one, or the Batch API's synchronous one."""
+    import openai
+
+    if config.is_azure:
+        azure = openai.AsyncAzureOpenAI if asynchronous else openai.AzureOpenAI
+        return azure(azure_endpoint=config.azure_endpoint, api_version=config.api_version, **options)
+    plain = openai.AsyncOpenAI if asynchronous else openai.OpenAI
+    return plain(base_url=config.base_url, **options)
 
 
 def _http_client(config: ClientConfig) -> Any:
@@ -66,10 +78,7 @@ class OpenAIProvider:
         if http_client is not None:
             common["http_client"] = http_client
         try:
-            if config.is_azure:
-                return openai.AsyncAzureOpenAI(azure_endpoint=config.azure_endpoint,
-                                               api_version=config.api_version, **common)
-            return openai.AsyncOpenAI(base_url=config.base_url, **common)
+            return sdk_client(config, asynchronous=True, **common)
         except openai.OpenAIError as e:
             raise SetupError(str(e)) from None
 
