@@ -20,3 +20,10 @@ class ResumeError(MixEvalError):
 
 class ModelError(MixEvalError):
     """The model cannot be found, loaded or configured."""
+
+
+def first_line(e: BaseException) -> str:
+    """An exception's first line of text (its class name when it has none): what a
+    one-line error quotes of a library's long message."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__

@@ -36,7 +36,7 @@ import logging
 from types import SimpleNamespace
 from typing import Any, Optional
 
-from mix_eval.errors import ModelError
+from mix_eval.errors import ModelError, first_line
 from mix_eval.models.spec import DEFAULT_MAX_NEW_TOKENS, MAX_INPUT_LENGTH, ModelSpec
 from mix_eval.prompts import five_shot_input
 
@@ -197,7 +197,7 @@ class _TransformersModel(ModelBase):
             raise
         except Exception as e:  # a broken or partial checkpoint fails in many ways
             raise ModelError(
-                f"could not load the model {self.model_name!r}: {_first_line(e)}\n"
+                f"could not load the model {self.model_name!r}: {first_line(e)}\n"
                 "Check --model_path (a folder with config.json and weights, or a Hub id)."
             ) from None
         return model.eval()
@@ -218,7 +218,7 @@ class _TransformersModel(ModelBase):
             raise
         except Exception as e:  # missing or broken tokenizer files
             raise ModelError(
-                f"could not load the tokenizer of {self.model_name!r}: {_first_line(e)}"
+                f"could not load the tokenizer of {self.model_name!r}: {first_line(e)}"
             ) from None
 
     @property
@@ -229,21 +229,20 @@ class _TransformersModel(ModelBase):
         """A vLLM engine for the checkpoint (``--backend vllm``); its context is the model's."""
         from transformers import AutoConfig
 
-        from mix_eval.models.vllm_engine import EngineOptions, require_vllm, start_engine, visible_gpus
+        from mix_eval.models.vllm_engine import EngineOptions, start_engine, visible_gpus
 
-        require_vllm()
         try:
             config = AutoConfig.from_pretrained(self.model_name, trust_remote_code=self.trust_remote_code)
         except KeyboardInterrupt:
             raise
         except Exception as e:
-            raise ModelError(f"could not read the config of {self.model_name!r}: {_first_line(e)}") from None
+            raise ModelError(f"could not read the config of {self.model_name!r}: {first_line(e)}") from None
         self.model_max_len = _max_positions(SimpleNamespace(config=config))
         on_gpu = cuda_available()
         dtype = resolve_dtype(_args_get(self.args, "dtype"), self.model_dtype, on_gpu)
         options = EngineOptions(
             self.model_name, dtype=str(dtype).replace("torch.", ""), trust_remote_code=self.trust_remote_code,
-            max_model_len=_args_get(self.args, "max_model_len") or self.model_max_len,
+            max_model_len=self._engine_setting("max_model_len") or self.model_max_len,
             tensor_parallel_size=self._engine_setting("tensor_parallel_size"),
             gpu_memory_utilization=self._engine_setting("gpu_memory_utilization"),
             on_gpu=on_gpu, executor=self._engine_setting("distributed_executor_backend"),
@@ -429,6 +428,3 @@ def _accepts_dtype_kwarg(version: str) -> bool:
     return (major, minor) >= (4, 56)
 
 
-def _first_line(e: BaseException) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

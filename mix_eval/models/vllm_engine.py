@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
-from mix_eval.errors import ModelError
+from mix_eval.errors import ModelError, first_line
 
 logger = logging.getLogger(__name__)
 
@@ -89,9 +89,8 @@ def ray_cluster_gpus() -> float:
     try:
         ray.init(address=os.environ.get("RAY_ADDRESS") or "auto", ignore_reinit_error=True, log_to_driver=False)
     except (ConnectionError, RuntimeError) as e:
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ModelError(f"no Ray cluster to join ({first}): start one with `ray start --head` on this machine "
-                         "and `ray start --address=<head ip>:6379` on the others (README: Several machines)"
+        raise ModelError(f"no Ray cluster to join ({first_line(e)}): start one with `ray start --head` on this "
+                         "machine and `ray start --address=<head ip>:6379` on the others (README: Several machines)"
                          ) from None
     try:
         return float(ray.cluster_resources().get("GPU", 0))
@@ -169,7 +168,6 @@ class VLLMEngine:
             os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         from vllm import LLM
 
-        self.max_model_len = options.max_model_len
         extra = {"distributed_executor_backend": options.executor} if options.executor else {}
         try:
             self.llm = LLM(
@@ -184,7 +182,7 @@ class VLLMEngine:
             raise
         except Exception as e:  # an architecture vLLM lacks, too little memory, too many GPUs asked
             raise ModelError(
-                f"vLLM could not start {options.model_name!r}: {_first_line(e)}\n"
+                f"vLLM could not start {options.model_name!r}: {first_line(e)}\n"
                 "Check --tensor_parallel_size against the GPUs there are, lower --max_model_len or raise "
                 "--gpu_memory_utilization, or use --backend hf."
             ) from None
@@ -209,10 +207,6 @@ class VLLMEngine:
                     shutdown()
                 except Exception:  # noqa: BLE001 - closing must not hide the run's result
                     logger.debug("vLLM engine shutdown failed", exc_info=True)
-
-
-def _first_line(e: BaseException) -> str:
-    return (str(e).strip().splitlines() or [type(e).__name__])[0]
 
 
 def _serve_replica(conn: Any, options: EngineOptions, env: dict[str, str]) -> None:
@@ -245,7 +239,7 @@ def _serve_replica(conn: Any, options: EngineOptions, env: dict[str, str]) -> No
             try:
                 conn.send(("ok", engine.generate(*request)))
             except Exception as e:  # noqa: BLE001
-                conn.send(("error", f"{type(e).__name__}: {_first_line(e)}"))
+                conn.send(("error", f"{type(e).__name__}: {first_line(e)}"))
     finally:
         engine.close()
 
@@ -256,9 +250,7 @@ class ReplicatedEngine:
     the caller still has one engine and one writer."""
 
     def __init__(self, options: EngineOptions, environments: Sequence[dict[str, str]]):
-        require_vllm()
         context = multiprocessing.get_context("spawn")
-        self.max_model_len = options.max_model_len
         self._replicas: list[tuple[Any, Any]] = []
         self._pending: set[int] = set()  # replicas working on a request: stopped at once on close
         try:
