@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from mix_eval.leaderboard import COLUMNS, KINDS, LeaderboardRow, load_table
+from mix_eval.leaderboard import COLUMNS, KINDS, OVERALL_COLUMN, LeaderboardRow, load_table
 from mix_eval.reporting.collect import ScoredRun, is_default_judge
 from mix_eval.settings import DEFAULT_JUDGE
 
-BENCHMARK_TITLES = {"mixeval": "MixEval", "mixeval_hard": "MixEval-Hard"}
+BENCHMARK_TITLES = OVERALL_COLUMN  # the leaderboard names its overall columns by the benchmarks' names
 NEIGHBOURS = 2  # leaderboard models shown above and below
 CHART_MODELS = 3  # leaderboard models drawn beside the run
 

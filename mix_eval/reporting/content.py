@@ -25,6 +25,14 @@ VERSION_NOTE = ("The benchmark version is shown, not flagged: the leaderboard's 
                 "tested on 2024-06-01 and that later versions' scores are aggregated into the same table, as they "
                 "vary little between versions.")
 SCALE_NOTE = "Scores are score.json's × 100 (the leaderboard's scale)."
+# The page's fixed wording, which both renderers use
+TITLE = "Where does the model stand? MixEval report"
+NOT_COMPARABLE = "Not like for like with the leaderboard:"
+NOT_COMPARABLE_TAIL = "Its rank is an indication only."
+CHART_HEADING = "Per benchmark, beside leaderboard models near it"
+SCORES_HEADING = "Scores"
+JUDGE_HEADING = "Judge health"
+FACTS_HEADING = "Run facts"
 
 
 @dataclass

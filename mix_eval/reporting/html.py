@@ -10,7 +10,20 @@ from __future__ import annotations
 
 from html import escape
 
-from mix_eval.reporting.content import Chart, ModelView, ReportView, RunView, Table
+from mix_eval.reporting.content import (
+    CHART_HEADING,
+    FACTS_HEADING,
+    JUDGE_HEADING,
+    NOT_COMPARABLE,
+    NOT_COMPARABLE_TAIL,
+    SCORES_HEADING,
+    TITLE,
+    Chart,
+    ModelView,
+    ReportView,
+    RunView,
+    Table,
+)
 from mix_eval.reporting.svg import bar_chart
 
 CSS = """
@@ -89,8 +102,8 @@ def chart(c: Chart) -> str:
 def _run(r: RunView) -> str:
     out = [f'<div class="run" id="{escape(r.anchor)}"><h3>{escape(r.title)}</h3>']
     if r.warnings:
-        out.append('<div class="warning not-comparable" role="note"><strong>Not like for like with the leaderboard:'
-                   f"</strong> {escape('; '.join(r.warnings))}. Its rank is an indication only.</div>")
+        out.append(f'<div class="warning not-comparable" role="note"><strong>{NOT_COMPARABLE}</strong> '
+                   f"{escape('; '.join(r.warnings))}. {NOT_COMPARABLE_TAIL}</div>")
     for note in r.notes:
         out.append(f'<div class="note" role="note">{escape(note)}</div>')
     out.append('<div class="grid"><div>')
@@ -102,11 +115,11 @@ def _run(r: RunView) -> str:
         out.append(f"<h4>Nearest on the leaderboard: {escape(rank.heading)}</h4>{table(rank.neighbours, 'rank-table')}")
     out.append("</div></div>")
     if r.chart:
-        out.append(f"<h4>Per benchmark, beside leaderboard models near it</h4>{chart(r.chart)}")
-    out.append(f'<h4>Scores</h4>{table(r.scores, "scores")}')
+        out.append(f"<h4>{CHART_HEADING}</h4>{chart(r.chart)}")
+    out.append(f'<h4>{SCORES_HEADING}</h4>{table(r.scores, "scores")}')
     if r.judge:
-        out.append(f'<h4>Judge health</h4>{table(r.judge, "judge")}')
-    out.append(f'<h4>Run facts</h4>{table(r.facts, "facts")}</div>')
+        out.append(f'<h4>{JUDGE_HEADING}</h4>{table(r.judge, "judge")}')
+    out.append(f'<h4>{FACTS_HEADING}</h4>{table(r.facts, "facts")}</div>')
     return "".join(out)
 
 
@@ -124,7 +137,7 @@ def render(view: ReportView) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         f"<title>MixEval report: {escape(', '.join(m.model for m in view.models))}</title>",
         f"<style>{CSS}</style></head><body><main>",
-        "<header><h1>Where does the model stand? MixEval report</h1>",
+        f"<header><h1>{TITLE}</h1>",
         f'<div class="muted">{escape(view.root)} · written {escape(view.generated)}</div></header>',
     ]
     if view.comparison:

@@ -6,7 +6,20 @@ from __future__ import annotations
 
 import re
 
-from mix_eval.reporting.content import Chart, ModelView, ReportView, RunView, Table
+from mix_eval.reporting.content import (
+    CHART_HEADING,
+    FACTS_HEADING,
+    JUDGE_HEADING,
+    NOT_COMPARABLE,
+    NOT_COMPARABLE_TAIL,
+    SCORES_HEADING,
+    TITLE,
+    Chart,
+    ModelView,
+    ReportView,
+    RunView,
+    Table,
+)
 
 _SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~&])")
 
@@ -36,20 +49,19 @@ def chart_table(c: Chart) -> str:
 def _run(r: RunView) -> list[str]:
     out = [f"### {escape_md(r.title)}", ""]
     if r.warnings:
-        out += [f"> **Not like for like with the leaderboard:** {escape_md('; '.join(r.warnings))}. "
-                "Its rank is an indication only.", ""]
+        out += [f"> **{NOT_COMPARABLE}** {escape_md('; '.join(r.warnings))}. {NOT_COMPARABLE_TAIL}", ""]
     for note in r.notes:
         out += [f"> {escape_md(note)}", ""]
     out += [f"Overall: **{escape_md(r.overall)}**", ""]
     for rank in r.ranks:
         out += [f"Rank, {escape_md(rank.heading)}: **{escape_md(rank.label)}**", "", table(rank.neighbours), ""]
     if r.chart:
-        out += [f"Per benchmark, beside leaderboard models near it. {escape_md(r.chart.caption)}", ""]
+        out += [f"{CHART_HEADING}. {escape_md(r.chart.caption)}", ""]
         out += [chart_table(r.chart), ""]
-    out += ["Scores:", "", table(r.scores), ""]
+    out += [f"{SCORES_HEADING}:", "", table(r.scores), ""]
     if r.judge:
-        out += ["Judge health:", "", table(r.judge), ""]
-    out += ["Run facts:", "", table(r.facts), ""]
+        out += [f"{JUDGE_HEADING}:", "", table(r.judge), ""]
+    out += [f"{FACTS_HEADING}:", "", table(r.facts), ""]
     return out
 
 
@@ -62,7 +74,7 @@ def _model(m: ModelView) -> list[str]:
 
 def render(view: ReportView) -> str:
     """The Markdown document."""
-    out = ["# Where does the model stand? MixEval report", "",
+    out = [f"# {TITLE}", "",
            f"{escape_md(view.root)} · written {escape_md(view.generated)}", ""]
     if view.comparison:
         out += ["## Comparison", "", table(view.comparison), ""]
