@@ -24,6 +24,7 @@ PARSERS = ("model", "rule")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("hf", "vllm")
 JUDGE_MODES = ("live", "batch")  # API judge calls one by one, or through the Batch API
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")  # a reasoning judge's reasoning_effort
 VLLM_ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization", "max_model_len",
                      "distributed_executor_backend")
 EXECUTORS = ("mp", "ray")
@@ -183,6 +184,8 @@ class JudgeSettings:
     backend: str = "hf"  # the engine of a local judge: the same --backend as the model's
     judge_mode: str = "live"  # API judge: live calls, or the Batch API (half the price, within 24 h)
     judge_price: Optional[tuple[float, float]] = None  # $ per million input, output tokens (live)
+    judge_reasoning_effort: Optional[str] = None  # reasoning judges: None = the lowest the judge takes
+    judge_revision: Optional[str] = None  # a local judge's Hub revision (commit, tag or branch)
 
     def __post_init__(self) -> None:
         _choice("backend", self.backend, BACKENDS)
@@ -197,6 +200,10 @@ class JudgeSettings:
                 raise SettingsError(f"--judge_price must be two numbers >= 0 (dollars per million input and "
                                     f"output tokens), got {self.judge_price!r}")
             object.__setattr__(self, "judge_price", (float(price[0]), float(price[1])))
+        if self.judge_reasoning_effort is not None:
+            _choice("judge_reasoning_effort", self.judge_reasoning_effort, REASONING_EFFORTS)
+        if self.judge_revision is not None and not self.judge_model_id:
+            raise SettingsError("--judge_revision pins a local judge's weights; give it with --judge_model_id")
         _choice("free_form_parser", self.free_form_parser, PARSERS)
         _choice("multi_choice_parser", self.multi_choice_parser, PARSERS)
         _positive("batch_size_judge", self.batch_size_judge)
@@ -280,6 +287,7 @@ EVALUATE_FLAG_ORDER = (
     "max_new_tokens", "limit", "dtype", "output_name", "model_module", "model_base_url", "model_id",
     "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "data_parallel_size",
     "gpu_memory_utilization", "max_model_len", "distributed_executor_backend", "judge_mode", "judge_price",
+    "judge_reasoning_effort", "judge_revision",
 )
 
 

@@ -65,6 +65,16 @@ Knobs, all changeable while it runs:
   the error message echoes the key sent (as careless servers do), so tests can check
   that the client never repeats it.
 * ``models``: when set, a chat request for another model gets 404 ``model_not_found``.
+* ``retired``: models shut down, answered as OpenAI answers them since: 404
+  ``model_not_found`` "The model `<id>` has been deprecated, ..." (chat and
+  ``GET /v1/models/{id}``).
+* ``reasoning``: models that take requests as OpenAI's reasoning models do: HTTP 400
+  ``unsupported_parameter`` for ``max_tokens`` and ``unsupported_value`` for a temperature
+  other than 1 (OpenAI's wording); their usage counts ``reasoning_tokens`` (billed as output).
+* ``max_context``: a context length in tokens (about 4 characters each): a longer prompt
+  gets vLLM's HTTP 400 "This model's maximum context length is N tokens. ...".
+* ``models_route``: False: ``GET /v1/models/{id}`` is unknown (404 without a code), as on
+  servers that only list ``/v1/models``.
 
 Order for each chat request: scripted fault, permanent fault, key check, rate limit,
 model check, ``reply`` (which may return a Fault), latency, answer.
@@ -102,6 +112,8 @@ class Fault:
     message: Optional[str] = None         # error message in the body
     hang: Optional[float] = None          # "hang": seconds before answering
     headers: Optional[Dict[str, str]] = None  # extra response headers (e.g. only retry-after)
+    code: Any = None                      # the error body's code (default: the status's usual one)
+    error_type: Optional[str] = None      # the error body's type (default: the status's usual one)
 
     @classmethod
     def of(cls, value: Union[str, int, "Fault"]) -> "Fault":
@@ -236,11 +248,16 @@ class FakeOpenAIServer:
                  latency: float = 0.0, rate_limit: Optional[float] = None,
                  burst: Optional[float] = None, api_key: Optional[str] = None,
                  models: Optional[List[str]] = None, hang_seconds: float = 30.0,
-                 host: str = "127.0.0.1", port: int = 0):
+                 retired: Optional[List[str]] = None, reasoning: Optional[List[str]] = None,
+                 max_context: Optional[int] = None, host: str = "127.0.0.1", port: int = 0):
         self.reply = reply or default_reply
         self.latency = float(latency)
         self.api_key = api_key
         self.models = list(models) if models is not None else None
+        self.retired = set(retired or ())
+        self.reasoning = set(reasoning or ())
+        self.max_context = max_context
+        self.models_route = True
         self.hang_seconds = float(hang_seconds)
         self.send_retry_after = True   # False: rate-limit 429s come without retry-after headers
         self._lock = threading.Lock()
@@ -433,7 +450,7 @@ class FakeOpenAIServer:
                 self._gemini(h, rec)
             elif method == "POST" and path.rstrip("/").endswith("/v1/chat"):
                 self._reka(h, rec)
-            elif method == "GET" and path.rstrip("/").endswith("/models"):
+            elif method == "GET" and (path.rstrip("/").endswith("/models") or "/models/" in path):
                 self._models(h, rec)
             elif method == "GET" and path == "/_fake/stats":
                 self._send(h, rec, 200, json.dumps(self.stats()).encode(), count=False)
@@ -471,6 +488,17 @@ class FakeOpenAIServer:
     def _models(self, h: _Handler, rec: RecordedRequest) -> None:
         if self.api_key is not None and self._bearer(rec) != self.api_key:
             return self._fault(h, rec, Fault("401"))
+        parts = rec.path.strip("/").split("/")
+        if parts[-2:-1] == ["models"]:  # GET /v1/models/{id}
+            model = urllib.parse.unquote(parts[-1])
+            if not self.models_route:
+                return self._send(h, rec, 404, json.dumps({"detail": "Not Found"}).encode(), count=False)
+            refusal = self._model_refusal(model)
+            if refusal is not None:
+                return self._send(h, rec, 404, _error_body(refusal.message or "", "invalid_request_error",
+                                                           "model_not_found"), count=False)
+            return self._send(h, rec, 200, json.dumps({"id": model, "object": "model", "created": 0,
+                                                       "owned_by": "fake"}).encode(), count=False)
         ids = self.models if self.models is not None else ["fake-model"]
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in ids]
         self._send(h, rec, 200, json.dumps({"object": "list", "data": data}).encode(), count=False)
@@ -488,11 +516,14 @@ class FakeOpenAIServer:
             return None
         body = rec.body if isinstance(rec.body, dict) else {}
         model = body.get("model")
-        if self.models is not None and model not in self.models:
-            return self._fault(h, rec, Fault("404", message=(
-                f"The model `{model}` does not exist or you do not have access to it.")))
+        refusal = self._model_refusal(model)
+        if refusal is not None:
+            return self._fault(h, rec, refusal)
         if not isinstance(body.get("messages"), list):
             return self._fault(h, rec, Fault("400", message="'messages' is a required property"))
+        refusal = self._parameter_refusal(model, body)
+        if refusal is not None:
+            return self._fault(h, rec, refusal)
         text = self._reply(h, rec, body)
         if text is _REPLY_FAILED:
             return None
@@ -502,6 +533,37 @@ class FakeOpenAIServer:
             self._stopping.wait(self.latency)
         answer = self._anthropic_message(body, str(text)) if anthropic else self._completion(body, str(text))
         self._send(h, rec, 200, json.dumps(answer).encode())
+
+    def _model_refusal(self, model: Any) -> Optional[Fault]:
+        """404 for a retired model, or one the server does not have."""
+        if model in self.retired:
+            return Fault("404", code="model_not_found", message=(
+                f"The model `{model}` has been deprecated, learn more here: "
+                "https://platform.openai.com/docs/deprecations"))
+        if self.models is not None and model not in self.models:
+            return Fault("404", message=f"The model `{model}` does not exist or you do not have access to it.")
+        return None
+
+    def _parameter_refusal(self, model: Any, body: Dict[str, Any]) -> Optional[Fault]:
+        """400 for what a reasoning model does not take, or a prompt longer than the context."""
+        if model in self.reasoning:
+            if "max_tokens" in body:
+                return Fault("400", code="unsupported_parameter", message=(
+                    "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
+                    "'max_completion_tokens' instead."))
+            if body.get("temperature", 1) != 1:
+                return Fault("400", code="unsupported_value", message=(
+                    f"Unsupported value: 'temperature' does not support {body['temperature']} with this model. "
+                    "Only the default (1) value is supported."))
+        if self.max_context is not None:
+            tokens = sum(len(str(m.get("content", ""))) for m in body["messages"] if isinstance(m, dict)) // 4
+            if tokens >= self.max_context:
+                return Fault("400", code=400, error_type="BadRequestError", message=(
+                    f"This model's maximum context length is {self.max_context} tokens. However, your prompt "
+                    f"contains at least {self.max_context + 1} input tokens, and the model requires at least 1 "
+                    "output token to be generated. Please reduce the length of the input prompt. "
+                    "(parameter=input_tokens, value=" + str(tokens) + ")"))
+        return None
 
     # ---- Files and Batch API
 
@@ -653,8 +715,11 @@ class FakeOpenAIServer:
                     "code": code, "message": "This request could not be executed before the batch ended."}})
                 continue
             body = line.get("body") or {}
+            text = self._model_refusal(body.get("model"))
+            if text is None and isinstance(body.get("messages"), list):
+                text = self._parameter_refusal(body.get("model"), body)
             try:
-                text = self.reply(body)
+                text = text or self.reply(body)
             except Exception as e:  # noqa: BLE001
                 text = Fault("500", message=f"reply failed: {e!r}")
             if isinstance(text, Fault):
@@ -662,7 +727,8 @@ class FakeOpenAIServer:
                 message, type_, err_code = _STATUS_ERRORS.get(code, (f"HTTP {code}", "error", None))
                 errors.append({**ident, "error": None, "response": {
                     "status_code": code, "request_id": f"req_{n}",
-                    "body": json.loads(_error_body(text.message or message, type_, err_code))}})
+                    "body": json.loads(_error_body(text.message or message, text.error_type or type_,
+                                                   text.code if text.code is not None else err_code))}})
             else:
                 self._ids += 1
                 output.append({**ident, "error": None, "response": {
@@ -700,13 +766,18 @@ class FakeOpenAIServer:
         prompt_tokens = sum(len(str(m.get("content", "")).split())
                             for m in body.get("messages", []) if isinstance(m, dict))
         completion_tokens = len(text.split())
+        details = {}
+        if body.get("model") in self.reasoning:  # hidden reasoning, billed as output
+            reasoning = {"minimal": 0, "low": 64, "medium": 256, "high": 1024}.get(body.get("reasoning_effort"), 256)
+            completion_tokens += reasoning
+            details = {"completion_tokens_details": {"reasoning_tokens": reasoning}}
         return {
             "id": f"chatcmpl-fake-{n}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "fake-model"), "system_fingerprint": "fp_fake",
             "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
                          "message": {"role": "assistant", "content": text, "refusal": None}}],
             "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                      "total_tokens": prompt_tokens + completion_tokens},
+                      "total_tokens": prompt_tokens + completion_tokens, **details},
         }
 
     def _azure_chat(self, h: _Handler, rec: RecordedRequest) -> None:
@@ -891,7 +962,8 @@ class FakeOpenAIServer:
         if status >= 500:
             headers["x-should-retry"] = "true"
         headers.update(fault.headers or {})
-        self._send(h, rec, status, _error_body(fault.message or message, type_, code),
+        self._send(h, rec, status, _error_body(fault.message or message, fault.error_type or type_,
+                                               fault.code if fault.code is not None else code),
                    headers=headers)
 
 

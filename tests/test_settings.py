@@ -34,6 +34,7 @@ STATUS_ARGS_ORDER = [
     "max_new_tokens", "limit", "dtype", "output_name", "model_module", "model_base_url", "model_id",
     "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "data_parallel_size",
     "gpu_memory_utilization", "max_model_len", "distributed_executor_backend", "judge_mode", "judge_price",
+    "judge_reasoning_effort", "judge_revision",
 ]
 
 

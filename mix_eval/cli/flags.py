@@ -17,6 +17,7 @@ from mix_eval.settings import (
     DTYPES,
     EXECUTORS,
     PARSERS,
+    REASONING_EFFORTS,
     DataSettings,
     GenerationSettings,
     JudgeSettings,
@@ -165,7 +166,16 @@ def add_judge_flags(p: argparse.ArgumentParser) -> None:
                         "a rerun resumes the batches it submitted).")
     g.add_argument("--judge_price", type=price_pair, default=d.judge_price, metavar="INPUT,OUTPUT",
                    help="Live price of the judge in dollars per million input and output tokens, for the cost "
-                        "in judge_report.json (known: gpt-3.5-turbo-0125 0.5,1.5; batch mode halves it).")
+                        "in judge_report.json (default: the known judges' list prices, README: Judging after "
+                        "GPT-3.5; batch mode halves it).")
+    g.add_argument("--judge_reasoning_effort", type=str, default=d.judge_reasoning_effort,
+                   choices=list(REASONING_EFFORTS),
+                   help="Reasoning judges (gpt-5*, o-series): their reasoning_effort (default: the lowest the "
+                        "judge takes). It moves verdicts and cost: recorded, and replies made at another effort "
+                        "are not reused.")
+    g.add_argument("--judge_revision", type=str, default=d.judge_revision,
+                   help="A local judge (--judge_model_id): the Hub revision (commit) to load, recorded in "
+                        "judge_report.json.")
 
 
 def add_report_flags(p: argparse.ArgumentParser) -> None:

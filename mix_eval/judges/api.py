@@ -1,42 +1,63 @@
-"""The API judge: any OpenAI-compatible chat API (OpenAI, Azure OpenAI, vLLM, ...).
+"""The API judge: an OpenAI-compatible chat API (OpenAI, Azure OpenAI, vLLM, ...), or
+Anthropic's or Google's, on the shared chat client.
 
-Requests are the reference's: the judge messages, ``max_tokens`` 999, a text
-``response_format``. Concurrency, rate limits and retries belong to the chat client
-(`mix_eval.llm`); this module adds the judge's own rule for requests the API
-refuses as bad (HTTP 400, e.g. a content filter): ten refusals make an item
-"blocked", as in the reference.
+Requests follow the judge's style (`mix_eval.judges.request`): the reference's
+``max_tokens`` 999 and text ``response_format`` for classic judges, the reasoning
+models' parameters for gpt-5* and the o-series. Concurrency, rate limits and retries
+belong to the chat client (`mix_eval.llm`); this module adds the judge's rules for
+requests the API refuses as bad (HTTP 400):
+
+* each distinct reason the server gives is logged once, as the server worded it;
+* a judge whose style is not known is asked once in the other style when the server
+  refuses the first style's parameters, and keeps the style that worked;
+* a judge that refuses the first requests of a round, or more than half of them,
+  stops the run (`JudgeRefusedError`, quoting the server): such a judge would turn
+  every item into a placeholder verdict;
+* a request too long for the judge's context is refused the same way every time: it
+  is blocked at once, not asked again;
+* any other refusal (a content filter) is asked again up to ten times, then the item is
+  "blocked", as in the reference.
 """
 from __future__ import annotations
 
 import logging
 import os
+import re
 import time
+from collections import Counter
 from typing import Any, Callable, Optional
 
 from mix_eval.errors import MixEvalError
-from mix_eval.judges.runner import BLOCKED, ERROR, OK
+from mix_eval.judges.request import STYLE_REFUSAL_CODES, JudgeRequest
+from mix_eval.judges.retired import retired_error
+from mix_eval.judges.runner import BLOCKED, ERROR, OK, JudgeRefusedError
 from mix_eval.llm.batch import run_batch
 from mix_eval.llm.client import ChatClient
 from mix_eval.llm.config import ClientConfig
 from mix_eval.llm.env import load_dotenv_once
-from mix_eval.llm.errors import APIBadRequestError
+from mix_eval.llm.errors import APIBadRequestError, APIConfigError
 from mix_eval.llm.results import ChatResult
 from mix_eval.settings import JudgeSettings
 from mix_eval.utils.interrupt import STOP, until_stopped
 
 logger = logging.getLogger(__name__)
 
-JUDGE_PARAMS = {"max_tokens": 999, "response_format": {"type": "text"}}
 MAX_BLOCKED = 10
+FIRST_REQUESTS = 10  # a round whose first this many replies are all refusals stops the run
 NO_KEY_NEEDED = "EMPTY"  # sent to self-hosted servers that want no key
+# Providers other than OpenAI-compatible ones: the key's variable, as the evaluated models use it.
+PROVIDER_KEYS = {"anthropic": "k_ant", "gemini": "k_g"}
+_TOO_LONG = re.compile(r"(?i)maximum context length|context_length_exceeded|context window|prompt is too long|"
+                       r"too many (input )?tokens")
 
 
-def judge_client_config(settings: JudgeSettings, judge_model: str) -> ClientConfig:
+def judge_client_config(settings: JudgeSettings, judge_model: str, provider: str = "openai") -> ClientConfig:
     """The judge API's settings from the flags and the environment (or `.env`).
 
-    ``MODEL_PARSER_API`` (OpenAI, or the server of ``--api_base_url``); else Azure
-    when ``OPENAI_API_TYPE=azure`` with ``OPENAI_API_KEY``, ``OPENAI_API_BASE`` and
-    ``OPENAI_API_VERSION``.
+    OpenAI-compatible: ``MODEL_PARSER_API`` (OpenAI, or the server of ``--api_base_url``);
+    else Azure when ``OPENAI_API_TYPE=azure`` with ``OPENAI_API_KEY``, ``OPENAI_API_BASE``
+    and ``OPENAI_API_VERSION``. Anthropic and Gemini judges: the key the evaluated models
+    of that provider use (``k_ant``, ``k_g``).
     """
     load_dotenv_once()
     common: dict[str, Any] = dict(
@@ -45,6 +66,13 @@ def judge_client_config(settings: JudgeSettings, judge_model: str) -> ClientConf
         timeout=60.0,
         label="judge API",
     )
+    if provider in PROVIDER_KEYS:
+        var = PROVIDER_KEYS[provider]
+        key = os.environ.get(var)
+        if not key:
+            raise MixEvalError(f"the judge {judge_model} is a {provider} model: set its key {var} in the environment "
+                               "or .env (the variable the evaluated models of that provider use)")
+        return ClientConfig(api_key=key, key_setting=var, **common)
     key = os.environ.get("MODEL_PARSER_API")
     if key:
         return ClientConfig(api_key=key, base_url=settings.api_base_url, key_setting="MODEL_PARSER_API", **common)
@@ -70,6 +98,22 @@ def judge_client_config(settings: JudgeSettings, judge_model: str) -> ClientConf
     )
 
 
+def provider_for(name: str) -> Any:
+    """The chat client's `Provider` of a judge provider name."""
+    if name == "anthropic":
+        from mix_eval.llm.providers.anthropic import AnthropicProvider
+
+        return AnthropicProvider()
+    if name == "gemini":
+        from mix_eval.llm.providers.gemini import GeminiProvider
+        from mix_eval.models.providers import vertex_settings
+
+        return GeminiProvider(vertex=vertex_settings())
+    from mix_eval.llm.providers.openai import OpenAIProvider
+
+    return OpenAIProvider()
+
+
 def usage_dict(result: ChatResult) -> Optional[dict[str, Any]]:
     """A reply's tokens as the journal keeps them (None: the API reported none)."""
     if result.usage is None:
@@ -77,36 +121,42 @@ def usage_dict(result: ChatResult) -> Optional[dict[str, Any]]:
     return {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens}
 
 
-class ApiJudge:
-    """A judge backend on the shared chat client."""
+def too_long(error: APIBadRequestError) -> bool:
+    """Whether the server refused the request as longer than the judge's context."""
+    return bool(_TOO_LONG.search(f"{error.code or ''} {error.server_message or ''}"))
 
-    def __init__(self, config: ClientConfig, *, progress: bool = True, blocked_pause: float = 1.0):
-        self.client = ChatClient(config)
+
+class _StyleRefused(Exception):
+    """The server refused the style's parameters: ask again in the other style."""
+
+
+class ApiJudge:
+    """A judge backend on the shared chat client (see the module doc)."""
+
+    mode = "live"
+
+    def __init__(self, config: ClientConfig, request: Optional[JudgeRequest] = None, *, progress: bool = True,
+                 blocked_pause: float = 1.0):
+        self.request = request or JudgeRequest(config.model, style_known=True)
+        self.client = ChatClient(config, provider_for(self.request.provider))
         self.name = config.model
         self.progress = progress
         self.blocked_pause = blocked_pause
-
-    mode = "live"
+        self.reasons: Counter = Counter()  # every refusal's reason, as the server gave it
 
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
                  on_result: Callable[..., None], *, round_no: int = 1) -> None:
         pending = list(requests)
         for attempt in range(1, MAX_BLOCKED + 1):
-            refused: set[str] = set()
-
-            def deliver(key: Any, result: Any) -> None:
-                if isinstance(result, ChatResult):
-                    on_result(key, OK, result.text, usage_dict(result))
-                elif isinstance(result, APIBadRequestError):
-                    refused.add(key)
-                else:  # transient failure after all retries: judged again next round
-                    logger.warning("judge request %s failed: %s", key, result)
-                    on_result(key, ERROR, None)
-
-            run_batch(self.client, until_stopped((k, m, dict(JUDGE_PARAMS)) for k, m in pending),
-                      on_result=deliver, progress=self.progress, desc="judging")
+            refused = self._ask(pending, on_result, round_no, first_attempt=attempt == 1)
             if STOP.requested:  # Ctrl-C: what was in flight is delivered; ask nothing more
                 return
+            if attempt == 1 and len(refused) * 2 > len(pending):
+                raise self._refused(len(refused), len(pending), round_no, refused)
+            for key, error in list(refused.items()):
+                if too_long(error):  # refused the same way every time: not asked again
+                    on_result(key, BLOCKED, error.server_message)
+                    del refused[key]
             pending = [(k, m) for k, m in pending if k in refused]
             if not pending:
                 return
@@ -115,8 +165,91 @@ class ApiJudge:
                                len(pending), attempt, MAX_BLOCKED)
                 time.sleep(self.blocked_pause)
         for key, _ in pending:
-            on_result(key, BLOCKED, None)
+            on_result(key, BLOCKED, refused[key].server_message)
+
+    def _ask(self, pending: list[tuple[str, Any]], on_result: Callable[..., None], round_no: int, *,
+             first_attempt: bool) -> dict[str, APIBadRequestError]:
+        """Send ``pending`` once; return the refused ones. A judge of unknown style that
+        refuses the style's parameters is asked again in the other style."""
+        while True:
+            refused: dict[str, APIBadRequestError] = {}
+            replies = [0]
+            done: set[str] = set()
+
+            def deliver(key: Any, result: Any) -> None:
+                if isinstance(result, ChatResult):
+                    replies[0] += 1
+                    done.add(key)
+                    on_result(key, OK, result.text, usage_dict(result))
+                    return
+                if isinstance(result, APIBadRequestError):
+                    if self.request.can_switch_style and result.code in STYLE_REFUSAL_CODES:
+                        raise _StyleRefused(result.server_message or str(result))
+                    refused[key] = result
+                    self._note(result)
+                    if first_attempt and not replies[0] and len(refused) >= min(FIRST_REQUESTS, len(pending)):
+                        raise self._refused(len(refused), len(refused), round_no, refused, first=True)
+                    return
+                done.add(key)  # transient failure after all retries: judged again next round
+                logger.warning("judge request %s failed: %s", key, result)
+                on_result(key, ERROR, None)
+
+            params = self.request.params()
+            try:
+                run_batch(self.client, until_stopped((k, m, dict(params)) for k, m in pending),
+                          on_result=deliver, progress=self.progress, desc="judging")
+            except _StyleRefused as e:
+                old = self.request
+                self.request = old.other_style()
+                logger.warning("the judge %s refused the %s request style (server said: %s); asking it in the "
+                               "%s style, which is recorded in judge_report.json", self.name, old.style, e,
+                               self.request.style)
+                pending = [(k, m) for k, m in pending if k not in done]
+                continue
+            except APIConfigError as e:
+                raise retired_or(e, self.name) from None
+            return refused
+
+    def _note(self, error: APIBadRequestError) -> None:
+        reason = error.server_message or str(error)
+        self.reasons[reason] += 1
+        if self.reasons[reason] == 1:
+            logger.warning("the judge %s refused a request (HTTP %s%s): %s", self.name, error.status_code,
+                           f" {error.code}" if error.code else "", reason)
+
+    def _refused(self, refused: int, asked: int, round_no: int, errors: dict[str, APIBadRequestError], *,
+                 first: bool = False) -> JudgeRefusedError:
+        reason, _ = Counter(e.server_message or str(e) for e in errors.values()).most_common(1)[0]
+        sample = next(iter(errors.values()))
+        where = f"the first {asked}" if first else f"{refused} of the {asked}"
+        return JudgeRefusedError(
+            f"the judge {self.name} at {self.client.base_url} refused {where} request(s) of round {round_no} "
+            f"(HTTP {sample.status_code}{' ' + sample.code if sample.code else ''}); the server said: "
+            f"\"{reason}\". {refusal_advice(sample, self.request)} Nothing was scored and no score.json written; "
+            "the judgments received so far are saved."
+        )
 
     @property
     def stats(self) -> dict[str, Any]:
         return self.client.stats.as_dict()
+
+
+def refusal_advice(error: APIBadRequestError, request: JudgeRequest) -> str:
+    """What to do about a judge that refuses the requests."""
+    if too_long(error):
+        return ("The judge prompts are longer than this judge's context: serve it with a longer context (vLLM: "
+                "--max-model-len 8192 or more) or pick a judge with a longer one.")
+    if error.code in STYLE_REFUSAL_CODES:
+        return (f"The judge does not take the {request.style} request style's parameters "
+                f"({', '.join(request.params())}); see README: Judging after GPT-3.5.")
+    return "Check that this model can serve as a judge (README: Judging after GPT-3.5)."
+
+
+def retired_or(error: APIConfigError, judge: str) -> MixEvalError:
+    """The error of a judge the endpoint does not know: a retired judge's own message
+    when the judge is known to be shut down, else ``error`` itself."""
+    if error.status_code == 404:
+        retired = retired_error(judge, error.base_url or "", error.server_message)
+        if retired is not None:
+            return retired
+    return error

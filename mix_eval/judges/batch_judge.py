@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from mix_eval.judges.api import JUDGE_PARAMS, usage_dict
+from mix_eval.judges.api import usage_dict
 from mix_eval.judges.protocol import messages_digest
+from mix_eval.judges.request import JudgeRequest
 from mix_eval.judges.runner import BLOCKED, ERROR, OK
 from mix_eval.llm.batch_api import BatchAPI, BatchOutcome, BatchRequest
 from mix_eval.llm.config import ClientConfig
@@ -44,8 +45,10 @@ class BatchJudge:
 
     mode = "batch"
 
-    def __init__(self, config: ClientConfig, journal: Path, *, progress: bool = True):
+    def __init__(self, config: ClientConfig, journal: Path, request: Optional[JudgeRequest] = None, *,
+                 progress: bool = True):
         self.name = config.model
+        self.request = request or JudgeRequest(config.model, style_known=True)
         self.api = BatchAPI(config, journal, progress=progress)
         self._cond = threading.Condition()
         self._members = 0
@@ -99,8 +102,8 @@ class BatchJudge:
         for call in group:
             for key, messages in call.requests:
                 items.append(BatchRequest(
-                    ident=f"{call.round_no}:{messages_digest(messages, self.name)}",
-                    body=request_body(self.name, messages, dict(JUDGE_PARAMS))))
+                    ident=f"{call.round_no}:{messages_digest(messages, self.request.identity)}",
+                    body=request_body(self.name, messages, self.request.params())))
                 owners.append((call, key))
         logger.info("judge %s: %d request(s) of %d job(s) through the Batch API", self.name, len(items), len(group))
 
@@ -109,7 +112,7 @@ class BatchJudge:
             if outcome.result is not None:
                 call.on_result(key, OK, outcome.result.text, usage_dict(outcome.result))
             elif outcome.status == 400:  # refused (a content filter): blocked, as after ten live 400s
-                call.on_result(key, BLOCKED, None)
+                call.on_result(key, BLOCKED, outcome.error)
             else:
                 logger.warning("judge request %s failed in its batch: %s", key, outcome.error)
                 call.on_result(key, ERROR, None)

@@ -25,12 +25,14 @@ class LocalJudge(ChatModel):
     """A chat model whose inputs are whole message lists."""
 
     def __init__(self, model_id: str, *, batch_size: int = 1, max_gpu_memory: Optional[str] = None,
-                 dtype: Optional[str] = None, max_new_tokens: int = JUDGE_MAX_NEW_TOKENS, backend: str = "hf"):
+                 dtype: Optional[str] = None, max_new_tokens: int = JUDGE_MAX_NEW_TOKENS, backend: str = "hf",
+                 revision: Optional[str] = None):
         super().__init__(ModelSettings(model_id, generation=GenerationSettings(
             max_gpu_memory=max_gpu_memory, dtype=dtype, backend=backend)))
         self.name = model_id
         self.mode = "live"
         self.model_name = model_id
+        self.revision = revision
         self.trust_remote_code = True
         self.use_fast_tokenizer = True
         self.attn_implementation = "flash_attention_2"

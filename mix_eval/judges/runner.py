@@ -12,6 +12,9 @@ This module does the same, and on top of it:
 * random verdicts come from a seeded generator, drawn in a fixed order, so a resumed
   run ends with the same scores as an uninterrupted one;
 * how many items were blocked or fell back to random is counted and reported;
+* a round in which the judge refuses more than half of the requests (HTTP 400) stops
+  the run with `JudgeRefusedError`, quoting the server: a judge that refuses the
+  requests must not turn into placeholder verdicts;
 * a round in which the judge answers nothing at all stops the run with
   `JudgeUnavailableError`, unless the judge still answers a request it answered
   before (then the failing requests are retried in the next rounds, as in the
@@ -19,10 +22,12 @@ This module does the same, and on top of it:
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
 import random
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
@@ -59,6 +64,11 @@ class JudgeUnavailableError(MixEvalError):
     random score, so the run stops instead; the journal keeps what was judged."""
 
 
+class JudgeRefusedError(MixEvalError):
+    """The judge refused (HTTP 400) the first requests of a round, or most of them: a
+    judge that cannot take the requests, not a few blocked items. Nothing is scored."""
+
+
 JUDGE_REPORT_FILE = "judge_report.json"  # beside score.json: what judging took, and how reliable it was
 ResultCallback = Callable[..., None]  # (key, outcome, reply, usage=None)
 
@@ -66,7 +76,7 @@ ResultCallback = Callable[..., None]  # (key, outcome, reply, usage=None)
 class JudgeBackend(Protocol):
     """Answers judge requests. ``on_result(key, outcome, reply, usage=None)`` is called as
     each one finishes: outcome ``ok`` (reply is the text), ``blocked`` (the API refused the
-    request as bad, repeatedly) or ``error`` (no reply); ``usage`` is the reply's
+    request as bad, repeatedly; reply is the server's reason) or ``error`` (no reply); ``usage`` is the reply's
     ``{"prompt_tokens", "completion_tokens"}`` when the API reported it. Fatal problems (a
     bad key) raise instead. ``round_no`` says which round asks (0: a probe), so a backend
     that keeps requests across runs (the Batch API) tells a round's requests from the same
@@ -102,9 +112,14 @@ class JudgeReport:
     tokens: dict[str, list[int]] = field(default_factory=dict)
     price: Optional[Price] = None
     default_mode: str = "live"
+    request: dict[str, Any] = field(default_factory=dict)  # how the judge was asked (provider, style, params)
+    calls: list[str] = field(default_factory=list)  # first and last call times (UTC) of the replies behind it
 
     def tally(self, entry: Mapping[str, Any]) -> None:
         """Count the tokens and the mode of one journal entry the judged file rests on."""
+        at = entry.get("at")
+        if isinstance(at, str):
+            self.calls = [min(self.calls[0], at), max(self.calls[1], at)] if self.calls else [at, at]
         mode = entry.get("mode")
         if mode not in ("live", "batch"):
             return
@@ -142,7 +157,9 @@ class JudgeReport:
             "judge", "items", "judge_calls", "reused", "rounds", "blocked", "random_fallback", "invalid_replies")}
         return {"split": self.split.tag, **counts, "judge_mode": self.judge_mode,
                 "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "cost_usd": self.cost_usd}
+                "cost_usd": self.cost_usd, **self.request,
+                "first_call": self.calls[0] if self.calls else None,
+                "last_call": self.calls[1] if self.calls else None}
 
 
 def _tokens(value: Any) -> int:
@@ -189,7 +206,8 @@ class Journal:
             mode: Optional[str] = None, usage: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
         """Append one reply; ``mode`` (live, batch) and ``usage`` (its tokens) when known."""
         entry: dict[str, Any] = {"id": item_id, "round": round_no, "digest": digest, "outcome": outcome,
-                                 "reply": reply}
+                                 "reply": reply,
+                                 "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
         if mode is not None:
             entry["mode"] = mode
         if usage:
@@ -232,7 +250,7 @@ class Journal:
                     raise
 
 
-def _previous_replies(judged_file: Optional[Path], kind: SplitKind, judge: str,
+def _previous_replies(judged_file: Optional[Path], kind: SplitKind, identity: str,
                       extract_base: bool) -> dict[str, tuple[str, str]]:
     """id -> (digest, reply) of valid verdicts in an existing judged file; lines that
     cannot be reused are skipped (their items are judged again)."""
@@ -250,7 +268,7 @@ def _previous_replies(judged_file: Optional[Path], kind: SplitKind, judge: str,
             if verdict(kind, reply) is None:
                 continue
             msgs = judge_messages(rec, kind, judged_response(rec, kind, extract_base))
-            found[str(rec["id"])] = (messages_digest(msgs, judge), reply)
+            found[str(rec["id"])] = (messages_digest(msgs, identity), reply)
         except (ValueError, KeyError, TypeError):
             continue
     return found
@@ -269,21 +287,28 @@ def judge_records(
     seed: int = RANDOM_SEED,
     price: Optional[Price] = None,
     mode: str = "live",
+    identity: Optional[str] = None,
+    request: Optional[Mapping[str, Any]] = None,
 ) -> tuple[list[dict[str, Any]], JudgeReport]:
     """Judge response lines the reference's way; return judged lines and a report.
 
     ``get_backend`` is called only if some request has no saved reply, so a rerun over
     finished work makes no call and loads no judge model. ``price`` (the judge's live
     price per million tokens, None: unknown) gives the report its cost; ``mode`` is the
-    report's mode when no reply records its own.
+    report's mode when no reply records its own. ``identity`` (default: the judge's name)
+    is what request digests are made of beside the messages (a reasoning judge's effort
+    is part of it); ``request`` is how the judge is asked, for the report (a backend that
+    changed its request style on the way reports its own ``request``).
     """
-    report = JudgeReport(split=kind, judge=judge, items=len(records), price=price, default_mode=mode)
+    report = JudgeReport(split=kind, judge=judge, items=len(records), price=price, default_mode=mode,
+                         request=dict(request or {}))
+    identity = identity or judge
     items = []
     for record in records:
         response = judged_response(record, kind, extract_base)
         messages = judge_messages(record, kind, response)
-        items.append(_Item(dict(record), response, messages, messages_digest(messages, judge)))
-    previous = _previous_replies(previous_judged_file, kind, judge, extract_base)
+        items.append(_Item(dict(record), response, messages, messages_digest(messages, identity)))
+    previous = _previous_replies(previous_judged_file, kind, identity, extract_base)
     journal = Journal(journal_path)
     backend: Optional[JudgeBackend] = None
     rng = random.Random(seed)
@@ -326,6 +351,7 @@ def judge_records(
                 STOP.check()  # after a first Ctrl-C: the replies in hand are saved
                 if not any(by_key[key].outcomes.get(round_no, (ERROR, None))[0] != ERROR for key, _ in to_ask):
                     _check_judge_answers(backend, judge, kind, round_no, to_ask, by_key, judged, journal, report)
+                _check_refusals(judge, kind, round_no, to_ask, by_key, journal)
             still = []
             for item in remaining:
                 outcome, reply = item.outcomes.get(round_no, (ERROR, None))
@@ -352,6 +378,9 @@ def judge_records(
                 break
     finally:
         journal.close()
+        asked = getattr(backend, "request", None)
+        if asked is not None and hasattr(asked, "as_dict"):
+            report.request = asked.as_dict()  # the style that worked, when the backend had to switch
     if remaining:
         logger.warning(
             "%s: %d of %d items still had no valid verdict after %d rounds; they get a random "
@@ -400,6 +429,26 @@ def _check_judge_answers(backend: JudgeBackend, judge: str, kind: SplitKind, rou
         f"{' (nor a request it had answered before)' if known_good is not None else ''}: its API looks down, "
         f"unreachable or broken (see the warnings above). Nothing was scored; the {saved} judgment(s) "
         "received so far are saved. Rerun the same command once the judge answers."
+    )
+
+
+def _check_refusals(judge: str, kind: SplitKind, round_no: int, to_ask: list[tuple[str, Any]],
+                    by_key: dict[str, _Item], journal: Journal) -> None:
+    """More than half of a round's requests refused (HTTP 400): the judge cannot take
+    these requests, and their items would all get placeholder verdicts. Stop, quoting
+    the server; the refusals are retracted from the journal, so a rerun asks again."""
+    refused = [key for key, _ in to_ask if by_key[key].outcomes.get(round_no, (ERROR, None))[0] == BLOCKED]
+    if len(refused) * 2 <= len(to_ask):
+        return
+    reasons = Counter(by_key[key].outcomes[round_no][1] or "no reason given" for key in refused)
+    for key in refused:
+        journal.add(key, round_no, by_key[key].digest, RETRACTED, None)
+    journal.sync()
+    raise JudgeRefusedError(
+        f"the judge {judge} refused {len(refused)} of the {len(to_ask)} {kind.problem_type} request(s) of round "
+        f"{round_no} (HTTP 400); the server said: \"{reasons.most_common(1)[0][0]}\". Nothing was scored and no "
+        "score.json written; the judgments received so far are saved. Check that this model can serve as a "
+        "judge (README: Judging after GPT-3.5)."
     )
 
 

@@ -1,28 +1,24 @@
-"""What judge calls cost: known list prices per million tokens, and the Batch API discount.
+"""What judge calls cost: the known judges' list prices per million tokens, and the Batch API discount.
 
-A cost is reported only when the price is known (from this table or given by the user);
-an unknown price gives tokens only, never a made-up figure.
+A cost is reported only when the price is known (from `mix_eval.llm.known_judges` or
+given by the user with ``--judge_price``); an unknown price gives tokens only, never a
+made-up figure.
 """
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Optional
 
-__all__ = ["BATCH_DISCOUNT", "KNOWN_PRICES", "Price", "cost_usd", "price_for"]
+from mix_eval.llm.known_judges import BATCH_DISCOUNT, KNOWN_JUDGES, Price
 
-Price = tuple[float, float]  # US dollars per million (input, output) tokens
-
-# List prices of live calls; the Batch API charges half of them.
-KNOWN_PRICES: Mapping[str, Price] = {
-    "gpt-3.5-turbo-0125": (0.50, 1.50),
-}
-BATCH_DISCOUNT = 0.5
+__all__ = ["BATCH_DISCOUNT", "Price", "cost_usd", "price_for"]
 
 
 def price_for(model: str, given: Optional[Price] = None) -> Optional[Price]:
     """The live price of ``model``: ``given`` (the user's), else the known one, else None."""
     if given is not None:
         return (float(given[0]), float(given[1]))
-    return KNOWN_PRICES.get(model)
+    judge = KNOWN_JUDGES.get(model)
+    return judge.price if judge is not None else None
 
 
 def cost_usd(prompt_tokens: int, completion_tokens: int, price: Price, *, batch: bool = False) -> float:

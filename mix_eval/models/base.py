@@ -129,6 +129,7 @@ class ModelBase:
         self.padding_side = "left"
         self.gen_kwargs: dict[str, Any] = {}
         self.model_name: Optional[str] = None
+        self.revision: Optional[str] = None  # a Hub revision to load (a local judge's --judge_revision)
         self.attn_implementation: Optional[str] = None
         self.max_input_length_closeend: Optional[int] = None
 
@@ -192,7 +193,7 @@ class _TransformersModel(ModelBase):
         if attn is not None:
             kwargs["attn_implementation"] = attn
         try:
-            model = AutoModelForCausalLM.from_pretrained(self.model_name, **kwargs)
+            model = AutoModelForCausalLM.from_pretrained(self.model_name, **kwargs, **self.revision_kwargs())
         except (MemoryError, KeyboardInterrupt):
             raise
         except Exception as e:  # a broken or partial checkpoint fails in many ways
@@ -213,13 +214,17 @@ class _TransformersModel(ModelBase):
         if getattr(self, "model_max_len", None):
             kwargs["model_max_length"] = self.model_max_len
         try:
-            return AutoTokenizer.from_pretrained(self.model_name, **kwargs)
+            return AutoTokenizer.from_pretrained(self.model_name, **kwargs, **self.revision_kwargs())
         except KeyboardInterrupt:
             raise
         except Exception as e:  # missing or broken tokenizer files
             raise ModelError(
                 f"could not load the tokenizer of {self.model_name!r}: {first_line(e)}"
             ) from None
+
+    def revision_kwargs(self) -> dict[str, Any]:
+        """``revision=`` for every ``from_pretrained`` when one is pinned."""
+        return {"revision": self.revision} if self.revision else {}
 
     @property
     def backend(self) -> str:
@@ -232,7 +237,8 @@ class _TransformersModel(ModelBase):
         from mix_eval.models.vllm_engine import EngineOptions, start_engine, visible_gpus
 
         try:
-            config = AutoConfig.from_pretrained(self.model_name, trust_remote_code=self.trust_remote_code)
+            config = AutoConfig.from_pretrained(self.model_name, trust_remote_code=self.trust_remote_code,
+                                                **self.revision_kwargs())
         except KeyboardInterrupt:
             raise
         except Exception as e:
@@ -245,7 +251,7 @@ class _TransformersModel(ModelBase):
             max_model_len=self._engine_setting("max_model_len") or self.model_max_len,
             tensor_parallel_size=self._engine_setting("tensor_parallel_size"),
             gpu_memory_utilization=self._engine_setting("gpu_memory_utilization"),
-            on_gpu=on_gpu, executor=self._engine_setting("distributed_executor_backend"),
+            on_gpu=on_gpu, executor=self._engine_setting("distributed_executor_backend"), revision=self.revision,
             verbose=bool(_args_get(self.args, "verbose")),
         )
         gpus = visible_gpus(_torch().cuda.device_count()) if on_gpu else ()
@@ -343,7 +349,7 @@ class _TransformersModel(ModelBase):
 
             try:
                 self._checkpoint_generation_config = GenerationConfig.from_pretrained(
-                    self.model_name, trust_remote_code=self.trust_remote_code)
+                    self.model_name, trust_remote_code=self.trust_remote_code, **self.revision_kwargs())
             except Exception:  # noqa: BLE001 - no generation_config.json: transformers' defaults
                 self._checkpoint_generation_config = None
         return self._checkpoint_generation_config

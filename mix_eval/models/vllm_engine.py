@@ -156,6 +156,7 @@ class EngineOptions:
     executor: Optional[str] = None  # vLLM's distributed_executor_backend: None (its choice), "mp" or "ray"
     verbose: bool = False
     seed: int = 42
+    revision: Optional[str] = None  # a pinned Hub revision of the weights and tokenizer
 
 
 class VLLMEngine:
@@ -168,7 +169,9 @@ class VLLMEngine:
             os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
         from vllm import LLM
 
-        extra = {"distributed_executor_backend": options.executor} if options.executor else {}
+        extra: dict = {"distributed_executor_backend": options.executor} if options.executor else {}
+        if options.revision:
+            extra.update(revision=options.revision, tokenizer_revision=options.revision)
         try:
             self.llm = LLM(
                 model=options.model_name, tokenizer=options.model_name, dtype=options.dtype,

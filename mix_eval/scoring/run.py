@@ -70,12 +70,24 @@ def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: SplitKind,
         return judge_fn(records, extract_base=inputs.extract_base), None
     journal = inputs.vdir / f".journal_{judged_path.stem}.jsonl"
     name = judge.judge(kind)
+    identity, request = judge_identity(judge, kind)
     return judge_records(
         records, kind, name, lambda: judges.get(kind), journal,
         extract_base=inputs.extract_base, previous_judged_file=judged_path,
         price=None if judge.judge_model_id and judge.judge_price is None else price_for(name, judge.judge_price),
-        mode=judge.judge_mode,
+        mode=judge.judge_mode, identity=identity, request=request,
     )
+
+
+def judge_identity(judge: JudgeSettings, kind: SplitKind) -> tuple[str, dict[str, Any]]:
+    """What the kind's judge requests are identified by (beside their messages), and how
+    the judge is asked, as judge_report.json records it."""
+    if judge.judge_model_id:
+        return judge.judge_model_id, {"provider": "local", "backend": judge.backend, "revision": judge.judge_revision}
+    from mix_eval.judges.request import judge_request
+
+    request = judge_request(judge, kind)
+    return request.identity, request.as_dict()
 
 
 Judged = tuple[list[dict[str, Any]], Optional[JudgeReport]]

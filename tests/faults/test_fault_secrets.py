@@ -80,7 +80,7 @@ def scenarios(data_path: Path, root: Path, monkeypatch, judge_key: str, model_ke
               refusals: bool = True) -> list[tuple[str, int]]:
     """Run evaluate through success and every failure that can carry a key; return
     (scenario, exit code) pairs. `refusals`: also HTTP 400s (content filter) that echo
-    the key, refused 10 times per item."""
+    the key (the model's refused 10 times per item; the judge's stop the run)."""
     codes = []
     with FakeOpenAIServer(reply=answer_or_judge) as model_server, \
             FakeOpenAIServer(reply=answer_or_judge) as judge_server:
@@ -112,8 +112,9 @@ def scenarios(data_path: Path, root: Path, monkeypatch, judge_key: str, model_ke
     return codes
 
 
+# A judge that refuses every request stops the run (its reason quoted), it does not score placeholders.
 EXPECTED = [("success", 0), ("model 401", 2), ("judge 401", 2), ("model 500 echo", 2), ("model 400 echo", 0),
-            ("judge 500 echo", 2), ("judge 400 echo", 0)]
+            ("judge 500 echo", 2), ("judge 400 echo", 2)]
 
 
 def test_keys_from_the_environment_never_reach_any_output(data_path, tmp_path, env, capsys, caplog):
