@@ -308,7 +308,8 @@ def judge_records(
         response = judged_response(record, kind, extract_base)
         messages = judge_messages(record, kind, response)
         items.append(_Item(dict(record), response, messages, messages_digest(messages, identity)))
-    previous = _previous_replies(previous_judged_file, kind, identity, extract_base)
+    # A judged file does not say at which reasoning effort it was made: only the journal does.
+    previous = _previous_replies(previous_judged_file, kind, identity, extract_base) if identity == judge else {}
     journal = Journal(journal_path)
     backend: Optional[JudgeBackend] = None
     rng = random.Random(seed)

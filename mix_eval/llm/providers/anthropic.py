@@ -35,6 +35,10 @@ class AnthropicProvider:
 
     async def send(self, session: Any, model: str, messages: List[Dict[str, Any]],
                    params: Dict[str, Any]) -> Any:
+        system = "\n\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
+        if system:  # the Messages API takes the system prompt beside the turns, not among them
+            params = {"system": system, **params}
+            messages = [m for m in messages if m.get("role") != "system"]
         return await session.messages.create(model=model, messages=messages, **params)
 
     def parse(self, message: Any) -> ChatResult:

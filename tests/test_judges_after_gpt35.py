@@ -1,0 +1,240 @@
+"""Judging after gpt-3.5-turbo-0125 was shut down (2026-10-23), against the loopback server
+answering as the real APIs do: a retired judge is named as such before any work, reasoning
+judges are asked in their style, a judge that refuses the requests stops the run quoting
+the server, and Anthropic and Gemini models judge too."""
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import pytest
+from conftest import JUDGE_KEY, judge_reply, make_responses, read_jsonl
+from fake_openai_server import Fault, FakeOpenAIServer
+
+from mix_eval.compute_metrics import main as compute_main
+from mix_eval.llm.known_judges import KNOWN_JUDGES, known_judge
+from mix_eval.llm.pricing import price_for
+from mix_eval.settings import JudgeSettings
+from mix_eval.splits import SplitKind
+
+VERSION = "2024-06-01"
+RETIRED = "gpt-3.5-turbo-0125"
+
+
+def compute(root: Path, server: FakeOpenAIServer, *extra: str, benchmark: str = "mixeval_hard") -> int:
+    return compute_main(["--benchmark", benchmark, "--version", VERSION, "--model_response_dir", str(root),
+                         "--api_base_url", server.base_url, "--api_parallel_num", "20", *extra])
+
+
+def judged(root: Path, judge: str, model: str = "m", kind: SplitKind = SplitKind.FREE_FORM) -> Path:
+    name = JudgeSettings(freeform_judge=judge, multichoice_judge=judge).judged_file_name(kind)
+    return root / model / "mixeval_hard" / VERSION / name
+
+
+def judge_report(root: Path, model: str = "m") -> dict:
+    return json.loads((root / model / "mixeval_hard" / VERSION / "judge_report.json").read_text())
+
+
+def test_the_table_of_known_judges():
+    assert price_for("gpt-4.1-mini") == (0.40, 1.60) and price_for("gpt-5-nano") == (0.05, 0.40)
+    assert price_for("gpt-4.1-mini", (1, 2)) == (1.0, 2.0) and price_for("my-own-judge") is None
+    gpt35 = KNOWN_JUDGES[RETIRED]
+    assert gpt35.retired() and gpt35.substitute == "gpt-4.1-mini" and gpt35.batch_price == (0.25, 0.75)
+    assert not KNOWN_JUDGES["gpt-4o-mini-2024-07-18"].retired()  # shuts down on 2027-01-14
+    assert KNOWN_JUDGES["gpt-4o-mini-2024-07-18"].retired(today=KNOWN_JUDGES[RETIRED].shutdown.replace(year=2027))
+    assert known_judge("gpt-5-mini").style == "reasoning" and known_judge("o4-mini").lowest_effort == "low"
+    assert known_judge("claude-3-5-haiku-20241022").provider == "anthropic"
+    assert known_judge("gemini-2.0-flash").provider == "gemini" and known_judge("llama-judge") is None
+
+
+@pytest.mark.parametrize("models_route", [True, False])
+def test_the_retired_default_judge_stops_compute_metrics_at_once(tmp_path, judge_env, capsys, models_route):
+    root = tmp_path / "r"
+    make_responses(root, "m")
+    with FakeOpenAIServer(reply=judge_reply, retired=[RETIRED]) as server:
+        server.models_route = models_route  # False: the endpoint has no /models/{id}; one chat call asks
+        started = time.time()
+        assert compute(root, server) == 2
+        took = time.time() - started
+        calls = len(server.chat_requests())
+    err = capsys.readouterr().err
+    assert took < 10 and calls == (0 if models_route else 1)
+    for said in (f"the judge {RETIRED} was shut down by OpenAI on 2026-10-23", "has been deprecated",
+                 "--freeform_judge gpt-4.1-mini --multichoice_judge gpt-4.1-mini", "leaderboard",
+                 "mix_eval.calibrate", "Traceback"):
+        assert (said in err) == (said != "Traceback"), said
+    assert not (root / "m" / "mixeval_hard" / VERSION / "score.json").exists()
+
+
+def test_the_retired_judge_stops_evaluate_before_any_model_call(tmp_path, judge_env, capsys, tiny_chat, data_path):
+    from mix_eval.evaluate import main as evaluate_main
+
+    out = tmp_path / "out"
+    with FakeOpenAIServer(reply=judge_reply, retired=[RETIRED]) as server:
+        started = time.time()
+        code = evaluate_main(["--model_name", "local_chat", "--model_path", str(tiny_chat), "--benchmark",
+                              "mixeval_hard", "--version", VERSION, "--data_path", str(data_path), "--batch_size", "2",
+                              "--output_dir", str(out), "--limit", "2", "--api_base_url", server.base_url,
+                              "--multichoice_judge", "gpt-4.1-mini"])
+        took = time.time() - started
+    assert code == 2 and took < 10
+    assert not (out / "local_chat").exists()  # nothing generated
+    err = capsys.readouterr().err
+    assert "2026-10-23" in err and "--freeform_judge gpt-4.1-mini" in err and "--multichoice_judge" not in err
+
+
+def test_a_server_that_still_serves_the_retired_name_keeps_working(tmp_path, judge_env, caplog):
+    root = tmp_path / "r"
+    make_responses(root, "m", n=5)
+    with FakeOpenAIServer(reply=judge_reply) as server, caplog.at_level(logging.WARNING):
+        assert compute(root, server) == 0
+    assert "still serves it" in caplog.text
+
+
+def test_a_reasoning_judge_is_asked_in_its_style_and_scores_as_a_classic_one(tmp_path, judge_env):
+    """gpt-5-mini behind OpenAI's reasoning rules: nothing blocked, the same scores as the
+    same replies give through a classic judge, its lowest effort recorded."""
+    scores = {}
+    with FakeOpenAIServer(reply=judge_reply, reasoning=["gpt-5-mini"]) as server:
+        for judge in ("gpt-5-mini", "gpt-4.1-mini"):
+            root = tmp_path / judge
+            make_responses(root, "m")
+            assert compute(root, server, "--freeform_judge", judge, "--multichoice_judge", judge) == 0
+            scores[judge] = json.loads((root / "m" / "mixeval_hard" / VERSION / "score.json").read_text())
+        bodies = [r.body for r in server.chat_requests() if r.body["model"] == "gpt-5-mini"]
+        assert server.count(400) == 0
+    assert scores["gpt-5-mini"] == scores["gpt-4.1-mini"]
+    assert len(bodies) == 1000 and all("max_tokens" not in b and "temperature" not in b for b in bodies)
+    assert {b["reasoning_effort"] for b in bodies} == {"minimal"}
+    assert {b["max_completion_tokens"] for b in bodies} == {4096}
+    report = judge_report(tmp_path / "gpt-5-mini")
+    for split in ("free_form", "multiple_choice"):
+        r = report[split]
+        assert r["blocked"] == 0 and r["random_fallback"] == 0
+        assert (r["style"], r["reasoning_effort"], r["provider"]) == ("reasoning", "minimal", "openai")
+        assert r["first_call"] <= r["last_call"] and r["completion_tokens"] > 0
+    classic = judge_report(tmp_path / "gpt-4.1-mini")["free_form"]
+    assert classic["params"] == {"max_tokens": 999, "response_format": {"type": "text"}}
+    assert classic["cost_usd"] == pytest.approx((classic["prompt_tokens"] * 0.40
+                                                 + classic["completion_tokens"] * 1.60) / 1e6)
+
+
+def test_another_reasoning_effort_asks_again_and_is_recorded(tmp_path, judge_env):
+    root = tmp_path / "r"
+    make_responses(root, "m", n=6)
+    flags = ("--freeform_judge", "gpt-5-nano", "--multichoice_judge", "gpt-5-nano")
+    with FakeOpenAIServer(reply=judge_reply, reasoning=["gpt-5-nano"]) as server:
+        assert compute(root, server, *flags) == 0
+        assert compute(root, server, *flags) == 0  # the same effort: every reply reused
+        assert len(server.chat_requests()) == 12
+        assert compute(root, server, *flags, "--judge_reasoning_effort", "high") == 0
+        assert len(server.chat_requests()) == 24
+        assert {r.body["reasoning_effort"] for r in server.chat_requests()[12:]} == {"high"}
+    assert judge_report(root)["free_form"]["reasoning_effort"] == "high"
+    assert compute_main(["--benchmark", "mixeval_hard", "--version", VERSION, "--model_response_dir", str(root),
+                         "--judge_reasoning_effort", "low"]) == 2  # not a reasoning judge: refused
+
+
+def test_an_unknown_model_is_asked_once_more_in_the_other_style(tmp_path, judge_env, caplog):
+    root = tmp_path / "r"
+    make_responses(root, "m", n=30)
+    flags = ("--freeform_judge", "my-reasoner", "--multichoice_judge", "my-reasoner")
+    with FakeOpenAIServer(reply=judge_reply, reasoning=["my-reasoner"]) as server, caplog.at_level(logging.WARNING):
+        assert compute(root, server, *flags) == 0
+        # (a request cut off when the style is switched reaches the server without its body)
+        refused = [r.body for r in server.chat_requests() if r.status == 400 and r.body]
+    assert 1 <= len(refused) <= 3 and all("max_tokens" in b for b in refused)  # the first, then switched
+    assert "refused the classic request style" in caplog.text
+    report = judge_report(root)
+    assert report["free_form"]["style"] == "reasoning" and report["free_form"]["blocked"] == 0
+    assert "max_completion_tokens" in report["multiple_choice"]["params"]
+
+
+REFUSAL = "Invalid prompt: your prompt was flagged as potentially violating our usage policy."
+
+
+def test_a_judge_that_refuses_everything_stops_quoting_the_server(tmp_path, judge_env, capsys):
+    root = tmp_path / "r"
+    make_responses(root, "m")
+    with FakeOpenAIServer(reply=judge_reply) as server:
+        server.set_permanent(Fault("400", message=REFUSAL, code="invalid_prompt"))
+        started = time.time()
+        assert compute(root, server, "--freeform_judge", "gpt-4.1-mini", "--multichoice_judge", "gpt-4.1-mini") == 2
+        took = time.time() - started
+        calls = len(server.chat_requests())
+    err = capsys.readouterr().err
+    assert took < 60 and calls <= 40  # not 10,000 requests
+    assert REFUSAL in err and "refused the first" in err and "invalid_prompt" in err
+    assert not (root / "m" / "mixeval_hard" / VERSION / "score.json").exists()
+    assert not (root / "score.json").exists()
+
+
+def test_a_judge_too_short_for_the_prompts_stops_and_a_few_long_items_are_asked_once(tmp_path, judge_env, capsys):
+    root = tmp_path / "r"
+    vdir = make_responses(root, "m", n=30)
+    # (the server counts about 4 characters a token: 850 refuses nearly every MixEval-Hard judge prompt, as
+    # a 2048-token vLLM server with a small model's tokenizer did)
+    with FakeOpenAIServer(reply=judge_reply, max_context=850) as server:
+        started = time.time()
+        assert compute(root, server, "--freeform_judge", "tiny", "--multichoice_judge", "tiny") == 2
+        assert time.time() - started < 60
+        asked = len(server.chat_requests())
+    err = capsys.readouterr().err
+    assert "This model's maximum context length is 850 tokens" in err and "--max-model-len" in err
+    assert asked <= 30 and not (vdir / "score.json").exists()
+    # a context that fits most prompts: the few too long are blocked at once, each asked once
+    lengths = sorted(sum(len(m["content"]) for m in req.body["messages"]) // 4 for req in server.chat_requests())
+    with FakeOpenAIServer(reply=judge_reply, max_context=lengths[-3]) as server:
+        assert compute(root, server, "--freeform_judge", "tiny", "--multichoice_judge", "tiny") == 0
+        refused = [r for r in server.chat_requests() if r.status == 400]
+    report = judge_report(root)
+    # each blocked item was asked once (Hard repeats items, so equal requests come from different items)
+    assert report["free_form"]["blocked"] + report["multiple_choice"]["blocked"] == len(refused) >= 1
+
+
+def test_each_distinct_refusal_reason_is_shown_once(tmp_path, judge_env, caplog):
+    root = tmp_path / "r"
+    make_responses(root, "m", n=20)
+
+    def some_refused(body):
+        user = body["messages"][-1]["content"]
+        if "Aves" in user or "Options: \nA. " in user and hash(user) % 7 == 0:
+            return Fault("400", message="content filter A" if "Aves" in user else "content filter B")
+        return judge_reply(body)
+
+    import mix_eval.judges.api as judge_api
+
+    with FakeOpenAIServer(reply=some_refused) as server, caplog.at_level(logging.WARNING):
+        original = judge_api.ApiJudge.__init__
+        judge_api.ApiJudge.__init__ = lambda self, config, **kw: original(self, config, **{**kw, "blocked_pause": 0})
+        try:
+            compute(root, server, "--freeform_judge", "gpt-4.1-mini", "--multichoice_judge", "gpt-4.1-mini")
+        finally:
+            judge_api.ApiJudge.__init__ = original
+        refused = server.count(400)
+    shown = [r.getMessage() for r in caplog.records if "refused a request" in r.getMessage()]
+    assert refused >= 10 and len(shown) == len(set(shown)) <= 2  # once per reason, not once per request
+
+
+@pytest.mark.parametrize("judge,key_var,url_var", [
+    ("claude-3-5-haiku-20241022", "k_ant", "ANTHROPIC_BASE_URL"),
+    ("gemini-2.0-flash", "k_g", "GOOGLE_GEMINI_BASE_URL"),
+])
+def test_anthropic_and_gemini_models_judge(tmp_path, judge_env, monkeypatch, judge, key_var, url_var):
+    root = tmp_path / "r"
+    make_responses(root, "m", n=8)
+    with FakeOpenAIServer(reply=judge_reply, api_key=JUDGE_KEY) as server:
+        monkeypatch.setenv(key_var, JUDGE_KEY)
+        monkeypatch.setenv(url_var, server.base_url[:-3] if key_var == "k_g" else server.base_url[:-3])
+        assert compute_main(["--benchmark", "mixeval_hard", "--version", VERSION, "--model_response_dir",
+                             str(root), "--freeform_judge", judge, "--multichoice_judge", judge]) == 0
+        requests = server.chat_requests()
+    assert len(requests) == 16
+    report = judge_report(root)["free_form"]
+    assert report["provider"] == known_judge(judge).provider and report["blocked"] == 0
+    lines = read_jsonl(judged(root, judge))
+    assert len(lines) == 8 and all(line["judge_response"].startswith("The answer is judged") for line in lines)
+    if key_var == "k_ant":  # the system prompt goes beside the turns, as the Messages API wants it
+        assert all("system" in r.body and all(m["role"] != "system" for m in r.body["messages"]) for r in requests)
