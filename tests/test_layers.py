@@ -16,7 +16,7 @@ PACKAGE = REPO / "mix_eval"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("command line", ("mix_eval.evaluate", "mix_eval.compute_metrics", "mix_eval.utils.check_eval_complete",
                       "mix_eval.demo", "mix_eval.utils.tiny_checkpoint", "mix_eval.__main__",
-                      "mix_eval.models.__main__", "mix_eval.report", "mix_eval.cli")),
+                      "mix_eval.models.__main__", "mix_eval.report", "mix_eval.compare_judges", "mix_eval.cli")),
     ("pipeline", ("mix_eval.pipeline",)),
     ("scoring and generation", ("mix_eval.scoring", "mix_eval.generation", "mix_eval.reporting")),
     ("judges and models", ("mix_eval.judges", "mix_eval.models", "mix_eval.api")),
@@ -140,7 +140,8 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
 
 
 @pytest.mark.parametrize("shell", ["mix_eval.evaluate", "mix_eval.compute_metrics",
-                                   "mix_eval.utils.check_eval_complete", "mix_eval.report"])
+                                   "mix_eval.utils.check_eval_complete", "mix_eval.report",
+                                   "mix_eval.compare_judges"])
 def test_command_line_shells_are_thin(shell):
     lines = MODULES[shell].read_text(encoding="utf-8").count("\n")
     assert lines <= 110, f"{shell} has {lines} lines: move the work below the command line"

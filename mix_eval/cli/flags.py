@@ -191,6 +191,20 @@ def add_report_flags(p: argparse.ArgumentParser) -> None:
                    help="Only this benchmark version, e.g. 2024-06-01 (default: every version found).")
 
 
+def add_compare_judges_flags(p: argparse.ArgumentParser) -> None:
+    """`mix_eval.compare_judges`: which judged files of which two judges to set side by side."""
+    g = p.add_argument_group("what to compare")
+    g.add_argument("--model_response_dir", type=str, default=ScoringSettings.model_response_dir,
+                   help="Folder of model folders (judge_agreement.json is written there).")
+    g.add_argument("--benchmark", type=str, required=True, choices=list(BENCHMARKS), help="Benchmark judged.")
+    g.add_argument("--version", type=str, required=True, help="Benchmark version, e.g. 2024-06-01.")
+    g.add_argument("--judges", nargs=2, required=True, metavar=("BASELINE", "OTHER"),
+                   help="The two judges, as compute_metrics named them (--freeform_judge / --multichoice_judge, "
+                        "or --judge_model_id); deltas are OTHER minus BASELINE.")
+    g.add_argument("--models_to_eval", nargs="+", default=None,
+                   help="Model folders to compare (default: every one holding either judge's judged files).")
+
+
 def add_verbose_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", help="Print more.")
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from mix_eval.data import (
     Split,
@@ -178,25 +178,32 @@ def is_base_model(model: str, records: list[dict[str, Any]]) -> bool:
 # ---------------------------------------------------------------- a run's model folders
 
 
+def model_folders(model_response_dir: str, benchmark: str, version: str,
+                  models_to_eval: Optional[Sequence[str]] = None) -> list[str]:
+    """The model folders a command works on: ``models_to_eval`` when given, else every
+    folder holding ``<benchmark>/<version>`` (none is an error naming the flags)."""
+    root = Path(model_response_dir)
+    check_safe_name("--version", version)
+    if models_to_eval:
+        return [check_safe_name("--models_to_eval", m) for m in models_to_eval]
+    if not root.is_dir():
+        raise MixEvalError(f"--model_response_dir {root} does not exist")
+    models = sorted(p.name for p in root.iterdir() if (p / benchmark / version).is_dir())
+    if not models:
+        raise MixEvalError(
+            f"no model folder under {root} holds {benchmark}/{version}; check "
+            "--model_response_dir, --benchmark and --version"
+        )
+    return models
+
+
 def find_models(settings: ScoringSettings) -> list[str]:
     """The model folders to score; unregistered ones are scored too (with a note), and
     the folder `evaluate` just wrote needs no note."""
     from mix_eval.api.registry import available_model_names
 
-    root = Path(settings.model_response_dir)
-    benchmark, version = settings.data.benchmark, settings.data.version
-    check_safe_name("--version", version)
-    if settings.models_to_eval:
-        models = [check_safe_name("--models_to_eval", m) for m in settings.models_to_eval]
-    else:
-        if not root.is_dir():
-            raise MixEvalError(f"--model_response_dir {root} does not exist")
-        models = sorted(p.name for p in root.iterdir() if (p / benchmark / version).is_dir())
-        if not models:
-            raise MixEvalError(
-                f"no model folder under {root} holds {benchmark}/{version}; check "
-                "--model_response_dir, --benchmark and --version"
-            )
+    models = model_folders(settings.model_response_dir, settings.data.benchmark, settings.data.version,
+                           settings.models_to_eval)
     known = set(available_model_names())
     for model in models:
         if model not in known and model != settings.this_run:

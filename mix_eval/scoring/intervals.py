@@ -7,6 +7,10 @@ weighted by their item counts (`mix_eval.scoring.aggregate`). Strata keep their 
 so the weights of the real scores are the weights of every resample. The interval is
 the 2.5th and 97.5th percentile of the resampled scores, on score.json's scale.
 
+Two judges of the same responses are compared the same way (`paired_delta_intervals`):
+each resample draws the same items for both judges and the interval is that of the
+difference of their scores (``python -m mix_eval.compare_judges``).
+
 Written as ``score_intervals.json`` beside ``score.json``::
 
     {"confidence": 0.95, "method": "bootstrap", "resamples": 1000, "seed": 42,
@@ -18,7 +22,8 @@ from typing import Any, Mapping, Sequence
 
 from mix_eval.scoring.aggregate import OVERALL
 
-__all__ = ["CONFIDENCE", "RESAMPLES", "SEED", "INTERVALS_FILE", "bootstrap_intervals", "intervals_json"]
+__all__ = ["CONFIDENCE", "RESAMPLES", "SEED", "INTERVALS_FILE", "bootstrap_intervals", "paired_delta_intervals",
+           "intervals_json"]
 
 CONFIDENCE = 0.95
 RESAMPLES = 1000
@@ -35,36 +40,71 @@ def bootstrap_intervals(splits: Sequence[Sequence[tuple[str, float]]], *, resamp
     ``splits`` holds each split's ``(benchmark_name, item score)`` pairs (an empty split
     is skipped). The same inputs and seed give the same intervals.
     """
+    columns = [[(name, (value,)) for name, value in items] for items in splits]
+    resampled = _resampled_scores(columns, resamples, seed)
+    return {key: _percentile_interval(values[0], confidence) for key, values in resampled.items()}
+
+
+def paired_delta_intervals(splits: Sequence[Sequence[tuple[str, float, float]]], *, resamples: int = RESAMPLES,
+                           seed: int = SEED, confidence: float = CONFIDENCE) -> dict[str, Interval]:
+    """``{key: (low, high)}`` of the difference second minus first of two score.json's.
+
+    ``splits`` holds each split's ``(benchmark_name, first score, second score)`` of the
+    same items (two judges of the same responses): each resample draws the same items for
+    both, computes both score.json's, and takes their difference, so what the two share
+    (which items were drawn) cancels out. The first column alone gives exactly
+    `bootstrap_intervals` of the first scores' resamples.
+    """
+    columns = [[(name, (first, second)) for name, first, second in items] for items in splits]
+    resampled = _resampled_scores(columns, resamples, seed)
+    return {key: _percentile_interval(values[1] - values[0], confidence) for key, values in resampled.items()}
+
+
+def _resampled_scores(splits: Sequence[Sequence[tuple[str, tuple[float, ...]]]], resamples: int,
+                      seed: int) -> dict[str, Any]:
+    """For every score.json key, each column's resampled values: ``{key: [array(resamples), ...]}``.
+
+    Items carry one score per column (one per judge); every column is resampled with the
+    same draws.
+    """
     import numpy as np  # a dependency of the package; imported here to keep imports cheap
 
     rng = np.random.default_rng(seed)
-    totals: dict[str, Any] = {}  # key -> sum over splits of count * resampled split score
+    totals: dict[str, list[Any]] = {}  # key -> per column, sum over splits of count * resampled split score
     counts: dict[str, int] = {}
     for items in splits:
         if not items:
             continue
-        strata: dict[str, list[float]] = {}
-        for name, value in items:
-            strata.setdefault(name, []).append(float(value))
-        split_sum = np.zeros(resamples)
-        means: dict[str, Any] = {}
-        for name, values in strata.items():
-            x = np.asarray(values)
-            sums = x[rng.integers(0, len(x), size=(resamples, len(x)))].sum(axis=1)
-            split_sum += sums
-            means[name] = sums / len(x)
+        width = len(items[0][1])
+        strata: dict[str, list[tuple[float, ...]]] = {}
+        for name, values in items:
+            strata.setdefault(name, []).append(values)
+        split_sums = [np.zeros(resamples) for _ in range(width)]
+        means: dict[str, list[Any]] = {}
+        for name, rows in strata.items():
+            picks = rng.integers(0, len(rows), size=(resamples, len(rows)))
+            means[name] = []
+            for column in range(width):
+                x = np.asarray([float(row[column]) for row in rows])
+                sums = x[picks].sum(axis=1)
+                split_sums[column] += sums
+                means[name].append(sums / len(rows))
         n_split = len(items)
-        means = {OVERALL: split_sum / n_split, **means}
-        sizes = {OVERALL: n_split, **{name: len(values) for name, values in strata.items()}}
-        for key, mean in means.items():
-            totals[key] = totals.get(key, 0) + np.round(mean, 3) * sizes[key]
+        means = {OVERALL: [total / n_split for total in split_sums], **means}
+        sizes = {OVERALL: n_split, **{name: len(rows) for name, rows in strata.items()}}
+        for key, columns in means.items():
+            weighted = [np.round(mean, 3) * sizes[key] for mean in columns]
+            totals[key] = [before + now for before, now in zip(totals.get(key, [0] * width), weighted)]
             counts[key] = counts.get(key, 0) + sizes[key]
+    return {key: [total / counts[key] for total in columns] for key, columns in totals.items()}
+
+
+def _percentile_interval(values: Any, confidence: float) -> Interval:
+    import numpy as np
+
     tail = (1 - confidence) / 2 * 100
-    intervals = {}
-    for key, total in totals.items():
-        low, high = np.percentile(total / counts[key], [tail, 100 - tail])
-        intervals[key] = (float(low), float(high))
-    return intervals
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def intervals_json(scores: Mapping[str, float], intervals: Mapping[str, Interval], *,

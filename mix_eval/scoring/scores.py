@@ -19,13 +19,25 @@ from mix_eval.utils.files import write_text_atomic
 SCORE_FILE = "score.json"
 
 
+ItemScores = dict[SplitKind, list[tuple[str, float]]]
+
+
+def item_scores(judge: JudgeSettings, judged: Mapping[SplitKind, list[dict[str, Any]]]) -> ItemScores:
+    """Each split's ``(benchmark_name, score)`` of its judged lines, in their order."""
+    return {kind: aggregate.item_scores(kind, judge.parser(kind), judged[kind]) for kind in SplitKind}
+
+
+def score_json(items: ItemScores) -> dict[str, float]:
+    """``score.json``'s scores of both splits' item scores."""
+    return aggregate.score_json_for_model(aggregate.split_scores(items[SplitKind.FREE_FORM]),
+                                          aggregate.split_scores(items[SplitKind.MULTIPLE_CHOICE]))
+
+
 def model_scores(judge: JudgeSettings, judged: Mapping[SplitKind, list[dict[str, Any]]]
                  ) -> tuple[dict[str, float], dict[str, Interval]]:
     """``score.json``'s scores of both splits' judged lines, and their intervals."""
-    items = {kind: aggregate.item_scores(kind, judge.parser(kind), judged[kind]) for kind in SplitKind}
-    scores = aggregate.score_json_for_model(aggregate.split_scores(items[SplitKind.FREE_FORM]),
-                                            aggregate.split_scores(items[SplitKind.MULTIPLE_CHOICE]))
-    return scores, bootstrap_intervals([items[kind] for kind in SplitKind])
+    items = item_scores(judge, judged)
+    return score_json(items), bootstrap_intervals([items[kind] for kind in SplitKind])
 
 
 def write_judged_files(vdir: Path, judge: JudgeSettings, judged: Mapping[SplitKind, list[dict[str, Any]]]) -> None:

@@ -1,7 +1,7 @@
 """The score table printed after a model is scored, boxed like the reference's PrettyTable."""
 from __future__ import annotations
 
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Sequence
 
 CI_HEADER = "95% CI"
 
@@ -21,10 +21,15 @@ def format_table(scores: Mapping[str, float],
         if intervals is not None:
             row.append(format_interval(*intervals[key]) if key in intervals else "")
         rows.append(row)
+    return format_grid(header, rows)
+
+
+def format_grid(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A boxed table of any number of columns, each cell centred (the reference's look)."""
     widths = [max([len(header[i])] + [len(r[i]) for r in rows]) + 2 for i in range(len(header))]
     rule = "+" + "+".join("-" * w for w in widths) + "+"
 
-    def line(cells: list[str]) -> str:
+    def line(cells: Sequence[str]) -> str:
         return "|" + "|".join(c.center(w) for c, w in zip(cells, widths)) + "|"
 
     return "\n".join([rule, line(header), rule] + [line(r) for r in rows] + [rule])

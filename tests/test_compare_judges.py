@@ -1,0 +1,323 @@
+"""`python -m mix_eval.compare_judges`: two judges' judged files of the same responses.
+
+Two judges judge three model folders (the reference's gemma MixEval-Hard responses, cut
+to different lengths) through the real `compute_metrics` against the loopback server;
+the second judge answers differently on a hash-chosen fifth of the requests. Every
+figure of ``judge_agreement.json`` is then checked against values computed here, by
+plain code, from the two judges' judged files.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from conftest import JUDGE_KEY, REPO, clear_api_settings, judge_reply, make_responses, read_jsonl, run_module
+from fake_openai_server import FakeOpenAIServer
+
+from mix_eval.compare_judges import main as compare_main
+from mix_eval.scoring.agreement import cohen_kappa, judge_agreement, kendall_tau_b
+from mix_eval.scoring.intervals import paired_delta_intervals
+
+BENCHMARK, VERSION = "mixeval_hard", "2024-06-01"
+JUDGE_A = "gpt-4.1-mini"
+JUDGE_B = "acme/judge-b"  # a '/' in the name: its files say acme_judge-b
+FILE_B = "acme_judge-b"
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Three model folders: the gemma responses, the first n lines of each split.
+MODELS = {"model_long": 160, "model_mid": 110, "model_short": 70}
+VERBOSE = " (verbose)"  # appended to model_short's answers
+HERE = {"PYTHONPATH": str(REPO)}  # this checkout's package, from another working folder
+
+
+ASKED_AGAIN: set[str] = set()  # judge B's requests answered without a verdict the first time
+
+
+def two_judges(body: dict) -> str:
+    """Judge A is conftest's deterministic judge; judge B gives the same reply except on
+    about a fifth of the requests (chosen by a hash of the messages): a tenth get the
+    other verdict (free-form 1.0 <-> 0.0, multiple-choice A <-> B), a tenth a half score
+    (free-form) or the option A (multiple-choice). Another tenth get no verdict the first
+    time they are asked (by any model folder), so they are judged in round 2 and B's
+    judged files of the first folder list the items in another order than A's."""
+    reply = judge_reply(body)
+    if body["model"] == JUDGE_A:
+        return reply
+    assert body["model"] == JUDGE_B, body["model"]
+    digest = hashlib.md5(json.dumps(body["messages"]).encode()).hexdigest()
+    pick = int(digest, 16) % 10
+    if pick == 2 and digest not in ASKED_AGAIN:
+        ASKED_AGAIN.add(digest)
+        return "I cannot tell."
+    free_form = "correctness score" in reply
+    if free_form and VERBOSE in body["messages"][-1]["content"] and pick >= 3:
+        return reply[:-7] + "[[0.0]]"  # B is harsher on one model's answers: the models' ranks move
+    if pick == 0:
+        if free_form:
+            return reply.replace("[[1.0]]", "[[x]]").replace("[[0.0]]", "[[1.0]]").replace("[[x]]", "[[0.0]]")
+        return reply[:-5] + ("[[B]]" if reply.endswith("[[A]]") else "[[A]]")
+    if pick == 1:
+        return reply[:-7] + "[[0.5]]" if free_form else reply[:-5] + "[[A]]"
+    return reply
+
+
+SCORE_JSON: dict[tuple[str, str], dict] = {}  # (judge, model) -> the score.json its compute_metrics run wrote
+
+
+@pytest.fixture(scope="module")
+def judged(tmp_path_factory) -> Path:
+    """The response folder after both judges' compute_metrics runs (each run's
+    score.json kept in SCORE_JSON)."""
+    work = tmp_path_factory.mktemp("compare")
+    root = work / "responses"
+    for model, n in MODELS.items():
+        make_responses(root, model, BENCHMARK, n)
+    for path in vdir(root, "model_short").glob("*.jsonl"):
+        lines = [{**x, "response": x["response"] + VERBOSE} for x in read_jsonl(path)]
+        path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    with FakeOpenAIServer(reply=two_judges, api_key=JUDGE_KEY) as server, pytest.MonkeyPatch.context() as mp:
+        clear_api_settings(mp, work)
+        mp.setenv("MODEL_PARSER_API", JUDGE_KEY)
+        for judge in (JUDGE_A, JUDGE_B):
+            proc = run_module("mix_eval.compute_metrics", "--benchmark", BENCHMARK, "--version", VERSION,
+                              "--model_response_dir", str(root), "--api_base_url", server.base_url,
+                              "--api_parallel_num", "16", "--freeform_judge", judge, "--multichoice_judge", judge,
+                              cwd=work, env=HERE)
+            assert proc.returncode == 0, proc.stderr
+            assert {r.body["model"] for r in server.chat_requests()} >= {judge}
+            for model in MODELS:
+                SCORE_JSON[(judge, model)] = json.loads((vdir(root, model) / "score.json").read_text())
+        assert len(server.chat_requests()) == 2 * 2 * sum(MODELS.values()) + len(ASKED_AGAIN) > 0
+    return root
+
+
+def vdir(root: Path, model: str) -> Path:
+    return root / model / BENCHMARK / VERSION
+
+
+def judged_lines(root: Path, model: str, judge_file: str, tag: str) -> list[dict]:
+    return read_jsonl(vdir(root, model) / f"judge_results_{tag}_model_judge_{judge_file}.jsonl")
+
+
+# ---------------------------------------------------------------- figures by hand
+
+
+def right(line: dict) -> int:
+    return int(line["judge_option"] == LETTERS[line["target"][0]])
+
+
+def scores_by_hand(ff: list[dict], mp: list[dict]) -> dict[str, float]:
+    """score.json: per split, each benchmark's and the split's mean rounded to 3 decimals;
+    the two splits weighted by their item counts."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
+    for lines, score in ((ff, lambda x: x["judge_score"]), (mp, right)):
+        groups: dict[str, list[float]] = defaultdict(list)
+        for line in lines:
+            groups["overall"].append(score(line))
+            groups[line["benchmark_name"]].append(score(line))
+        for key, values in groups.items():
+            totals[key][0] += round(sum(values) / len(values), 3) * len(values)
+            totals[key][1] += len(values)
+    return {key: total / count for key, (total, count) in totals.items()}
+
+
+def tau_b_by_hand(x: list[float], y: list[float]) -> float:
+    n = len(x)
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    sign = lambda v: (v > 0) - (v < 0)  # noqa: E731
+    s = sum(sign(x[i] - x[j]) * sign(y[i] - y[j]) for i, j in pairs)
+    untied_x = sum(1 for i, j in pairs if x[i] != x[j])
+    untied_y = sum(1 for i, j in pairs if y[i] != y[j])
+    return s / math.sqrt(untied_x * untied_y)
+
+
+def test_every_figure_matches_the_judged_files(judged, tmp_path):
+    proc = run_module("mix_eval.compare_judges", "--model_response_dir", str(judged), "--benchmark", BENCHMARK,
+                      "--version", VERSION, "--judges", JUDGE_A, JUDGE_B, cwd=tmp_path, env=HERE)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((judged / "judge_agreement.json").read_text())
+    assert [k for k in result if k != "rank_correlation"] == ["baseline", "other", "benchmark", "version", "models"]
+    assert (result["baseline"], result["other"], result["benchmark"], result["version"]) == (
+        JUDGE_A, JUDGE_B, BENCHMARK, VERSION)
+    assert list(result["models"]) == sorted(MODELS)
+    overall = {}
+    reordered = 0  # models whose two judges' files list the items in different orders
+    for model, n in MODELS.items():
+        got = result["models"][model]
+        ff_a, mp_a = (judged_lines(judged, model, JUDGE_A, tag) for tag in ("ff", "mp"))
+        ff_b, mp_b = (judged_lines(judged, model, FILE_B, tag) for tag in ("ff", "mp"))
+        assert len(ff_a) == len(ff_b) == len(mp_a) == len(mp_b) == n
+        reordered += [x["id"] for x in ff_a + mp_a] != [x["id"] for x in ff_b + mp_b]
+        a, b = scores_by_hand(ff_a, mp_a), scores_by_hand(ff_b, mp_b)
+        assert got["overall"]["baseline"] == pytest.approx(a["overall"], abs=1e-12)
+        assert got["overall"]["other"] == pytest.approx(b["overall"], abs=1e-12)
+        assert got["overall"]["delta"] == pytest.approx(b["overall"] - a["overall"], abs=1e-12)
+        low, high = got["overall"]["ci95"]
+        assert low <= got["overall"]["delta"] <= high and low < high
+        assert set(got["benchmarks"]) == set(a) - {"overall"}
+        for key, figures in got["benchmarks"].items():
+            assert figures == pytest.approx({"baseline": a[key], "other": b[key], "delta": b[key] - a[key]},
+                                            abs=1e-12)
+        # free-form, matched by id
+        score_b = {x["id"]: x["judge_score"] for x in ff_b}
+        diffs = [abs(x["judge_score"] - score_b[x["id"]]) for x in ff_a]
+        assert got["free_form"] == pytest.approx({"items": n, "mean_abs_diff": sum(diffs) / n,
+                                                  "exact_agreement": sum(d == 0 for d in diffs) / n}, abs=1e-12)
+        assert 0 < got["free_form"]["mean_abs_diff"] and got["free_form"]["exact_agreement"] < 1
+        # multiple-choice: right/wrong alike, and Cohen's kappa
+        right_b = {x["id"]: right(x) for x in mp_b}
+        pairs = [(right(x), right_b[x["id"]]) for x in mp_a]
+        observed = sum(p == q for p, q in pairs) / n
+        share_a, share_b = sum(p for p, _ in pairs) / n, sum(q for _, q in pairs) / n
+        chance = share_a * share_b + (1 - share_a) * (1 - share_b)
+        assert got["multiple_choice"] == pytest.approx(
+            {"items": n, "agreement": observed, "kappa": (observed - chance) / (1 - chance)}, abs=1e-12)
+        assert 0 < got["multiple_choice"]["kappa"] < 1 and observed < 1
+        overall[model] = (a["overall"], b["overall"])
+    assert reordered  # so the items are matched by id, not by line
+    x, y = [overall[m][0] for m in result["models"]], [overall[m][1] for m in result["models"]]
+    assert result["rank_correlation"] == pytest.approx({"kendall_tau": tau_b_by_hand(x, y), "models": 3})
+    assert -1 < result["rank_correlation"]["kendall_tau"] < 1  # the judges order the models differently
+    # the printed table
+    assert f"{JUDGE_B} against {JUDGE_A}" in proc.stdout and "Kendall's tau-b" in proc.stdout
+    for model, m in result["models"].items():
+        rows = [[cell.strip() for cell in line.split("|")[1:-1]] for line in proc.stdout.splitlines()]
+        row = next(cells for cells in rows if cells and cells[0] == model)
+        assert row[1:4] == [f"{m['overall']['baseline']:.3f}", f"{m['overall']['other']:.3f}",
+                            f"{m['overall']['delta']:+.3f}"]
+    assert f"Written: {judged / 'judge_agreement.json'}" in proc.stdout
+
+
+def test_scores_are_each_judges_score_json(judged):
+    result = judge_agreement(str(judged), BENCHMARK, VERSION, (JUDGE_A, JUDGE_B))
+    for model in MODELS:
+        got = result["models"][model]
+        for side, judge in (("baseline", JUDGE_A), ("other", JUDGE_B)):
+            scores = SCORE_JSON[(judge, model)]
+            assert got["overall"][side] == scores["overall"]
+            assert list(got["benchmarks"]) == [k for k in scores if k != "overall"]
+            assert all(got["benchmarks"][k][side] == scores[k] for k in got["benchmarks"])
+    # swapped, the deltas change sign and the interval mirrors
+    swapped = judge_agreement(str(judged), BENCHMARK, VERSION, (JUDGE_B, JUDGE_A))
+    for model in MODELS:
+        one, other = result["models"][model]["overall"], swapped["models"][model]["overall"]
+        assert other["delta"] == pytest.approx(-one["delta"], abs=1e-12)
+        assert other["ci95"] == pytest.approx([-one["ci95"][1], -one["ci95"][0]], abs=1e-9)
+
+
+def test_two_models_have_no_rank_correlation(judged, tmp_path):
+    result = judge_agreement(str(judged), BENCHMARK, VERSION, (JUDGE_A, JUDGE_B),
+                             models_to_eval=["model_long", "model_short"])
+    assert list(result["models"]) == ["model_long", "model_short"] and result["rank_correlation"] is None
+    # found without --models_to_eval: a folder judged by neither judge is left out
+    root = copy_models(judged, tmp_path / "r", "model_long", "model_short")
+    make_responses(root, "not_judged", BENCHMARK, 5)
+    again = judge_agreement(str(root), BENCHMARK, VERSION, (JUDGE_A, JUDGE_B))
+    assert again == result
+
+
+def test_judgments_of_different_responses_are_compared_with_a_warning(judged, tmp_path, caplog):
+    root = copy_models(judged, tmp_path / "r", "model_short")
+    path = vdir(root, "model_short") / f"judge_results_ff_model_judge_{FILE_B}.jsonl"
+    lines = read_jsonl(path)
+    lines[4]["response"] += " (regenerated)"
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    with caplog.at_level("WARNING"):
+        got = judge_agreement(str(root), BENCHMARK, VERSION, (JUDGE_A, JUDGE_B))
+    assert got["models"]["model_short"]["free_form"]["items"] == MODELS["model_short"]
+    assert f"1 of the {MODELS['model_short']} free_form items were judged on different responses" in caplog.text
+    assert repr(lines[4]["id"]) in caplog.text
+
+
+# ---------------------------------------------------------------- errors
+
+
+def copy_models(judged: Path, dst: Path, *models: str) -> Path:
+    for model in models:
+        shutil.copytree(judged / model, dst / model)
+    return dst
+
+
+def compare(root: Path, *extra: str) -> list[str]:
+    return ["--model_response_dir", str(root), "--benchmark", BENCHMARK, "--version", VERSION,
+            "--judges", JUDGE_A, JUDGE_B, *extra]
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("mix_eval: Error: "), err
+    return err[0]
+
+
+def test_a_missing_judged_file_names_it_and_the_command_that_makes_it(judged, tmp_path, capsys):
+    root = copy_models(judged, tmp_path / "r", "model_mid", "model_short")
+    missing = vdir(root, "model_short") / f"judge_results_mp_model_judge_{FILE_B}.jsonl"
+    missing.unlink()
+    assert compare_main(compare(root)) == 2
+    line = one_error_line(capsys)
+    assert str(missing) in line
+    assert (f"python -m mix_eval.compute_metrics --benchmark {BENCHMARK} --version {VERSION} --model_response_dir "
+            f"{root} --models_to_eval model_short --freeform_judge {JUDGE_B} --multichoice_judge {JUDGE_B}") in line
+    assert not (root / "judge_agreement.json").exists()
+
+
+def test_files_covering_different_ids_are_refused(judged, tmp_path, capsys):
+    root = copy_models(judged, tmp_path / "r", "model_mid")
+    path = vdir(root, "model_mid") / f"judge_results_ff_model_judge_{FILE_B}.jsonl"
+    path.write_text("".join(path.read_text().splitlines(keepends=True)[:-3]))
+    assert compare_main(compare(root)) == 2
+    line = one_error_line(capsys)
+    assert f"{path} covers {MODELS['model_mid'] - 3} ids" in line and f"{MODELS['model_mid']}, 3 of them" in line
+
+
+def test_no_models_found(judged, tmp_path, capsys):
+    assert compare_main(compare(tmp_path / "nothing")) == 2
+    assert "does not exist" in one_error_line(capsys)
+    (tmp_path / "empty").mkdir()
+    assert compare_main(compare(tmp_path / "empty")) == 2
+    assert "no model folder" in one_error_line(capsys)
+    # folders with responses but judged by neither judge
+    make_responses(tmp_path / "unjudged", "some_model", BENCHMARK, 5)
+    assert compare_main(compare(tmp_path / "unjudged")) == 2
+    line = one_error_line(capsys)
+    assert f"holds judged files of {JUDGE_A} or {JUDGE_B}" in line
+    # the same judge twice, or two names for the same files
+    assert compare_main(["--model_response_dir", str(judged), "--benchmark", BENCHMARK, "--version", VERSION,
+                         "--judges", JUDGE_B, FILE_B]) == 2
+    assert "same files" in one_error_line(capsys)
+
+
+# ---------------------------------------------------------------- edge cases
+
+
+def test_kappa_when_both_judges_call_every_item_the_same_way(judged, tmp_path):
+    root = copy_models(judged, tmp_path / "r", "model_short")
+    for judge_file in (JUDGE_A, FILE_B):  # every multiple-choice item judged right by both
+        path = vdir(root, "model_short") / f"judge_results_mp_model_judge_{judge_file}.jsonl"
+        lines = [{**x, "judge_option": LETTERS[x["target"][0]]} for x in read_jsonl(path)]
+        path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    got = judge_agreement(str(root), BENCHMARK, VERSION, (JUDGE_A, JUDGE_B))["models"]["model_short"]
+    assert got["multiple_choice"] == {"items": MODELS["model_short"], "agreement": 1.0, "kappa": 1.0}
+    # the function's cases: chance agreement 1, complete disagreement, chance level
+    assert cohen_kappa([(0, 0)] * 4) == 1.0 and cohen_kappa([(1, 1)] * 4) == 1.0
+    assert cohen_kappa([(1, 0)] * 4) == 0.0
+    assert cohen_kappa([(1, 0), (0, 1)]) == -1.0
+    assert cohen_kappa([(1, 1), (1, 0), (0, 1), (0, 0)]) == 0.0
+
+
+def test_kendall_tau_b_with_ties():
+    assert kendall_tau_b([1, 2, 3], [1, 2, 3]) == 1.0 and kendall_tau_b([1, 2, 3], [3, 2, 1]) == -1.0
+    assert kendall_tau_b([1, 2, 2, 3], [1, 3, 2, 4]) == pytest.approx(tau_b_by_hand([1, 2, 2, 3], [1, 3, 2, 4]))
+    assert kendall_tau_b([1, 1, 1], [1, 2, 3]) is None
+
+
+def test_paired_interval_resamples_the_same_items_for_both_judges():
+    # equal judges differ by nothing on any resample (drawn apart, they would not)
+    items = [[("X", 1.0, 1.0), ("X", 0.0, 0.0), ("Y", 1.0, 1.0)], [("Z", 0.0, 0.0), ("Z", 1.0, 1.0)]]
+    assert set(paired_delta_intervals(items).values()) == {(0.0, 0.0)}
+    opposite = [[(name, 0.0, 1.0) for name, _, _ in split] for split in items]
+    assert set(paired_delta_intervals(opposite).values()) == {(1.0, 1.0)}
