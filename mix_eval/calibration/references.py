@@ -82,9 +82,9 @@ def rebuild_lines(model: str, split: Split) -> list[str]:
     lines = [_line(items[entry["id"]], entry["response"]) for entry in packed]
     expected = _manifest()["files"][response_path(Path(), model, split.name).name]
     if len(lines) != expected["lines"] or _digest(lines) != expected["sha256"]:
-        raise MixEvalError(f"the reference responses of {model} ({split.name}) rebuilt from {packed_path(model, split)} "
-                           "differ from the reference's file: the package or its benchmark data is damaged; "
-                           "reinstall mix_eval")
+        raise MixEvalError(f"the reference responses of {model} ({split.name}) rebuilt from "
+                           f"{packed_path(model, split)} differ from the reference's file: the package or its "
+                           "benchmark data is damaged; reinstall mix_eval")
     return lines
 
 
