@@ -15,9 +15,11 @@ setup(
     packages=find_packages(include=["mix_eval", "mix_eval.*"]),
     # The benchmark ships inside the package, as in the reference: both versions,
     # both benchmarks, both splits (the default --data_path finds them anywhere).
-    # The published leaderboard (mix_eval.leaderboard) ships beside it, for the report.
+    # The published leaderboard (mix_eval.leaderboard) ships beside it, for the report,
+    # and the reference's responses of two of its models, for `python -m mix_eval.calibrate`.
     package_data={"mix_eval": ["data/mixeval-2024-06-01/*/*.json", "data/mixeval-2024-08-11/*/*.json",
-                               "leaderboard/*.csv"]},
+                               "leaderboard/*.csv", "calibration/reference_responses/*.jsonl.gz",
+                               "calibration/reference_responses/manifest.json"]},
     install_requires=[
         # torch is installed by setup.sh first (CPU or CUDA build); this bound then
         # installs nothing more.

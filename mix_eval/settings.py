@@ -316,9 +316,29 @@ class ReportSettings:
     benchmark: Optional[str] = None  # None: both benchmarks
     version: Optional[str] = None  # None: every version found
     models_to_eval: Optional[tuple[str, ...]] = None  # None: every model folder found
+    calibration: Optional[str] = None  # a calibration.json to show (None: the cache's, per judge)
 
     def __post_init__(self) -> None:
         if self.benchmark is not None:
             _choice("benchmark", self.benchmark, BENCHMARKS)
         if self.models_to_eval is not None:
             object.__setattr__(self, "models_to_eval", tuple(self.models_to_eval))
+
+
+@dataclass(frozen=True)
+class CalibrationSettings:
+    """Everything `python -m mix_eval.calibrate` is asked to do: which judge to measure
+    against the leaderboard, and where its files go (None: the user's cache, under
+    ``calibration/<judge>``)."""
+
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    output_dir: Optional[str] = None
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        for kind in SplitKind:
+            if self.judge.parser(kind) != "model":
+                raise SettingsError(f"a calibration measures a model judge: --{kind.parser_flag} must be model")
+        if self.judge.compute_score_from_judged_file or self.judge.extract_base_model_response:
+            raise SettingsError("a calibration judges the reference responses as they are: leave out "
+                                "--compute_score_from_judged_file and --extract_base_model_response")

@@ -135,6 +135,16 @@ def test_pip_install_ships_the_leaderboard(installed):
     assert result.stdout.split() == ["52", "21"], result.stderr
 
 
+def test_pip_install_ships_the_reference_responses_of_the_calibration(installed, tmp_path):
+    """`python -m mix_eval.calibrate` judges responses shipped as package data: an installed
+    copy rebuilds all four files (each checked against the reference's digest as it is)."""
+    code = ("import mix_eval.calibration.references as r, sys; assert r.__file__.startswith(sys.argv[1]); "
+            "print(sum(len(r.rebuild_lines(m, s)) for m in r.REFERENCE_MODELS for s in r.reference_splits()))")
+    result = subprocess.run([sys.executable, "-c", code, str(installed)], capture_output=True, text=True,
+                            cwd=tmp_path, env=_env(PYTHONPATH=str(installed)), timeout=60)
+    assert result.stdout.split() == ["8000"], result.stderr[-3000:]
+
+
 def test_an_installed_copy_runs_from_an_unrelated_folder_without_data_path(installed, tiny_chat, tmp_path):
     elsewhere = tmp_path / "some" / "folder"
     elsewhere.mkdir(parents=True)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import argparse
 import re
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Collection, TypeVar
 
 from mix_eval.settings import (
     BACKENDS,
     JUDGE_MODES,
     BENCHMARKS,
     DTYPES,
+    CalibrationSettings,
     EXECUTORS,
     PARSERS,
     REASONING_EFFORTS,
@@ -137,9 +138,27 @@ def add_data_flags(p: argparse.ArgumentParser, *, with_limit: bool) -> None:
                        help="Only the first N items of each split (smoke runs; reported as incomplete).")
 
 
-def add_judge_flags(p: argparse.ArgumentParser) -> None:
+# The judge flags that say how responses are scored rather than by which judge: a
+# calibration always asks a model judge about the responses as they are.
+SCORING_CHOICE_FLAGS = ("free_form_parser", "multi_choice_parser", "extract_base_model_response",
+                        "compute_score_from_judged_file")
+
+
+class _FlagsExcept:
+    """An argument group that declares every flag but those named in ``leave_out``."""
+
+    def __init__(self, group: Any, leave_out: Collection[str]):
+        self.group, self.leave_out = group, set(leave_out)
+
+    def add_argument(self, *names: str, **kwargs: Any) -> None:
+        if names[0].lstrip("-") not in self.leave_out:
+            self.group.add_argument(*names, **kwargs)
+
+
+def add_judge_flags(p: argparse.ArgumentParser, *, leave_out: Collection[str] = ()) -> None:
+    """The judge group: every judge flag, but those named in ``leave_out`` (by dest)."""
     d = JudgeSettings
-    g = p.add_argument_group("judge")
+    g = _FlagsExcept(p.add_argument_group("judge"), leave_out)
     g.add_argument("--free_form_parser", type=str, default=d.free_form_parser, choices=list(PARSERS),
                    help="Free-form scoring: an LLM judge (model) or string rules (rule).")
     g.add_argument("--multi_choice_parser", type=str, default=d.multi_choice_parser, choices=list(PARSERS),
@@ -179,7 +198,8 @@ def add_judge_flags(p: argparse.ArgumentParser) -> None:
 
 
 def add_report_flags(p: argparse.ArgumentParser) -> None:
-    """`mix_eval.report`'s choice of scored folders: compute_metrics' flags, each optional."""
+    """`mix_eval.report`'s choice of scored folders (compute_metrics' flags, each optional) and
+    of the judge calibration it shows."""
     g = p.add_argument_group("what to report")
     g.add_argument("--model_response_dir", type=str, default=ReportSettings.model_response_dir,
                    help="Folder of model folders.")
@@ -189,6 +209,9 @@ def add_report_flags(p: argparse.ArgumentParser) -> None:
                    help="Only this benchmark (default: both).")
     g.add_argument("--version", type=str, default=None,
                    help="Only this benchmark version, e.g. 2024-06-01 (default: every version found).")
+    g.add_argument("--calibration", type=str, default=ReportSettings.calibration, metavar="CALIBRATION_JSON",
+                   help="A calibration.json (python -m mix_eval.calibrate) whose shift to show beside the rank of "
+                        "runs judged by its judge (default: the one kept in the user's cache for that judge).")
 
 
 def add_compare_judges_flags(p: argparse.ArgumentParser) -> None:
@@ -239,6 +262,11 @@ def scoring_settings(ns: argparse.Namespace) -> ScoringSettings:
     return ScoringSettings(data=data_settings(ns), judge=judge_settings(ns),
                            model_response_dir=ns.model_response_dir, models_to_eval=ns.models_to_eval,
                            verbose=ns.verbose)
+
+
+def calibration_settings(ns: argparse.Namespace) -> CalibrationSettings:
+    """The settings of a `calibrate` command line (judge flags it leaves out keep their defaults)."""
+    return CalibrationSettings(judge=judge_settings(ns), output_dir=ns.output_dir, verbose=ns.verbose)
 
 
 def report_settings(ns: argparse.Namespace) -> ReportSettings:

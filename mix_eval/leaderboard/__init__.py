@@ -37,6 +37,11 @@ COLUMNS = {
 ELO_COLUMN = "Arena_Elo_0527"
 
 
+def percent(value: float) -> float:
+    """A score.json value on the leaderboard's scale: × 100, one decimal."""
+    return round(value * 100, 1)
+
+
 @dataclass(frozen=True)
 class LeaderboardRow:
     """One model of a published table; None where the site publishes no score."""

@@ -6,7 +6,9 @@ intervals), ``judge_report.json`` (judge health), ``derived_from.json`` (a MixEv
 folder derived from the MixEval run), the status files (the run's flags and time) and
 the judged files (which parser and judge made the scores: the newest judged file of
 each split). Only ``score.json`` is required; a malformed optional file is a warning,
-and the page says what it could not read.
+and the page says what it could not read. For a run judged by a model judge, the
+calibration of that judge (``calibration.json``, `mix_eval.calibration.record`) is looked
+up too: the one given to the report, else the one kept in the user's cache.
 """
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Optional
 
+from mix_eval.calibration.record import Calibration, find as find_calibration, load as load_calibration
 from mix_eval.data import BENCHMARKS, KNOWN_VERSIONS, PACKAGE_DATA, split_file, splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.prompts.evaluation_prompts import FIVE_SHOT_PREFIX_FREEFORM, FIVE_SHOT_PREFIX_MULTIPLECHOICE
@@ -85,10 +88,18 @@ class ScoredRun:
     derived_from: Optional[dict[str, Any]] = None
     kind: Optional[str] = None  # "chat" or "base" (the leaderboard table), None when unknown
     notes: list[str] = field(default_factory=list)  # optional files that could not be read
+    calibration: Optional[Calibration] = None  # the calibration of the run's judge(s), when one exists
 
     @property
     def overall(self) -> float:
         return self.scores[OVERALL]
+
+    @property
+    def judges(self) -> Optional[dict[SplitKind, str]]:
+        """The model judge of each split, when both splits were judged by one."""
+        if not self.splits or any(s.parser != "model" or not s.judge for s in self.splits):
+            return None
+        return {s.kind: str(s.judge) for s in self.splits}
 
     @property
     def parts(self) -> dict[str, float]:
@@ -247,8 +258,21 @@ def _read_derived(run: ScoredRun) -> None:
         run.derived_from = raw if isinstance(raw, dict) else {}
 
 
-def read_run(root: Path, model: str, benchmark: str, version: str) -> ScoredRun:
-    """Everything the report shows about one scored folder."""
+def _read_calibration(run: ScoredRun, explicit: Optional[str]) -> None:
+    judges = run.judges
+    if judges is None:
+        return
+    try:
+        run.calibration = find_calibration(judges, explicit)
+    except MixEvalError as e:
+        logger.warning("%s", e)
+        run.notes.append(str(e))
+
+
+def read_run(root: Path, model: str, benchmark: str, version: str,
+             calibration: Optional[str] = None) -> ScoredRun:
+    """Everything the report shows about one scored folder (``calibration``: a
+    ``calibration.json`` to use for a run judged by its judge, before the cache's)."""
     vdir = root / model / benchmark / version
     score_file = vdir / SCORE_FILE
     run = ScoredRun(model, benchmark, version, vdir, read_scores(score_file), _utc(score_file))
@@ -256,6 +280,7 @@ def read_run(root: Path, model: str, benchmark: str, version: str) -> ScoredRun:
     _read_judging(run)
     _read_facts(run)
     _read_derived(run)
+    _read_calibration(run, calibration)
     run.kind = model_kind(run)
     return run
 
@@ -273,6 +298,8 @@ def collect(settings: ReportSettings) -> list[ScoredRun]:
             raise MixEvalError(f"--models_to_eval {missing[0]}: no folder {root / missing[0]}")
     else:
         models = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if settings.calibration:
+        load_calibration(settings.calibration)  # a file given but unreadable stops the report
     benchmarks = [settings.benchmark] if settings.benchmark else list(BENCHMARKS)
     runs = []
     for model in models:
@@ -284,7 +311,7 @@ def collect(settings: ReportSettings) -> list[ScoredRun]:
                 if settings.version and vdir.name != settings.version:
                     continue
                 if (vdir / SCORE_FILE).is_file():
-                    runs.append(read_run(root, model, benchmark, vdir.name))
+                    runs.append(read_run(root, model, benchmark, vdir.name, settings.calibration))
     _one_kind_per_model(runs)
     if not runs:
         what = " ".join(x for x in (settings.benchmark, settings.version) if x)

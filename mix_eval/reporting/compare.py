@@ -11,18 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-from mix_eval.leaderboard import COLUMNS, KINDS, OVERALL_COLUMN, LeaderboardRow, load_table
+from mix_eval.leaderboard import COLUMNS, KINDS, OVERALL_COLUMN, LeaderboardRow, load_table, percent
 from mix_eval.reporting.collect import ScoredRun, is_default_judge
 from mix_eval.settings import DEFAULT_JUDGE
 
 BENCHMARK_TITLES = OVERALL_COLUMN  # the leaderboard names its overall columns by the benchmarks' names
 NEIGHBOURS = 2  # leaderboard models shown above and below
 CHART_MODELS = 3  # leaderboard models drawn beside the run
-
-
-def percent(value: float) -> float:
-    """A score.json value on the leaderboard's scale: × 100, one decimal."""
-    return round(value * 100, 1)
 
 
 def caveats(run: ScoredRun) -> list[str]:

@@ -6,8 +6,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Optional
 
+from mix_eval.calibration.record import judge_label
 from mix_eval.leaderboard import SOURCE
-from mix_eval.reporting.collect import ScoredRun
+from mix_eval.reporting.collect import ScoredRun, is_default_judge
 from mix_eval.reporting.compare import (
     BENCHMARK_TITLES,
     Placement,
@@ -33,6 +34,7 @@ CHART_HEADING = "Per benchmark, beside leaderboard models near it"
 SCORES_HEADING = "Scores"
 JUDGE_HEADING = "Judge health"
 FACTS_HEADING = "Run facts"
+CALIBRATION_HEADING = "Judge shift"
 
 
 @dataclass
@@ -66,6 +68,7 @@ class RunView:
     notes: list[str]
     overall: str  # "39.1 [37.0, 41.2]"
     ranks: list[RankView]
+    calibration: Optional[str]  # the judge's measured shift from the leaderboard, or how to measure it
     scores: Table
     chart: Optional[Chart]
     judge: Optional[Table]
@@ -122,6 +125,28 @@ def _rank_view(run: ScoredRun, placement: Placement) -> RankView:
     title = BENCHMARK_TITLES[run.benchmark]
     return RankView(f"{title}, {placement.table} models", label, placement.comparable,
                     Table(["rank", "model", title], rows, highlight))
+
+
+def calibration_text(run: ScoredRun) -> Optional[str]:
+    """The measured shift of the run's judge (its calibration), said beside the rank; for
+    another judge than the leaderboard's with no calibration, how to measure it. The
+    scores themselves are never adjusted."""
+    judges = run.judges
+    if judges is None:
+        return None
+    title = BENCHMARK_TITLES[run.benchmark]
+    calibration = run.calibration
+    shift = calibration.mean_delta.get(title) if calibration else None
+    if calibration is None or shift is None:
+        if all(is_default_judge(j) for j in judges.values()):
+            return None
+        return (f"{judge_label(judges)} has no calibration here: python -m mix_eval.calibrate measures how far it "
+                f"moves the reference models' scores from the leaderboard's on {title}.")
+    shift = round(shift, 1)
+    where = (f"+{shift:.1f} points above" if shift > 0 else f"{-shift:.1f} points below" if shift < 0
+             else "level with")
+    return (f"{calibration.judge} scored the reference models {where} the leaderboard on {title} (calibration of "
+            f"{calibration.date}); the scores here are not adjusted.")
 
 
 def _chart(run: ScoredRun, table: str, warnings: list[str]) -> Optional[Chart]:
@@ -223,7 +248,8 @@ def run_view(run: ScoredRun) -> RunView:
         title=f"{BENCHMARK_TITLES[run.benchmark]} {run.version}",
         anchor=f"{run.model}-{run.benchmark}-{run.version}",
         warnings=warnings, notes=notes(run) + [f"could not read: {n}" for n in run.notes],
-        overall=_overall(run), ranks=[_rank_view(run, p) for p in placements], scores=scores, chart=chart,
+        overall=_overall(run), ranks=[_rank_view(run, p) for p in placements], calibration=calibration_text(run),
+        scores=scores, chart=chart,
         judge=_judge_table(run), facts=_facts_table(run),
     )
 

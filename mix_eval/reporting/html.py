@@ -11,6 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from mix_eval.reporting.content import (
+    CALIBRATION_HEADING,
     CHART_HEADING,
     FACTS_HEADING,
     JUDGE_HEADING,
@@ -110,6 +111,9 @@ def _run(r: RunView) -> str:
     out.append(f'<div class="muted">overall</div><div class="overall">{escape(r.overall)}</div>')
     for rank in r.ranks:
         out.append(f'<div class="muted">{escape(rank.heading)}</div><div class="rank">{escape(rank.label)}</div>')
+    if r.calibration:
+        out.append(f'<div class="muted">{CALIBRATION_HEADING}</div>'
+                   f'<div class="calibration">{escape(r.calibration)}</div>')
     out.append("</div><div>")
     for rank in r.ranks:
         out.append(f"<h4>Nearest on the leaderboard: {escape(rank.heading)}</h4>{table(rank.neighbours, 'rank-table')}")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from mix_eval.reporting.content import (
+    CALIBRATION_HEADING,
     CHART_HEADING,
     FACTS_HEADING,
     JUDGE_HEADING,
@@ -53,8 +54,12 @@ def _run(r: RunView) -> list[str]:
     for note in r.notes:
         out += [f"> {escape_md(note)}", ""]
     out += [f"Overall: **{escape_md(r.overall)}**", ""]
-    for rank in r.ranks:
-        out += [f"Rank, {escape_md(rank.heading)}: **{escape_md(rank.label)}**", "", table(rank.neighbours), ""]
+    shift = [f"{CALIBRATION_HEADING}: {escape_md(r.calibration)}", ""] if r.calibration else []
+    for i, rank in enumerate(r.ranks):
+        out += [f"Rank, {escape_md(rank.heading)}: **{escape_md(rank.label)}**", ""]
+        out += (shift if i == 0 else []) + [table(rank.neighbours), ""]
+    if not r.ranks:
+        out += shift
     if r.chart:
         out += [f"{CHART_HEADING}. {escape_md(r.chart.caption)}", ""]
         out += [chart_table(r.chart), ""]
