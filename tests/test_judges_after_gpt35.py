@@ -238,3 +238,19 @@ def test_anthropic_and_gemini_models_judge(tmp_path, judge_env, monkeypatch, jud
     assert len(lines) == 8 and all(line["judge_response"].startswith("The answer is judged") for line in lines)
     if key_var == "k_ant":  # the system prompt goes beside the turns, as the Messages API wants it
         assert all("system" in r.body and all(m["role"] != "system" for m in r.body["messages"]) for r in requests)
+
+
+def test_a_calibration_is_matched_at_its_reasoning_effort(tmp_path, monkeypatch):
+    from mix_eval.calibration import record
+
+    monkeypatch.setenv("MIX_EVAL_CACHE", str(tmp_path))
+    judges = {kind: "gpt-5-mini" for kind in SplitKind}
+    assert record.default_dir(judges).name == "gpt-5-mini" and record.default_dir(judges, "high").name == "gpt-5-mini@high"
+    path = record.default_dir(judges, "high") / record.CALIBRATION_FILE
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"judge": "gpt-5-mini", "judges": {k.label: "gpt-5-mini" for k in SplitKind},
+                                "created": "2026-12-06T00:00:00+00:00", "mean_delta": {"MixEval": 1.5},
+                                "reasoning_effort": {k.label: "high" for k in SplitKind}}))
+    assert record.find(judges, efforts={kind: "high" for kind in SplitKind}).mean_delta == {"MixEval": 1.5}
+    assert record.find(judges, efforts={kind: "minimal" for kind in SplitKind}) is None
+    assert record.find(judges) is None  # the default folder holds the lowest effort's calibration

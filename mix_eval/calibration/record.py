@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -42,10 +42,12 @@ def judge_label(judges: Mapping[SplitKind, str]) -> str:
     return f"{ff} ({SplitKind.FREE_FORM.problem_type}) + {mp} ({SplitKind.MULTIPLE_CHOICE.problem_type})"
 
 
-def judge_slug(judges: Mapping[SplitKind, str]) -> str:
-    """One path component naming the judge(s): ``gpt-4.1-mini``, ``org_model``, ``a__b``."""
+def judge_slug(judges: Mapping[SplitKind, str], effort: Optional[str] = None) -> str:
+    """One path component naming the judge(s): ``gpt-4.1-mini``, ``org_model``, ``a__b``;
+    ``gpt-5-mini@high`` for a reasoning effort asked for (not the judge's lowest, its default)."""
     names = dict.fromkeys(judges[kind] for kind in SplitKind)
-    return "__".join(re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip(".") or "_" for name in names)
+    slug = "__".join(re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip(".") or "_" for name in names)
+    return f"{slug}@{effort}" if effort else slug
 
 
 def root_dir() -> Path:
@@ -53,9 +55,10 @@ def root_dir() -> Path:
     return cache_dir() / CACHE_FOLDER
 
 
-def default_dir(judges: Mapping[SplitKind, str]) -> Path:
-    """Where the calibration of these judges is kept unless told otherwise."""
-    return root_dir() / judge_slug(judges)
+def default_dir(judges: Mapping[SplitKind, str], effort: Optional[str] = None) -> Path:
+    """Where the calibration of these judges (at ``--judge_reasoning_effort`` ``effort``) is
+    kept unless told otherwise."""
+    return root_dir() / judge_slug(judges, effort)
 
 
 def _row(model: str) -> Any:
@@ -64,8 +67,9 @@ def _row(model: str) -> Any:
 
 
 def build(judges: Mapping[SplitKind, str], scores: Mapping[str, Mapping[str, Mapping[str, float]]],
-          created: str) -> dict[str, Any]:
-    """The calibration record from ``scores[model][benchmark]`` (each a ``score.json``)."""
+          created: str, efforts: Optional[Mapping[SplitKind, Optional[str]]] = None) -> dict[str, Any]:
+    """The calibration record from ``scores[model][benchmark]`` (each a ``score.json``);
+    ``efforts``: each split's reasoning effort, as its judge_report.json says."""
     models: dict[str, dict[str, dict[str, float]]] = {}
     for model in REFERENCE_MODELS:
         row, entries = _row(model), {}
@@ -86,6 +90,7 @@ def build(judges: Mapping[SplitKind, str], scores: Mapping[str, Mapping[str, Map
     return {
         "judge": judge_label(judges),
         "judges": {kind.label: judges[kind] for kind in SplitKind},
+        "reasoning_effort": {kind.label: (efforts or {}).get(kind) for kind in SplitKind},
         "created": created,
         "benchmark": REFERENCE_BENCHMARK,
         "version": REFERENCE_VERSION,
@@ -119,16 +124,21 @@ class Calibration:
     judges: dict[str, str]  # by split label
     created: str  # ISO date and time
     mean_delta: dict[str, float]  # by leaderboard column
+    efforts: dict[str, Optional[str]] = field(default_factory=dict)  # reasoning effort by split label
 
     @property
     def date(self) -> str:
         return self.created[:10]
 
-    def matches(self, judges: Mapping[SplitKind, str]) -> bool:
+    def matches(self, judges: Mapping[SplitKind, str],
+                efforts: Optional[Mapping[SplitKind, Optional[str]]] = None) -> bool:
         """Whether it measured these judges (the same judge on each split; a judged file's
-        name spells a local judge's ``org/name`` as ``org_name``)."""
-        return all(str(self.judges.get(kind.label)).replace("/", "_") == judges[kind].replace("/", "_")
-                   for kind in SplitKind)
+        name spells a local judge's ``org/name`` as ``org_name``), at the same reasoning
+        effort where both say one."""
+        same_effort = all(self.efforts.get(kind.label) in (None, effort)
+                          for kind, effort in (efforts or {}).items() if effort is not None)
+        return same_effort and all(str(self.judges.get(kind.label)).replace("/", "_") == judges[kind].replace("/", "_")
+                                   for kind in SplitKind)
 
 
 def load(path: str | Path) -> Calibration:
@@ -139,21 +149,26 @@ def load(path: str | Path) -> Calibration:
             raw = json.load(f)
         judges = {str(k): str(v) for k, v in raw["judges"].items()}
         mean = {str(k): float(v) for k, v in raw["mean_delta"].items()}
-        return Calibration(path, str(raw["judge"]), judges, str(raw["created"]), mean)
+        efforts = {str(k): (str(v) if v is not None else None) for k, v in (raw.get("reasoning_effort") or {}).items()}
+        return Calibration(path, str(raw["judge"]), judges, str(raw["created"]), mean, efforts)
     except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise MixEvalError(f"{path}: not a readable {CALIBRATION_FILE} ({type(e).__name__}: {e}); run "
                            "python -m mix_eval.calibrate again to write it") from None
 
 
-def find(judges: Mapping[SplitKind, str], explicit: Optional[str | Path] = None) -> Optional[Calibration]:
-    """The calibration of these judges: ``explicit`` (a file that must exist) when it
-    measured them, else the one in their default folder, else None."""
+def find(judges: Mapping[SplitKind, str], explicit: Optional[str | Path] = None,
+         efforts: Optional[Mapping[SplitKind, Optional[str]]] = None) -> Optional[Calibration]:
+    """The calibration of these judges (at these reasoning efforts, where known):
+    ``explicit`` (a file that must exist) when it measured them, else the one in their
+    default folder, else None."""
     if explicit is not None:
         calibration = load(explicit)
-        if calibration.matches(judges):
+        if calibration.matches(judges, efforts):
             return calibration
-    path = default_dir(judges) / CALIBRATION_FILE
-    if path.is_file():
-        calibration = load(path)
-        return calibration if calibration.matches(judges) else None
+    for effort in [None, *dict.fromkeys(e for e in (efforts or {}).values() if e)]:
+        path = default_dir(judges, effort) / CALIBRATION_FILE
+        if path.is_file():
+            calibration = load(path)
+            if calibration.matches(judges, efforts):
+                return calibration
     return None

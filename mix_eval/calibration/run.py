@@ -19,7 +19,7 @@ import json
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from mix_eval.calibration import cost, record
 from mix_eval.calibration.references import (
@@ -32,6 +32,7 @@ from mix_eval.calibration.references import (
 from mix_eval.data import BENCHMARKS, PACKAGE_DATA
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.factory import check_judge_config
+from mix_eval.judges.runner import JUDGE_REPORT_FILE
 from mix_eval.responses import model_version_dir, response_path
 from mix_eval.scoring.inputs import read_response_file
 from mix_eval.scoring.run import score
@@ -47,7 +48,8 @@ def output_dir(settings: CalibrationSettings) -> Path:
     """``--output_dir``, else the judge's folder in the user's cache."""
     if settings.output_dir:
         return Path(settings.output_dir)
-    return record.default_dir({kind: settings.judge.judge(kind) for kind in SplitKind})
+    return record.default_dir({kind: settings.judge.judge(kind) for kind in SplitKind},
+                              settings.judge.judge_reasoning_effort)
 
 
 def calibrate(settings: CalibrationSettings, *, progress: bool = True,
@@ -72,7 +74,8 @@ def calibrate(settings: CalibrationSettings, *, progress: bool = True,
     score(scoring, progress=progress, echo=echo)
     scores = {model: {benchmark: _scores(root, model, benchmark) for benchmark in BENCHMARKS}
               for model in REFERENCE_MODELS}
-    made = record.build(judges, scores, datetime.now(timezone.utc).isoformat(timespec="seconds"))
+    made = record.build(judges, scores, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                        _efforts(root))
     path = root / record.CALIBRATION_FILE
     write_json_atomic(path, made)
     echo(f"{record.judge_label(judges)} against the leaderboard (× 100; delta = judge − leaderboard):")
@@ -80,6 +83,17 @@ def calibrate(settings: CalibrationSettings, *, progress: bool = True,
     echo(f"Saved {path}; the report of a run judged by {record.judge_label(judges)} shows this shift beside its rank "
          "(python -m mix_eval.report), and never adjusts a score.")
     return made
+
+
+def _efforts(root: Path) -> dict[SplitKind, Optional[str]]:
+    """Each split's reasoning effort, as the first reference model's judge_report.json says."""
+    path = model_version_dir(root, next(iter(REFERENCE_MODELS)), REFERENCE_BENCHMARK, REFERENCE_VERSION)
+    try:
+        with open(path / JUDGE_REPORT_FILE, encoding="utf-8") as f:
+            report = json.load(f)
+    except (OSError, ValueError):
+        return {}
+    return {kind: (report.get(kind.label) or {}).get("reasoning_effort") for kind in SplitKind}
 
 
 def _scores(root: Path, model: str, benchmark: str) -> dict[str, float]:

@@ -263,7 +263,8 @@ def _read_calibration(run: ScoredRun, explicit: Optional[str]) -> None:
     if judges is None:
         return
     try:
-        run.calibration = find_calibration(judges, explicit)
+        efforts = {s.kind: s.report.get("reasoning_effort") for s in run.splits}
+        run.calibration = find_calibration(judges, explicit, efforts)
     except MixEvalError as e:
         logger.warning("%s", e)
         run.notes.append(str(e))
