@@ -106,3 +106,8 @@ def test_local_judge_verdicts_are_scored(tmp_path, verdict_judge, capsys):
     scores = json.loads((vdir / "score.json").read_text())
     assert list(scores) == list(expected)
     assert scores == pytest.approx(expected, abs=1e-9)
+    # a pinned revision is recorded, and replies of other weights are not reused
+    assert report["free_form"]["provider"] == "local" and report["free_form"]["revision"] is None
+    assert compute_main(args + ["--judge_revision", "0123abc"]) == 0
+    report = json.loads((vdir / "judge_report.json").read_text())
+    assert (report["free_form"]["revision"], report["free_form"]["judge_calls"]) == ("0123abc", 5)

@@ -82,8 +82,9 @@ def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: SplitKind,
 def judge_identity(judge: JudgeSettings, kind: SplitKind) -> tuple[str, dict[str, Any]]:
     """What the kind's judge requests are identified by (beside their messages), and how
     the judge is asked, as judge_report.json records it."""
-    if judge.judge_model_id:
-        return judge.judge_model_id, {"provider": "local", "backend": judge.backend, "revision": judge.judge_revision}
+    if judge.judge_model_id:  # other weights give other verdicts: a pinned revision is part of the identity
+        identity = f"{judge.judge_model_id}@{judge.judge_revision}" if judge.judge_revision else judge.judge_model_id
+        return identity, {"provider": "local", "backend": judge.backend, "revision": judge.judge_revision}
     from mix_eval.judges.request import judge_request
 
     request = judge_request(judge, kind)

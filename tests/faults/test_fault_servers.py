@@ -145,7 +145,8 @@ LASTING = [
     pytest.param(LASTING_HANG, ["answered none"], id="always-hangs"),
     pytest.param(lambda s: s.set_permanent(Fault("429", retry_after=0.2)), ["429", "judge API"], id="429-forever"),
     pytest.param(lambda s: s.push_faults("quota"), ["quota"], id="quota-exhausted"),
-    pytest.param(lambda s: setattr(s, "models", ["another-model"]), ["HTTP 404", "gpt-3.5-turbo-0125", "base URL"],
+    # the default judge is known to be shut down: a 404 for it is named as such
+    pytest.param(lambda s: setattr(s, "models", ["another-model"]), ["HTTP 404", "gpt-3.5-turbo-0125", "shut down"],
                  id="unknown-judge-model"),
 ]
 
