@@ -19,6 +19,7 @@ from mix_eval.reporting.compare import (
     shared_columns,
     tables_for,
 )
+from mix_eval.reporting.samples import SAMPLES_FILE  # noqa: F401 - the renderers' link
 from mix_eval.reporting.svg import Bar
 
 VERSION_NOTE = ("The benchmark version is shown, not flagged: the leaderboard's site says most of its models were "
@@ -33,6 +34,7 @@ CHART_HEADING = "Per benchmark, beside leaderboard models near it"
 SCORES_HEADING = "Scores"
 JUDGE_HEADING = "Judge health"
 FACTS_HEADING = "Run facts"
+SAMPLES_LINK = "Every item, the model's answer and each judge's verdict, with filters:"
 
 
 @dataclass
