@@ -299,6 +299,12 @@ def test_random_and_blocked_verdicts_are_read_from_the_journal(tmp_path, judge_e
         return {item[f["id"]]: item[f["flags"]] for item in data["items"] if item[f["split"]] == 0}
 
     assert flags() == {line["id"]: {b: BLOCKED_ITEM, n: RANDOM_VERDICT}.get(i, 0) for i, line in enumerate(ff)}
+    # a later round of another request (responses judged before they changed) is not this item's
+    journal = next(vdir.glob(".journal_judge_results_ff_*.jsonl"))
+    with open(journal, "a", encoding="utf-8") as f:
+        f.write(json.dumps({"id": ff[0]["id"], "round": 4, "digest": "an-older-request", "outcome": "blocked",
+                            "reply": None}) + "\n")
+    assert flags() == {line["id"]: {b: BLOCKED_ITEM, n: RANDOM_VERDICT}.get(i, 0) for i, line in enumerate(ff)}
     # without the journal, a reply without a verdict still shows the random one; blocked cannot be told
     for journal in vdir.glob(".journal_*"):
         journal.unlink()

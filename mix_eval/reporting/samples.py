@@ -25,7 +25,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from mix_eval.data import splits_for
 from mix_eval.judges.protocol import verdict
-from mix_eval.judges.runner import BLOCKED, OK, journal_entries, journal_path
+from mix_eval.judges.runner import BLOCKED, OK, RETRACTED, journal_entries, journal_path
 from mix_eval.records.jsonl import Mode, first_of_each_id, read_jsonl
 from mix_eval.records.schema import judged_line_problem, response_line_problem
 from mix_eval.reporting.collect import ScoredRun
@@ -148,21 +148,20 @@ def _read_lines(path: Path, check: Callable[[Any], Optional[str]], notes: list[s
 
 
 def _flags(kind: SplitKind, line: dict[str, Any], entries: Optional[list[dict[str, Any]]]) -> int:
-    """Random and blocked, from the item's journal entries: blocked when its last round
-    was refused; random when no round gave a valid verdict. Only the entries of the
-    request the judged line answers count (those with the digest of its first round: a
-    rerun after the responses changed leaves older requests' later rounds behind).
-    Without journal entries, a judged line whose reply holds no verdict got a random one
-    (the runner keeps the last reply, which had none); blocked cannot be told."""
-    if not entries:
-        return RANDOM_VERDICT if verdict(kind, line.get("judge_response")) is None else 0
+    """Random and blocked, from the item's journal entries (in file order): blocked when
+    its last round was refused; random when no round gave a valid verdict (a reply
+    without one, or no reply at all). Only the entries of the request the judged line
+    answers count (those with the digest of its first round: a rerun after the
+    responses changed leaves older requests' later rounds behind). Without journal
+    entries, a judged line whose reply holds no verdict got a random one (the runner
+    keeps the last reply, which had none); blocked cannot be told."""
+    entries = [e for e in entries or () if e.get("outcome") != RETRACTED]  # a round taken back was asked again
     first = [e for e in entries if str(e.get("round")) == "1"]
     if first:
         entries = [e for e in entries if e.get("digest") == first[-1].get("digest")]
-    entries = [e for e in entries if e.get("outcome") in (OK, BLOCKED)]  # not errors, nor retracted rounds
     if not entries:
-        return 0
-    last = max(entries, key=lambda e: int(e["round"]))
+        return RANDOM_VERDICT if verdict(kind, line.get("judge_response")) is None else 0
+    last = max(enumerate(entries), key=lambda pair: (int(pair[1]["round"]), pair[0]))[1]  # a round's latest
     if last.get("outcome") == BLOCKED:
         return BLOCKED_ITEM
     valid = any(e.get("outcome") == OK and verdict(kind, e.get("reply")) is not None for e in entries)
