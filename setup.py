@@ -34,7 +34,8 @@ setup(
     extras_require={
         # Loading the benchmark from the Hugging Face Hub when no local copy exists.
         "hub": ["datasets>=2.14"],
-        "test": ["pytest>=7", "tokenizers>=0.15"],
+        # the browser tests drive Debian's chromium over the DevTools protocol (a websocket)
+        "test": ["pytest>=7", "tokenizers>=0.15", "websockets>=15"],
         # SDKs of API providers that are not OpenAI-compatible
         "anthropic": ["anthropic>=0.30"],
         "providers": ["anthropic>=0.30", "google-genai>=1.0", "reka-api>=3.0"],

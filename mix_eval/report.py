@@ -37,7 +37,8 @@ def _report(ns: argparse.Namespace) -> None:
     from mix_eval.reporting import write_report
 
     files = write_report(flags.report_settings(ns))
-    print(f"Report of {files.runs} scored folder(s): {files.html} (and {files.markdown.name} beside it)")
+    print(f"Report of {files.runs} scored folder(s): {files.html} (and {files.markdown.name} beside it); "
+          f"every answer and verdict: {files.samples}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ Defaults live here only: the flag declarations read them from these classes.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
@@ -227,6 +228,28 @@ class JudgeSettings:
     def uses_model_judge(self) -> bool:
         """Whether scoring calls an LLM judge (an API or a local model)."""
         return "model" in (self.free_form_parser, self.multi_choice_parser) and not self.compute_score_from_judged_file
+
+
+_JUDGED_FILE = re.compile(r"^judge_results_(%s)_(?:(rule)|model_judge_(.+))\.jsonl$" % "|".join(k.tag for k in SplitKind))
+JUDGED_FILE_GLOB = "judge_results_*.jsonl"
+
+
+@dataclass(frozen=True)
+class JudgedFileName:
+    """What a judged file's name says (`JudgeSettings.judged_file_name` read back)."""
+
+    kind: SplitKind
+    parser: str  # "model" or "rule"
+    judge: Optional[str]  # the judge as the name spells it ('/' written '_'); None for the rule parser
+
+
+def parse_judged_file_name(name: str) -> Optional[JudgedFileName]:
+    """The split, parser and judge of a judged file's name; None for any other file."""
+    match = _JUDGED_FILE.match(name)
+    if not match:
+        return None
+    kind = next(k for k in SplitKind if k.tag == match.group(1))
+    return JudgedFileName(kind, "rule", None) if match.group(2) else JudgedFileName(kind, "model", match.group(3))
 
 
 @dataclass(frozen=True)

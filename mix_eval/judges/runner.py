@@ -70,6 +70,23 @@ class JudgeRefusedError(MixEvalError):
 
 
 JUDGE_REPORT_FILE = "judge_report.json"  # beside score.json: what judging took, and how reliable it was
+
+
+def journal_path(judged_file: Path) -> Path:
+    """The journal of a judged file's replies, beside it: ``.journal_<judged file stem>.jsonl``."""
+    return judged_file.parent / f".journal_{judged_file.stem}.jsonl"
+
+
+def journal_entries(path: Path) -> Optional[dict[str, list[dict[str, Any]]]]:
+    """id -> its journal entries in file order, read without touching the file (a reader
+    that is not the judging run: no torn tail is cut); None when there is no journal."""
+    if not path.is_file():
+        return None
+    entries: dict[str, list[dict[str, Any]]] = {}
+    for line in read_jsonl(path, Mode.TOLERANT, check=journal_entry_problem).lines:
+        entries.setdefault(str(line.record["id"]), []).append(line.record)
+    return entries
+
 ResultCallback = Callable[..., None]  # (key, outcome, reply, usage=None)
 
 

@@ -1,9 +1,11 @@
 """The report of a response directory: where each scored model stands against the
-published leaderboard, as ``report.html`` (self-contained) and ``report.md``.
+published leaderboard, as ``report.html`` (self-contained) and ``report.md``, and every
+item's answer and verdicts beside it, as ``samples.html`` (the answers explorer).
 
 ``collect`` reads the scored folders; ``compare`` places them on the leaderboard and
 says when a comparison is not like for like; ``content`` words the report once;
-``svg``, ``html`` and ``markdown`` render it. `write_report` is the entry point
+``svg``, ``html`` and ``markdown`` render it; ``samples`` gathers the items and
+``samples_page`` renders the explorer. `write_report` is the entry point
 (`python -m mix_eval.report`, and `evaluate` / `compute_metrics` after scoring).
 """
 from __future__ import annotations
@@ -27,20 +29,24 @@ MARKDOWN_FILE = "report.md"
 class ReportFiles:
     html: Path
     markdown: Path
+    samples: Path  # the answers explorer
     runs: int  # scored folders in the report
 
 
 def write_report(settings: ReportSettings) -> ReportFiles:
-    """Write ``<model_response_dir>/report.html`` and ``report.md`` (atomically)."""
+    """Write ``<model_response_dir>/report.html``, ``report.md`` and ``samples.html``
+    (atomically), of the same scored folders."""
     from mix_eval.reporting import content, html, markdown
     from mix_eval.reporting.collect import collect
+    from mix_eval.reporting.samples import SAMPLES_FILE, write_samples
 
     runs = collect(settings)
     view = content.build(runs, str(Path(settings.model_response_dir)))
     root = Path(settings.model_response_dir)
-    files = ReportFiles(root / HTML_FILE, root / MARKDOWN_FILE, len(runs))
+    files = ReportFiles(root / HTML_FILE, root / MARKDOWN_FILE, root / SAMPLES_FILE, len(runs))
     write_text_atomic(files.html, html.render(view))
     write_text_atomic(files.markdown, markdown.render(view))
+    write_samples(runs, root)
     return files
 
 
@@ -52,4 +58,4 @@ def report_after_scoring(model_response_dir: str, echo: Callable[[str], Any] = p
     except (MixEvalError, OSError) as e:
         logger.warning("the report was not written: %s (python -m mix_eval.report writes it again)", e)
         return
-    echo(f"Report: {files.html} (and {files.markdown.name} beside it)")
+    echo(f"Report: {files.html} (and {files.markdown.name} beside it); every answer and verdict: {files.samples}")

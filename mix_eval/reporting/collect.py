@@ -16,7 +16,6 @@ import datetime as dt
 import json
 import logging
 import math
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,7 +30,7 @@ from mix_eval.responses import DERIVED_FROM, read_status, response_path, status_
 from mix_eval.scoring.aggregate import OVERALL
 from mix_eval.scoring.intervals import INTERVALS_FILE
 from mix_eval.scoring.scores import SCORE_FILE
-from mix_eval.settings import DEFAULT_JUDGE, ReportSettings
+from mix_eval.settings import DEFAULT_JUDGE, JUDGED_FILE_GLOB, ReportSettings, parse_judged_file_name
 from mix_eval.splits import SplitKind
 
 logger = logging.getLogger(__name__)
@@ -158,9 +157,6 @@ def _read_intervals(run: ScoredRun) -> None:
         logger.warning("%s: not in the expected format; the report leaves the intervals out", run.vdir / INTERVALS_FILE)
 
 
-_JUDGED = re.compile(r"^judge_results_(ff|mp)_(rule|model_judge_(.+))\.jsonl$")
-
-
 def _count_lines(path: Path) -> int:
     with open(path, "rb") as f:
         return sum(1 for line in f if line.strip())
@@ -186,20 +182,18 @@ def _read_judging(run: ScoredRun) -> None:
     for kind in SplitKind:
         judging = SplitJudging(kind, expected=_benchmark_size(run.version, run.benchmark, kind))
         candidates = []
-        for path in run.vdir.glob(f"judge_results_{kind.tag}_*.jsonl"):
-            match = _JUDGED.match(path.name)
-            if match:
-                candidates.append((path.stat().st_mtime, path, match))
+        for path in run.vdir.glob(JUDGED_FILE_GLOB):
+            parts = parse_judged_file_name(path.name)
+            if parts is not None and parts.kind is kind:
+                candidates.append((path.stat().st_mtime, path, parts))
         if candidates:
-            _, path, match = max(candidates, key=lambda c: (c[0], c[1].name))
+            _, path, parts = max(candidates, key=lambda c: (c[0], c[1].name))
             judging.items = _count_lines(path)
-            if match.group(2) == "rule":
-                judging.parser = "rule"
-            else:
-                judging.parser = "model"
-                judging.judge = match.group(3)
+            judging.parser = parts.parser
+            if parts.parser == "model":
+                judging.judge = parts.judge
                 entry = report.get(kind.label)
-                if isinstance(entry, dict) and str(entry.get("judge", "")).replace("/", "_") == match.group(3):
+                if isinstance(entry, dict) and str(entry.get("judge", "")).replace("/", "_") == parts.judge:
                     judging.judge = str(entry["judge"])
                     judging.report = entry
         run.splits.append(judging)

@@ -20,6 +20,7 @@ from mix_eval.reporting.compare import (
     shared_columns,
     tables_for,
 )
+from mix_eval.reporting.samples import SAMPLES_FILE  # noqa: F401 - the renderers' link
 from mix_eval.reporting.svg import Bar
 
 VERSION_NOTE = ("The benchmark version is shown, not flagged: the leaderboard's site says most of its models were "
@@ -35,6 +36,7 @@ SCORES_HEADING = "Scores"
 JUDGE_HEADING = "Judge health"
 FACTS_HEADING = "Run facts"
 CALIBRATION_HEADING = "Judge shift"
+SAMPLES_LINK = "Every item, the model's answer and each judge's verdict, with filters:"
 
 
 @dataclass

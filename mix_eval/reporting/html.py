@@ -1,7 +1,8 @@
 """The report as one self-contained HTML page.
 
 Inline CSS and inline SVG only: no script, no stylesheet link, no font, no image, no
-hyperlink, so the page opens offline and reveals nothing to any server. Every value
+hyperlink but the one to the answers explorer beside it (``samples.html``), so the page
+opens offline and reveals nothing to any server. Every value
 read from a file (model names are the user's) is HTML-escaped. The layout is one
 column that narrows with the window; tables scroll sideways inside their box; print
 drops the colours of the page and keeps each section together where it can.
@@ -17,6 +18,8 @@ from mix_eval.reporting.content import (
     JUDGE_HEADING,
     NOT_COMPARABLE,
     NOT_COMPARABLE_TAIL,
+    SAMPLES_FILE,
+    SAMPLES_LINK,
     SCORES_HEADING,
     TITLE,
     Chart,
@@ -142,7 +145,8 @@ def render(view: ReportView) -> str:
         f"<title>MixEval report: {escape(', '.join(m.model for m in view.models))}</title>",
         f"<style>{CSS}</style></head><body><main>",
         f"<header><h1>{TITLE}</h1>",
-        f'<div class="muted">{escape(view.root)} · written {escape(view.generated)}</div></header>',
+        f'<div class="muted">{escape(view.root)} · written {escape(view.generated)}</div>',
+        f'<p>{SAMPLES_LINK} <a href="{SAMPLES_FILE}">{SAMPLES_FILE}</a></p></header>',
     ]
     if view.comparison:
         parts.append(f'<section class="comparison"><h2>Comparison</h2>{table(view.comparison, "comparison")}')

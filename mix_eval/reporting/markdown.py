@@ -13,6 +13,8 @@ from mix_eval.reporting.content import (
     JUDGE_HEADING,
     NOT_COMPARABLE,
     NOT_COMPARABLE_TAIL,
+    SAMPLES_FILE,
+    SAMPLES_LINK,
     SCORES_HEADING,
     TITLE,
     Chart,
@@ -80,7 +82,8 @@ def _model(m: ModelView) -> list[str]:
 def render(view: ReportView) -> str:
     """The Markdown document."""
     out = [f"# {TITLE}", "",
-           f"{escape_md(view.root)} · written {escape_md(view.generated)}", ""]
+           f"{escape_md(view.root)} · written {escape_md(view.generated)}", "",
+           f"{SAMPLES_LINK} [{escape_md(SAMPLES_FILE)}]({SAMPLES_FILE})", ""]
     if view.comparison:
         out += ["## Comparison", "", table(view.comparison), ""]
         for c in view.comparison_charts:

@@ -33,9 +33,7 @@ from mix_eval.data import (
 )
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.protocol import verdict
-from mix_eval.judges.runner import JUDGE_REPORT_FILE
-from mix_eval.records.jsonl import Mode, read_jsonl
-from mix_eval.records.schema import journal_entry_problem
+from mix_eval.judges.runner import JUDGE_REPORT_FILE, journal_entries, journal_path
 from mix_eval.responses import (
     COMPLETE,
     DERIVED_FROM,
@@ -193,16 +191,6 @@ def _with_id(line: Mapping[str, Any], new_id: str) -> dict[str, Any]:
     return {k: (new_id if k == "id" else v) for k, v in line.items()}
 
 
-def _journal_entries(path: Path) -> Optional[dict[str, list[dict[str, Any]]]]:
-    """id -> its journal entries, read without touching the file; None when there is none."""
-    if not path.is_file():
-        return None
-    entries: dict[str, list[dict[str, Any]]] = {}
-    for line in read_jsonl(path, Mode.TOLERANT, check=journal_entry_problem).lines:
-        entries.setdefault(str(line.record["id"]), []).append(line.record)
-    return entries
-
-
 def _judge_report(settings: ScoringSettings, source: Path, matchings: Mapping[SplitKind, Matching],
                   judged: Mapping[SplitKind, list[dict[str, Any]]]) -> Optional[dict[str, Any]]:
     """The source's judge_report.json counted over the Hard items, none of them a new call.
@@ -220,8 +208,7 @@ def _judge_report(settings: ScoringSettings, source: Path, matchings: Mapping[Sp
         old = source_report.get(kind.label)
         if not isinstance(old, dict) or settings.judge.parser(kind) != "model":
             continue
-        stem = Path(settings.judge.judged_file_name(kind)).stem
-        journal = _journal_entries(source / f".journal_{stem}.jsonl")
+        journal = journal_entries(journal_path(source / settings.judge.judged_file_name(kind)))
         new = {"split": kind.tag, "judge": old.get("judge", settings.judge.judge(kind)),
                "items": len(judged[kind]), "judge_calls": 0, "reused": len(judged[kind])}
         if journal is None:

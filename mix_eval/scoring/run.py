@@ -25,7 +25,14 @@ from typing import Any, Callable, Optional
 from mix_eval.data import splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.factory import JudgeFactory, check_judge_config
-from mix_eval.judges.runner import JUDGE_REPORT_FILE, JudgeReport, judge_records, report_dict, report_lines
+from mix_eval.judges.runner import (
+    JUDGE_REPORT_FILE,
+    JudgeReport,
+    journal_path,
+    judge_records,
+    report_dict,
+    report_lines,
+)
 from mix_eval.llm.pricing import price_for
 from mix_eval.scoring import aggregate, rules
 from mix_eval.scoring.derive import SOURCE, derive_hard
@@ -68,7 +75,7 @@ def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: SplitKind,
     if parser == "rule":
         judge_fn = rules.judge_file_multichoice_rule if kind.is_multichoice else rules.judge_file_freeform_rule
         return judge_fn(records, extract_base=inputs.extract_base), None
-    journal = inputs.vdir / f".journal_{judged_path.stem}.jsonl"
+    journal = journal_path(judged_path)
     name = judge.judge(kind)
     identity, request = judge_identity(judge, kind)
     return judge_records(
