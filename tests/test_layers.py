@@ -16,9 +16,10 @@ PACKAGE = REPO / "mix_eval"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("command line", ("mix_eval.evaluate", "mix_eval.compute_metrics", "mix_eval.utils.check_eval_complete",
                       "mix_eval.demo", "mix_eval.utils.tiny_checkpoint", "mix_eval.__main__",
-                      "mix_eval.models.__main__", "mix_eval.report", "mix_eval.cli")),
+                      "mix_eval.models.__main__", "mix_eval.report", "mix_eval.bundle", "mix_eval.cli")),
     ("pipeline", ("mix_eval.pipeline",)),
-    ("scoring and generation", ("mix_eval.scoring", "mix_eval.generation", "mix_eval.reporting")),
+    ("scoring and generation", ("mix_eval.scoring", "mix_eval.generation", "mix_eval.reporting",
+                                "mix_eval.manifest", "mix_eval.run_bundle")),
     ("judges and models", ("mix_eval.judges", "mix_eval.models", "mix_eval.api")),
     ("client, data, prompts, records", ("mix_eval.llm", "mix_eval.data", "mix_eval.subset", "mix_eval.prompts",
                                       "mix_eval.responses", "mix_eval.records", "mix_eval.splits",
