@@ -27,6 +27,7 @@ from typing import Any, Callable
 from mix_eval.data import load_split, splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.generation import SplitOutcome, generate_split
+from mix_eval.manifest import record_generation
 from mix_eval.responses import DERIVED_FROM, check_safe_name, derived_from, model_version_dir
 from mix_eval.settings import RunSettings
 from mix_eval.utils.files import FolderBusyError, exclusive_lock
@@ -126,6 +127,8 @@ def generate(settings: RunSettings, *, show_progress: bool = True) -> RunResult:
         model = model_holder.pop("model", None)
         if model is not None:
             model.close()
+    record_generation(version_dir, name, data.benchmark, data.version, data_path=data.data_path,
+                      generated=model is not None)
     return RunResult(outcomes, str(version_dir))
 
 

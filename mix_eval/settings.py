@@ -29,6 +29,7 @@ REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")  # a r
 VLLM_ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization", "max_model_len",
                      "distributed_executor_backend")
 EXECUTORS = ("mp", "ray")
+_JUDGED_FILE = re.compile(r"^judge_results_(ff|mp)_(rule|model_judge_(.+))\.jsonl$")  # see judged_file_name
 
 
 class SettingsError(MixEvalError):
@@ -223,6 +224,17 @@ class JudgeSettings:
         if self.parser(kind) == "rule":
             return f"judge_results_{kind.tag}_rule.jsonl"
         return f"judge_results_{kind.tag}_model_judge_{self.judge(kind).replace('/', '_')}.jsonl"
+
+    @staticmethod
+    def judged_file_parts(name: str) -> Optional[tuple[SplitKind, str, Optional[str]]]:
+        """What a judged file's name says, the inverse of `judged_file_name`: its kind,
+        parser and judge (the judge as the name spells it, ``/`` as ``_``); None for
+        another name."""
+        match = _JUDGED_FILE.match(name)
+        if match is None:
+            return None
+        kind = next(k for k in SplitKind if k.tag == match.group(1))
+        return (kind, "rule", None) if match.group(2) == "rule" else (kind, "model", match.group(3))
 
     @property
     def uses_model_judge(self) -> bool:

@@ -135,7 +135,7 @@ def test_a_rerun_with_another_model_path_model_name_or_dtype_is_refused(
     vdir = version_dir(tmp_path / "out", "same_folder")
     assert evaluate(*argv(first, "3")) == 0
     before = snapshot(vdir)
-    assert len(before) == 4  # two response files, two status files
+    assert len(before) == 5  # two response files, two status files, run_manifest.json
     capsys.readouterr()
 
     assert evaluate(*argv(second, "3")) == 2

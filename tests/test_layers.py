@@ -17,9 +17,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("command line", ("mix_eval.evaluate", "mix_eval.compute_metrics", "mix_eval.utils.check_eval_complete",
                       "mix_eval.demo", "mix_eval.utils.tiny_checkpoint", "mix_eval.__main__",
                       "mix_eval.models.__main__", "mix_eval.report", "mix_eval.compare_judges",
-                      "mix_eval.calibrate", "mix_eval.cli")),
+                      "mix_eval.calibrate", "mix_eval.bundle", "mix_eval.cli")),
     ("pipeline", ("mix_eval.pipeline", "mix_eval.calibration.run")),
-    ("scoring and generation", ("mix_eval.scoring", "mix_eval.generation", "mix_eval.reporting")),
+    ("scoring and generation", ("mix_eval.scoring", "mix_eval.generation", "mix_eval.reporting",
+                                "mix_eval.manifest", "mix_eval.run_bundle")),
     ("judges and models", ("mix_eval.judges", "mix_eval.models", "mix_eval.api", "mix_eval.calibration.cost")),
     ("client, data, prompts, records", ("mix_eval.llm", "mix_eval.data", "mix_eval.subset", "mix_eval.prompts",
                                       "mix_eval.responses", "mix_eval.records", "mix_eval.splits",
@@ -143,7 +144,7 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
 
 @pytest.mark.parametrize("shell", ["mix_eval.evaluate", "mix_eval.compute_metrics",
                                    "mix_eval.utils.check_eval_complete", "mix_eval.report",
-                                   "mix_eval.compare_judges", "mix_eval.calibrate"])
+                                   "mix_eval.compare_judges", "mix_eval.calibrate", "mix_eval.bundle"])
 def test_command_line_shells_are_thin(shell):
     lines = MODULES[shell].read_text(encoding="utf-8").count("\n")
     assert lines <= 110, f"{shell} has {lines} lines: move the work below the command line"

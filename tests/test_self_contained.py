@@ -245,6 +245,13 @@ def test_the_readme_quick_start_works_as_written(where, repo_copy, tmp_path):
     assert "overall" in scores["local_chat"]
     # check_eval_complete exits 1 on an unfinished folder: the run above is complete
     assert (cwd / "mix_eval_out" / "checks.log").is_file()
+    # "Share a run that anyone can check": its bundle of that run, and the check of it
+    bundle, check = readme_commands(readme_block("## Share a run"))
+    assert "--out run.tar.gz" in bundle and check == "python -m mix_eval.bundle --verify run.tar.gz"
+    for command in (bundle, check):
+        result = run_shell(command, cwd=cwd, home=tmp_path / "home")
+        assert result.returncode == 0, f"{command}\n{result.stderr[-3000:]}"
+    assert "verified" in result.stdout and "check_eval_complete: 1 folder(s) complete" in result.stdout
 
 
 def test_the_demo_checkpoint_is_built_once_and_a_half_built_one_is_rebuilt(tmp_path):

@@ -228,6 +228,16 @@ def add_compare_judges_flags(p: argparse.ArgumentParser) -> None:
                    help="Model folders to compare (default: every one holding either judge's judged files).")
 
 
+def add_bundle_flags(p: argparse.ArgumentParser) -> None:
+    """`mix_eval.bundle`: the report's choice of folders, and what to do with the archive."""
+    add_report_flags(p)
+    g = p.add_argument_group("archive").add_mutually_exclusive_group(required=True)
+    g.add_argument("--out", type=str, default=None, metavar="ARCHIVE",
+                   help="Write the bundle of the chosen folders to this file (e.g. run.tar.gz).")
+    g.add_argument("--verify", type=str, default=None, metavar="ARCHIVE",
+                   help="Check a bundle: rescore its judged files, compare every score.json, check completeness.")
+
+
 def add_verbose_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verbose", action="store_true", help="Print more.")
 

@@ -23,8 +23,11 @@ from mix_eval.utils.interrupt import STOP, graceful_interrupts
 DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
 
 
-def log_error(message: str, output_dir: str) -> None:
-    """Append a run's error to `<output_dir>/error.log`, as the reference does."""
+def log_error(message: str, output_dir: Optional[str]) -> None:
+    """Append a run's error to `<output_dir>/error.log`, as the reference does (None: a
+    command that must write nowhere, such as checking a bundle)."""
+    if output_dir is None:
+        return
     try:
         os.makedirs(output_dir, exist_ok=True)
         with open(os.path.join(output_dir, "error.log"), "a", encoding="utf-8") as f:
@@ -50,7 +53,7 @@ def setup_logging(verbose: bool) -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def run_command(work: Callable[[], object], *, log_dir: str, context: str, saved: str,
+def run_command(work: Callable[[], object], *, log_dir: Optional[str], context: str, saved: str,
                 verbose: Optional[bool] = None) -> int:
     """Run a command's work; turn user-fixable failures into one line and an exit status.
 
@@ -128,6 +131,6 @@ def _flush_std_streams() -> None:
             pass
 
 
-def _report(message: str, log_dir: str, context: str) -> None:
+def _report(message: str, log_dir: Optional[str], context: str) -> None:
     log_error(f"{message} ({context})", log_dir)
     print(f"mix_eval: {message}", file=sys.stderr)

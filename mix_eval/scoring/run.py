@@ -35,7 +35,8 @@ from mix_eval.judges.runner import (
 )
 from mix_eval.llm.pricing import price_for
 from mix_eval.scoring import aggregate, rules
-from mix_eval.scoring.derive import SOURCE, derive_hard
+from mix_eval.manifest import record_scoring
+from mix_eval.scoring.derive import HARD, SOURCE, derive_hard
 from mix_eval.scoring.inputs import (
     BenchmarkSplit,
     ModelInputs,
@@ -238,6 +239,7 @@ def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
             together = judge_together(settings.judge, prepared, judges)
         for inputs in prepared:
             scored = score_model(settings.judge, inputs, judges, together)
+            record_scoring(settings, inputs.model, inputs.vdir)
             results[inputs.model] = scored.scores
             echo(f"{inputs.model} ({benchmark} {version}):")
             echo(format_table(scored.scores, scored.intervals))
@@ -246,6 +248,7 @@ def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
             if benchmark == SOURCE:
                 derived = derive_hard(settings, inputs.model, inputs.vdir, inputs.responses, scored.judged)
                 if derived is not None:
+                    record_scoring(settings, inputs.model, derived.vdir, benchmark=HARD, source=inputs.vdir)
                     echo(f"{inputs.model} (mixeval_hard {version}, derived from the MixEval run with no judge call: "
                          f"{sum(derived.origin['matched_by_id'].values())} items matched by id, "
                          f"{sum(derived.origin['matched_by_content'].values())} by content) -> {derived.vdir}:")
