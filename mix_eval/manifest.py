@@ -357,7 +357,7 @@ def _data(benchmark: str, version: str, data_path: Optional[str]) -> dict[str, A
     return {"benchmark": benchmark, "version": version, "fingerprints": prints, "published_content": published}
 
 
-def _judge_from_settings(judge: JudgeSettings, name: str) -> dict[str, Any]:
+def _judge_from_settings(judge: JudgeSettings, name: str, kind: SplitKind) -> dict[str, Any]:
     """Provider, endpoint host and request parameters of the judge this run called."""
     if judge.judge_model_id:
         from mix_eval.judges.local import JUDGE_MAX_NEW_TOKENS
@@ -366,20 +366,24 @@ def _judge_from_settings(judge: JudgeSettings, name: str) -> dict[str, Any]:
         return {"provider": "local", "endpoint_host": None, "revision": revision,
                 "params": {"max_new_tokens": JUDGE_MAX_NEW_TOKENS, "backend": judge.backend,
                            "batch_size": judge.batch_size_judge}}
-    from mix_eval.judges.api import JUDGE_PARAMS, judge_client_config
+    from mix_eval.judges.api import judge_client_config
+    from mix_eval.judges.request import judge_request
     from mix_eval.llm.config import OPENAI_DEFAULT_BASE_URL
 
     try:
-        config = judge_client_config(judge, name)
+        request = judge_request(judge, kind)
+        config = judge_client_config(judge, name, request.provider)
     except MixEvalError:
         return {}
-    if config.azure_endpoint:
+    if request.provider != "openai":  # Anthropic's or Google's API, at its SDK's address
+        provider, url = request.provider, config.base_url
+    elif config.azure_endpoint:
         provider, url = "azure", config.azure_endpoint
     elif config.base_url:
-        provider, url = "openai-compatible", config.base_url
+        provider, url = "openai", config.base_url  # a compatible server: its host says which
     else:  # the OpenAI SDK's own default, which OPENAI_BASE_URL moves
         provider, url = "openai", os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
-    return {"provider": provider, "endpoint_host": endpoint_host(url), "params": dict(JUDGE_PARAMS),
+    return {"provider": provider, "endpoint_host": endpoint_host(url) if url else None, "params": request.params(),
             "judge_mode": judge.judge_mode}
 
 
@@ -405,7 +409,7 @@ def _judges(vdir: Path, judge: Optional[JudgeSettings], old: Mapping[str, Any]) 
                              last_call=line.get("last_call"),
                              endpoint_host=endpoint_host(line.get("endpoint_host") or line.get("endpoint")))
             if judge.uses_model_judge:  # this run called it: what its settings say
-                for key, value in _judge_from_settings(judge, entry["judge"]).items():
+                for key, value in _judge_from_settings(judge, entry["judge"], kind).items():
                     entry[key] = value if entry.get(key) is None else entry[key]
             before = old.get(kind.label)
             if isinstance(before, dict) and before.get("judged_file") == name and before.get("judge") == entry["judge"]:

@@ -78,7 +78,7 @@ def test_evaluate_records_what_made_the_numbers_and_no_secret(tmp_path, server, 
         assert judge["parser"] == "model" and judge["judge"] == "gpt-3.5-turbo-0125"
         assert judge["judged_file"] == f"judge_results_{tag}_model_judge_gpt-3.5-turbo-0125.jsonl"
         assert (vdir / judge["judged_file"]).is_file()
-        assert judge["provider"] == "openai-compatible" and judge["endpoint_host"] == f"127.0.0.1:{port}"
+        assert judge["provider"] == "openai" and judge["endpoint_host"] == f"127.0.0.1:{port}"
         assert judge["params"]["max_tokens"] == 999 and judge["judge_mode"] == "live"
         assert "first_call" in judge and "last_call" in judge
     first_scored = m["scoring"]["scored"]
