@@ -238,7 +238,10 @@ def _differences(bundled: dict[str, Any], found: dict[str, float]) -> list[tuple
 
 
 def _shown(value: Any) -> str:
-    return "absent" if value is None else repr(value)
+    """A score as a reader wants it: ``0.42``, not ``0.42000000000000004`` (a float's noise)."""
+    if value is None:
+        return "absent"
+    return f"{value:.10g}" if isinstance(value, float) else repr(value)
 
 
 def _judged_choices(vdir: Path) -> list[dict[SplitKind, str]]:
