@@ -65,7 +65,7 @@ _JUDGED_PREFIX = "judge_results_"
 _JOURNAL_PREFIX = ".journal_"
 _BATCH_JOURNAL_PREFIX = ".batch_journal_"
 _JSONL = ".jsonl"
-JUDGED_FILE_GLOB = f"{_JUDGED_PREFIX}*{_JSONL}"
+_JUDGED_FILE_GLOB = f"{_JUDGED_PREFIX}*{_JSONL}"
 _JUDGED_FILE = re.compile(r"^%s(%s)_(?:(rule)|model_judge_(.+))%s$"
                           % (_JUDGED_PREFIX, "|".join(k.tag for k in SplitKind), re.escape(_JSONL)))
 # written with a newline at the end, as the reference writes score.json; the others without
@@ -122,7 +122,7 @@ def parse_judged_file_name(name: str) -> Optional[JudgedFileName]:
 def judged_files(version_dir: Path) -> list[tuple[Path, JudgedFileName]]:
     """The judged files of a folder (every parser and judge that scored it), by name."""
     found = []
-    for path in sorted(Path(version_dir).glob(JUDGED_FILE_GLOB)):
+    for path in sorted(Path(version_dir).glob(_JUDGED_FILE_GLOB)):
         name = parse_judged_file_name(path.name)
         if name is not None and path.is_file():
             found.append((path, name))

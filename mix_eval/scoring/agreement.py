@@ -1,7 +1,7 @@
 """How far two judges of the same responses agree, and how far one moves the scores.
 
 Two judges that judged the same model folders leave their judged files side by side
-(``judge_results_{ff,mp}_model_judge_<judge>.jsonl``, named by `JudgeSettings`). This
+(``judge_results_{ff,mp}_model_judge_<judge>.jsonl``, named by `mix_eval.folders.judged_file_name`). This
 reads them, with no judge call, scores each judge's files exactly as ``score.json`` is
 scored (`mix_eval.scoring.scores`), and sets them against each other per model::
 
