@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 
 from mix_eval.cli import flags
 from mix_eval.cli.process import run_command, run_process
+from mix_eval.folders import SCORE_FILE
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,7 +57,7 @@ def _verify(archive: Path) -> None:
     verification = check(verify_bundle(archive))
     for line in verification.lines:
         print(f"  {line}")
-    print(f"{archive}: verified; every score.json it holds is what its judged files give")
+    print(f"{archive}: verified; every {SCORE_FILE} it holds is what its judged files give")
 
 
 if __name__ == "__main__":

@@ -21,16 +21,17 @@ from typing import Optional, Sequence
 
 from mix_eval.cli import flags
 from mix_eval.cli.process import run_command, run_process
+from mix_eval.folders import CALIBRATION_FILE
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = flags.new_parser("python -m mix_eval.calibrate",
                          "Judge the shipped reference responses with a judge and compare its scores with the "
-                         "leaderboard's (calibration.json).")
+                         f"leaderboard's ({CALIBRATION_FILE}).")
     flags.add_judge_flags(p, leave_out=flags.SCORING_CHOICE_FLAGS)
     flags.add_backend_flag(p)
     p.add_argument("--output_dir", type=str, default=None,
-                   help="Folder for the responses, judgments and calibration.json (default: the user's cache, "
+                   help=f"Folder for the responses, judgments and {CALIBRATION_FILE} (default: the user's cache, "
                         "calibration/<judge>, where the report finds it).")
     flags.add_verbose_flag(p)
     return p

@@ -18,12 +18,13 @@ from typing import Optional, Sequence
 
 from mix_eval.cli import flags
 from mix_eval.cli.process import run_command, run_process
+from mix_eval.folders import AGREEMENT_FILE
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = flags.new_parser("python -m mix_eval.compare_judges",
                          "Compare two judges' judged files of the same responses (no judge call): scores, "
-                         "item agreement, rank correlation; writes judge_agreement.json.")
+                         f"item agreement, rank correlation; writes {AGREEMENT_FILE}.")
     flags.add_compare_judges_flags(p)
     flags.add_verbose_flag(p)
     return p

@@ -22,6 +22,7 @@ from mix_eval import evaluate
 from mix_eval.cli.flags import new_parser, positive_int, run_settings
 from mix_eval.cli.process import run_command, run_process, setup_logging
 from mix_eval.data import BENCHMARKS, KNOWN_VERSIONS
+from mix_eval.folders import SCORE_FILE
 from mix_eval.utils.cache import cache_dir
 
 logger = logging.getLogger("mix_eval")
@@ -69,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = new_parser("python -m mix_eval.demo",
                    "A whole MixEval run offline: packaged data, a tiny random model, rule parsers.")
     p.add_argument("--output_dir", default="mix_eval_demo",
-                   help="Where responses, judged files and score.json go (default: ./mix_eval_demo).")
+                   help=f"Where responses, judged files and {SCORE_FILE} go (default: ./mix_eval_demo).")
     p.add_argument("--benchmark", default="mixeval_hard", choices=list(BENCHMARKS))
     p.add_argument("--version", default=KNOWN_VERSIONS[-1], choices=list(KNOWN_VERSIONS))
     p.add_argument("--limit", type=positive_int, default=None, help="Only the first N items of each split.")

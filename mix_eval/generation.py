@@ -18,6 +18,7 @@ from tqdm import tqdm
 from mix_eval.batching import length_sorted_batches
 from mix_eval.data import Split
 from mix_eval.errors import ResumeError
+from mix_eval.folders import response_path, status_path
 from mix_eval.responses import (
     COMPLETE,
     IN_PROGRESS,
@@ -25,9 +26,7 @@ from mix_eval.responses import (
     read_status,
     repair_response_file,
     response_line,
-    response_path,
     scan_response_file,
-    status_path,
     write_status,
 )
 from mix_eval.utils.files import append_lines_durably

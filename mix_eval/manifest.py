@@ -31,15 +31,21 @@ from urllib.parse import urlsplit
 import mix_eval
 from mix_eval.data import VERSION_FINGERPRINTS, fingerprint, resolve_data_path, split_file, splits_for
 from mix_eval.errors import MixEvalError
-from mix_eval.judges.runner import JUDGE_REPORT_FILE
-from mix_eval.responses import read_status, status_path
+from mix_eval.folders import (
+    JUDGE_REPORT_FILE,
+    MANIFEST_FILE,
+    judge_in_file_name,
+    judged_file_name,
+    read_json_object,
+    status_path,
+    write_json,
+)
+from mix_eval.responses import read_status
 from mix_eval.settings import JudgeSettings, ScoringSettings
 from mix_eval.splits import SplitKind
-from mix_eval.utils.files import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_FILE = "run_manifest.json"
 FORMAT = 1
 
 # The status file's arguments that say how the responses were generated. Never the
@@ -252,14 +258,6 @@ def _utc(path: Path) -> str:
 # ---------------------------------------------------------------- the sections
 
 
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _statuses(vdir: Path, benchmark: str) -> dict[str, tuple[Path, dict[str, Any]]]:
     found = {}
     for split in splits_for(benchmark):
@@ -394,16 +392,17 @@ def _judges(vdir: Path, judge: Optional[JudgeSettings], old: Mapping[str, Any]) 
     """Per split: the parser and judged file that made ``score.json``, and its judge."""
     if judge is None:  # generation only: the judges are the last scoring's
         return {kind.label: old.get(kind.label) for kind in SplitKind}
-    report = _read_json(vdir / JUDGE_REPORT_FILE)
+    report = read_json_object(vdir / JUDGE_REPORT_FILE)
     judges: dict[str, Any] = {}
     for kind in SplitKind:
-        name = judge.judged_file_name(kind)
+        name = judged_file_name(judge, kind)
         entry: dict[str, Any] = {"parser": judge.parser(kind), "judged_file": name}
         if entry["parser"] == "model":
             entry.update(dict.fromkeys(JUDGE_FIELDS))
             entry["judge"] = judge.judge(kind)
             line = report.get(kind.label)
-            if isinstance(line, dict) and str(line.get("judge", "")).replace("/", "_") == entry["judge"].replace("/", "_"):
+            told = str(line.get("judge", "")) if isinstance(line, dict) else None
+            if told is not None and judge_in_file_name(told) == judge_in_file_name(entry["judge"]):
                 entry.update(judge=str(line["judge"]), provider=line.get("provider"), params=_public(line.get("params")),
                              judge_mode=line.get("judge_mode"), first_call=line.get("first_call"),
                              last_call=line.get("last_call"),
@@ -429,7 +428,7 @@ def _write(vdir: Path, folder_name: str, benchmark: str, version: str, data_path
     vdir = Path(vdir)
     path = vdir / MANIFEST_FILE
     # a derived folder's generation and judges are its MixEval folder's, just recorded
-    old = _read_json((source or vdir) / MANIFEST_FILE)
+    old = read_json_object((source or vdir) / MANIFEST_FILE)
     statuses = _statuses(vdir, benchmark)
     args = next(iter(statuses.values()))[1].get("args") if statuses else None
     args = args if isinstance(args, dict) else {}
@@ -445,8 +444,7 @@ def _write(vdir: Path, folder_name: str, benchmark: str, version: str, data_path
                     if judge is not None else old_scoring or None),
         "derived_from": os.path.relpath(source, vdir.parent.parent.parent) if source is not None else None,
     }
-    write_json_atomic(path, manifest)
-    return path
+    return write_json(path, manifest)
 
 
 def record_generation(vdir: Path, folder_name: str, benchmark: str, version: str, *,

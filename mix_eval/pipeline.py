@@ -26,11 +26,12 @@ from typing import Any, Callable
 
 from mix_eval.data import load_split, splits_for
 from mix_eval.errors import MixEvalError
+from mix_eval.folders import DERIVED_FROM_FILE, derived_from, folder_lock, model_version_dir
 from mix_eval.generation import SplitOutcome, generate_split
 from mix_eval.manifest import record_generation
-from mix_eval.responses import DERIVED_FROM, check_safe_name, derived_from, model_version_dir
+from mix_eval.responses import check_safe_name
 from mix_eval.settings import RunSettings
-from mix_eval.utils.files import FolderBusyError, exclusive_lock
+from mix_eval.utils.files import FolderBusyError
 
 logger = logging.getLogger("mix_eval")
 
@@ -68,7 +69,7 @@ def refuse_derived_folder(version_dir: Path) -> None:
         return
     source = origin.get("source") or "its MixEval folder"
     raise MixEvalError(
-        f"{version_dir} was derived from the MixEval run {source} (see its {DERIVED_FROM}); a MixEval-Hard run "
+        f"{version_dir} was derived from the MixEval run {source} (see its {DERIVED_FROM_FILE}); a MixEval-Hard run "
         "would mix its responses into it. Remove the folder or use another --output_dir to run MixEval-Hard "
         "separately"
     )
@@ -111,7 +112,7 @@ def generate(settings: RunSettings, *, show_progress: bool = True) -> RunResult:
     flags = settings.flags()
     outcomes = []
     try:
-        with exclusive_lock(version_dir / ".mix_eval.lock"):
+        with folder_lock(version_dir):
             for split, items in splits:
                 logger.info("%s: %d items", split.name, len(items))
                 outcomes.append(generate_split(

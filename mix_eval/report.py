@@ -17,11 +17,13 @@ from typing import Optional, Sequence
 
 from mix_eval.cli import flags
 from mix_eval.cli.process import run_command, run_process
+from mix_eval.folders import REPORT_HTML_FILE, REPORT_MARKDOWN_FILE
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = flags.new_parser("python -m mix_eval.report",
-                         "Write report.html and report.md: each scored model against the published leaderboard.")
+                         f"Write {REPORT_HTML_FILE} and {REPORT_MARKDOWN_FILE}: each scored model against the "
+                         "published leaderboard.")
     flags.add_report_flags(p)
     flags.add_verbose_flag(p)
     return p

@@ -1,9 +1,5 @@
-"""Response files and status files: their paths, formats and crash-safe handling.
-
-Layout (the reference's)::
-
-    <output_dir>/<model>/<benchmark>/<version>/<model>_<split>.jsonl
-    <output_dir>/<model>/<benchmark>/<version>/status_<split>.json
+"""Response files and status files: their formats and crash-safe handling (their
+names and places: `mix_eval.folders`).
 
 A response line is the data item plus ``formated_input``, ``id`` and ``response``.
 The status file is ``{"args": {...}, "status": {"batch_id", "time_elapsed",
@@ -25,6 +21,7 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from mix_eval.errors import MixEvalError, ResumeError
+from mix_eval.folders import read_json, write_json
 from mix_eval.records.jsonl import (
     JsonlContent,
     Mode,
@@ -33,7 +30,7 @@ from mix_eval.records.jsonl import (
     read_jsonl,
 )
 from mix_eval.records.schema import keyed_line_problem
-from mix_eval.utils.files import write_json_atomic, write_text_atomic
+from mix_eval.utils.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -67,36 +64,6 @@ def check_safe_name(flag: str, value: str) -> str:
             "without slashes and not starting with a dot"
         )
     return value
-
-
-def model_version_dir(output_dir: str | os.PathLike, model_name: str, benchmark: str, version: str) -> Path:
-    return Path(output_dir) / model_name / benchmark / version
-
-
-def response_path(version_dir: Path, model_name: str, split_name: str) -> Path:
-    return version_dir / f"{model_name}_{split_name}.jsonl"
-
-
-def status_path(version_dir: Path, split_name: str) -> Path:
-    return version_dir / f"status_{split_name}.json"
-
-
-# A MixEval-Hard folder made from a MixEval run's files, not by a run of its own, holds
-# this file saying where it came from (see `mix_eval.scoring.derive`).
-DERIVED_FROM = "derived_from.json"
-
-
-def derived_from(version_dir: Path) -> Optional[dict[str, Any]]:
-    """The origin recorded in a derived folder (an empty dict if unreadable); None if not derived."""
-    path = Path(version_dir) / DERIVED_FROM
-    if not path.is_file():
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            origin = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    return origin if isinstance(origin, dict) else {}
 
 
 # ---------------------------------------------------------------- response lines
@@ -160,9 +127,8 @@ def read_status(path: Path) -> Optional[dict[str, Any]]:
     if not path.exists():
         return None
     try:
-        with open(path, encoding="utf-8") as f:
-            status = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        status = read_json(path)
+    except ValueError as e:  # not UTF-8 or not JSON
         raise ResumeError(f"{path}: not valid JSON ({e}); delete it to start this split afresh") from None
     if not isinstance(status, dict) or not isinstance(status.get("status"), dict):
         raise ResumeError(f"{path}: not a status file (no `status` object); delete it to start afresh")
@@ -170,7 +136,7 @@ def read_status(path: Path) -> Optional[dict[str, Any]]:
 
 
 def write_status(path: Path, args: Mapping[str, Any], *, batch_id: int, time_elapsed: float, state: str) -> None:
-    write_json_atomic(
+    write_json(
         path,
         {
             "args": dict(args),

@@ -35,22 +35,34 @@ from typing import Any, Iterator, Optional
 
 from mix_eval.data import BENCHMARKS, splits_for
 from mix_eval.errors import MixEvalError
-from mix_eval.judges.runner import JUDGE_REPORT_FILE
-from mix_eval.manifest import MANIFEST_FILE, endpoint_host
-from mix_eval.reporting import HTML_FILE, MARKDOWN_FILE
-from mix_eval.reporting.samples import SAMPLES_FILE
-from mix_eval.responses import DERIVED_FROM, response_path, status_path
+from mix_eval.folders import (
+    DERIVED_FROM_FILE,
+    INTERVALS_FILE,
+    JUDGE_REPORT_FILE,
+    MANIFEST_FILE,
+    REPORT_HTML_FILE,
+    REPORT_MARKDOWN_FILE,
+    SAMPLES_FILE,
+    SCORE_FILE,
+    is_status_file,
+    judged_files,
+    model_version_dir,
+    parse_judged_file_name,
+    read_json,
+    read_json_object,
+    response_path,
+    status_path,
+)
+from mix_eval.manifest import endpoint_host
 from mix_eval.scoring.completeness import check_results, expected_sizes
-from mix_eval.scoring.intervals import INTERVALS_FILE
-from mix_eval.scoring.scores import SCORE_FILE
 from mix_eval.settings import DataSettings, JudgeSettings, ReportSettings, ScoringSettings
 from mix_eval.splits import SplitKind
 from mix_eval.utils.files import fsync_dir
 
 logger = logging.getLogger(__name__)
 
-RUN_FILES = (SCORE_FILE, HTML_FILE, MARKDOWN_FILE, SAMPLES_FILE)
-FOLDER_FILES = (SCORE_FILE, INTERVALS_FILE, JUDGE_REPORT_FILE, MANIFEST_FILE, DERIVED_FROM)
+RUN_FILES = (SCORE_FILE, REPORT_HTML_FILE, REPORT_MARKDOWN_FILE, SAMPLES_FILE)
+FOLDER_FILES = (SCORE_FILE, INTERVALS_FILE, JUDGE_REPORT_FILE, MANIFEST_FILE, DERIVED_FROM_FILE)
 URL_ARGS = ("api_base_url", "model_base_url")  # status file arguments that may carry credentials
 FIXED_MTIME = 946684800  # 2000-01-01 UTC: the same bytes for the same files, whenever bundled
 
@@ -94,7 +106,7 @@ def folder_files(model: str, benchmark: str, vdir: Path) -> list[Path]:
     names = [response_path(vdir, model, s.name).name for s in splits_for(benchmark)]
     names += [status_path(vdir, s.name).name for s in splits_for(benchmark)]
     names += list(FOLDER_FILES)
-    names += sorted(p.name for p in vdir.glob("judge_results_*.jsonl") if JudgeSettings.judged_file_parts(p.name))
+    names += [path.name for path, _ in judged_files(vdir)]
     return [vdir / name for name in names if (vdir / name).is_file()]
 
 
@@ -145,7 +157,7 @@ def write_bundle(settings: ReportSettings, out: Path) -> Bundle:
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz:
                 with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
                     for name, path in sorted(entries):
-                        data = public_status(path) if path.name.startswith("status_") else path.read_bytes()
+                        data = public_status(path) if is_status_file(path.name) else path.read_bytes()
                         _add(tar, f"{top}/{name}", data)
             raw.flush()
             os.fsync(raw.fileno())
@@ -217,7 +229,7 @@ def _bundle_root(unpacked: Path) -> Path:
 
 def _scores(path: Path) -> dict[str, Any]:
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
+        value = read_json(path)
     except (OSError, ValueError) as e:
         raise MixEvalError(f"{path.name} is not JSON: {e}") from None
     if not isinstance(value, dict):
@@ -248,14 +260,9 @@ def _judged_choices(vdir: Path) -> list[dict[SplitKind, str]]:
     """The judged files (by kind) that may have made a folder's ``score.json``: every pairing
     of the folder's judged files, those its manifest names first."""
     candidates: dict[SplitKind, list[str]] = {kind: [] for kind in SplitKind}
-    for path in sorted(vdir.glob("judge_results_*.jsonl")):
-        parts = JudgeSettings.judged_file_parts(path.name)
-        if parts:
-            candidates[parts[0]].append(path.name)
-    try:
-        judges = json.loads((vdir / MANIFEST_FILE).read_text(encoding="utf-8")).get("judges") or {}
-    except (OSError, ValueError, AttributeError):
-        judges = {}
+    for path, name in judged_files(vdir):
+        candidates[name.kind].append(path.name)
+    judges = read_json_object(vdir / MANIFEST_FILE).get("judges") or {}
     for kind in SplitKind:
         named = (judges.get(kind.label) or {}).get("judged_file") if isinstance(judges, dict) else None
         if named in candidates[kind]:
@@ -268,10 +275,11 @@ def _judged_choices(vdir: Path) -> list[dict[SplitKind, str]]:
 def _judge_settings(files: dict[SplitKind, str]) -> JudgeSettings:
     values: dict[str, Any] = {"compute_score_from_judged_file": True}
     for kind, name in files.items():
-        _, parser, judge = JudgeSettings.judged_file_parts(name)  # type: ignore[misc]
-        values[kind.parser_flag] = parser
-        if judge is not None:
-            values[kind.judge_flag] = judge
+        parsed = parse_judged_file_name(name)
+        assert parsed is not None, name  # one of judged_files'
+        values[kind.parser_flag] = parsed.parser
+        if parsed.judge is not None:
+            values[kind.judge_flag] = parsed.judge
     return JudgeSettings(**values)
 
 
@@ -292,7 +300,7 @@ def _rescore(vdir: Path, model: str, benchmark: str, version: str, files: dict[S
     """``score.json``'s numbers from a copy of the folder's files, scored under ``work``."""
     from mix_eval.scoring.run import score
 
-    copy = work / model / benchmark / version
+    copy = model_version_dir(work, model, benchmark, version)
     shutil.copytree(vdir, copy)
     settings = ScoringSettings(DataSettings(benchmark, version), _judge_settings(files),
                                model_response_dir=str(work), models_to_eval=(model,))
@@ -302,7 +310,7 @@ def _rescore(vdir: Path, model: str, benchmark: str, version: str, files: dict[S
 
 def _check_folder(result: Verification, root: Path, work: Path, model: str, benchmark: str, version: str,
                   rescored: dict[tuple[str, str, str], dict[str, float]]) -> None:
-    vdir = root / model / benchmark / version
+    vdir = model_version_dir(root, model, benchmark, version)
     where = f"{model}/{benchmark}/{version}/{SCORE_FILE}"
     try:
         bundled = _scores(vdir / SCORE_FILE)
@@ -341,12 +349,11 @@ def _check_verdicts(result: Verification, root: Path, model: str, benchmark: str
     reply that holds none, aside): an edit that leaves the scores as they were shows here."""
     from mix_eval.judges.protocol import verdict
 
-    vdir = root / model / benchmark / version
-    for path in sorted(vdir.glob("judge_results_*.jsonl")):
-        parts = JudgeSettings.judged_file_parts(path.name)
-        if parts is None or parts[1] != "model":
+    vdir = model_version_dir(root, model, benchmark, version)
+    for path, name in judged_files(vdir):
+        if name.parser != "model":
             continue
-        kind = parts[0]
+        kind = name.kind
         field_name = "judge_option" if kind.is_multichoice else "judge_score"
         for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             try:
@@ -430,7 +437,7 @@ def verify_bundle(archive: Path) -> Verification:
             raise MixEvalError(f"{archive}: holds no model folder (<model>/<benchmark>/<version>/)")
         rescored: dict[tuple[str, str, str], dict[str, float]] = {}
         for model, benchmark, version in folders:
-            if (root / model / benchmark / version / SCORE_FILE).is_file():
+            if (model_version_dir(root, model, benchmark, version) / SCORE_FILE).is_file():
                 _check_folder(result, root, work, model, benchmark, version, rescored)
         _check_run_scores(result, root, rescored)
         for folder in folders:

@@ -10,7 +10,6 @@ Defaults live here only: the flag declarations read them from these classes.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
@@ -29,7 +28,6 @@ REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")  # a r
 VLLM_ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization", "max_model_len",
                      "distributed_executor_backend")
 EXECUTORS = ("mp", "ray")
-_JUDGED_FILE = re.compile(r"^judge_results_(ff|mp)_(rule|model_judge_(.+))\.jsonl$")  # see judged_file_name
 
 
 class SettingsError(MixEvalError):
@@ -219,49 +217,10 @@ class JudgeSettings:
         """The judge as judged file names name it: the local model, or the kind's API judge."""
         return self.judge_model_id or getattr(self, kind.judge_flag)
 
-    def judged_file_name(self, kind: SplitKind) -> str:
-        """The judged file of a kind of split: by parser, and by judge for the model parser."""
-        if self.parser(kind) == "rule":
-            return f"judge_results_{kind.tag}_rule.jsonl"
-        return f"judge_results_{kind.tag}_model_judge_{self.judge(kind).replace('/', '_')}.jsonl"
-
-    @staticmethod
-    def judged_file_parts(name: str) -> Optional[tuple[SplitKind, str, Optional[str]]]:
-        """What a judged file's name says, the inverse of `judged_file_name`: its kind,
-        parser and judge (the judge as the name spells it, ``/`` as ``_``); None for
-        another name."""
-        match = _JUDGED_FILE.match(name)
-        if match is None:
-            return None
-        kind = next(k for k in SplitKind if k.tag == match.group(1))
-        return (kind, "rule", None) if match.group(2) == "rule" else (kind, "model", match.group(3))
-
     @property
     def uses_model_judge(self) -> bool:
         """Whether scoring calls an LLM judge (an API or a local model)."""
         return "model" in (self.free_form_parser, self.multi_choice_parser) and not self.compute_score_from_judged_file
-
-
-_JUDGED_FILE = re.compile(r"^judge_results_(%s)_(?:(rule)|model_judge_(.+))\.jsonl$" % "|".join(k.tag for k in SplitKind))
-JUDGED_FILE_GLOB = "judge_results_*.jsonl"
-
-
-@dataclass(frozen=True)
-class JudgedFileName:
-    """What a judged file's name says (`JudgeSettings.judged_file_name` read back)."""
-
-    kind: SplitKind
-    parser: str  # "model" or "rule"
-    judge: Optional[str]  # the judge as the name spells it ('/' written '_'); None for the rule parser
-
-
-def parse_judged_file_name(name: str) -> Optional[JudgedFileName]:
-    """The split, parser and judge of a judged file's name; None for any other file."""
-    match = _JUDGED_FILE.match(name)
-    if not match:
-        return None
-    kind = next(k for k in SplitKind if k.tag == match.group(1))
-    return JudgedFileName(kind, "rule", None) if match.group(2) else JudgedFileName(kind, "model", match.group(3))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ from conftest import JUDGE_KEY, REPO, judge_reply, make_responses, run_module
 from fake_openai_server import FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
-from mix_eval.responses import COMPLETE, status_path, write_status
+from mix_eval.folders import status_path
+from mix_eval.responses import COMPLETE, write_status
 
 VERSION = "2024-06-01"
 MODEL = "my_model"

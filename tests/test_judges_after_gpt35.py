@@ -14,6 +14,7 @@ from conftest import JUDGE_KEY, judge_reply, make_responses, read_jsonl
 from fake_openai_server import Fault, FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
+from mix_eval.folders import CALIBRATION_FILE, judged_file_name
 from mix_eval.llm.known_judges import KNOWN_JUDGES, known_judge
 from mix_eval.llm.pricing import price_for
 from mix_eval.settings import JudgeSettings
@@ -29,7 +30,7 @@ def compute(root: Path, server: FakeOpenAIServer, *extra: str, benchmark: str = 
 
 
 def judged(root: Path, judge: str, model: str = "m", kind: SplitKind = SplitKind.FREE_FORM) -> Path:
-    name = JudgeSettings(freeform_judge=judge, multichoice_judge=judge).judged_file_name(kind)
+    name = judged_file_name(JudgeSettings(freeform_judge=judge, multichoice_judge=judge), kind)
     return root / model / "mixeval_hard" / VERSION / name
 
 
@@ -246,7 +247,7 @@ def test_a_calibration_is_matched_at_its_reasoning_effort(tmp_path, monkeypatch)
     monkeypatch.setenv("MIX_EVAL_CACHE", str(tmp_path))
     judges = {kind: "gpt-5-mini" for kind in SplitKind}
     assert record.default_dir(judges).name == "gpt-5-mini" and record.default_dir(judges, "high").name == "gpt-5-mini@high"
-    path = record.default_dir(judges, "high") / record.CALIBRATION_FILE
+    path = record.default_dir(judges, "high") / CALIBRATION_FILE
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"judge": "gpt-5-mini", "judges": {k.label: "gpt-5-mini" for k in SplitKind},
                                 "created": "2026-12-06T00:00:00+00:00", "mean_delta": {"MixEval": 1.5},

@@ -18,7 +18,8 @@ import mix_eval
 from mix_eval import manifest
 from mix_eval.compute_metrics import main as compute_main
 from mix_eval.data import VERSION_FINGERPRINTS
-from mix_eval.manifest import MANIFEST_FILE, checkpoint_revision, endpoint_host
+from mix_eval.folders import MANIFEST_FILE
+from mix_eval.manifest import checkpoint_revision, endpoint_host
 from mix_eval.settings import DataSettings, JudgeSettings, ScoringSettings
 from mix_eval.utils.tiny_checkpoint import CHAT_TEMPLATE
 

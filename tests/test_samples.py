@@ -17,6 +17,7 @@ from conftest import JUDGE_KEY, between, judge_reply, make_responses, read_jsonl
 from fake_openai_server import Fault, FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
+from mix_eval.folders import judged_file_name
 from mix_eval.reporting.collect import collect
 from mix_eval.reporting.samples import BLOCKED_ITEM, JUDGES_DISAGREE, RANDOM_VERDICT, explorer_data
 from mix_eval.reporting.samples_page import embed_json
@@ -78,7 +79,7 @@ def expected_items(root: Path) -> dict[str, dict]:
             responses = read_jsonl(vdir / f"{model}_{kind.split_name('mixeval_hard')}.jsonl")
             judged = {}
             for judge in (DEFAULT_JUDGE, JUDGE_B):
-                name = JudgeSettings(freeform_judge=judge, multichoice_judge=judge).judged_file_name(kind)
+                name = judged_file_name(JudgeSettings(freeform_judge=judge, multichoice_judge=judge), kind)
                 judged[judge] = {line["id"]: line for line in read_jsonl(vdir / name)}
             for line in responses:
                 key = f"{model}/mixeval_hard/{VERSION}/{kind.tag}/{line['id']}"
@@ -314,7 +315,7 @@ def test_random_and_blocked_verdicts_are_read_from_the_journal(tmp_path, judge_e
                          "--free_form_parser", "rule", "--multi_choice_parser", "rule"]) == 0
     rule = {line["id"]: line["eval_result"] for line in read_jsonl(vdir / "judge_results_ff_rule.jsonl")}
     model = {line["id"]: line["judge_score"] for line in
-             read_jsonl(vdir / JudgeSettings().judged_file_name(SplitKind.FREE_FORM))}
+             read_jsonl(vdir / judged_file_name(JudgeSettings(), SplitKind.FREE_FORM))}
     differ = {i for i in rule if float(rule[i]) != float(model[i])}
     assert {i for i, bits in flags().items() if bits & JUDGES_DISAGREE} == differ
 

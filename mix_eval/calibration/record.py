@@ -17,7 +17,6 @@ report finds it for a run judged by the same judge(s).
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +24,12 @@ from typing import Any, Mapping, Optional
 
 from mix_eval.calibration.references import REFERENCE_BENCHMARK, REFERENCE_MODELS, REFERENCE_VERSION
 from mix_eval.errors import MixEvalError
+from mix_eval.folders import CALIBRATION_FILE, judge_in_file_name, read_json
 from mix_eval.leaderboard import COLUMNS, OVERALL_COLUMN, SOURCE, load_table, percent
 from mix_eval.settings import DEFAULT_JUDGE
 from mix_eval.splits import SplitKind
 from mix_eval.utils.cache import cache_dir
 
-CALIBRATION_FILE = "calibration.json"
 CACHE_FOLDER = "calibration"  # under the user's cache: one folder per judge
 
 
@@ -137,16 +136,15 @@ class Calibration:
         effort where both say one."""
         same_effort = all(self.efforts.get(kind.label) in (None, effort)
                           for kind, effort in (efforts or {}).items() if effort is not None)
-        return same_effort and all(str(self.judges.get(kind.label)).replace("/", "_") == judges[kind].replace("/", "_")
-                                   for kind in SplitKind)
+        return same_effort and all(
+            judge_in_file_name(str(self.judges.get(kind.label))) == judge_in_file_name(judges[kind]) for kind in SplitKind)
 
 
 def load(path: str | Path) -> Calibration:
     """A ``calibration.json``, checked enough to be shown."""
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            raw = json.load(f)
+        raw = read_json(path)
         judges = {str(k): str(v) for k, v in raw["judges"].items()}
         mean = {str(k): float(v) for k, v in raw["mean_delta"].items()}
         efforts = {str(k): (str(v) if v is not None else None) for k, v in (raw.get("reasoning_effort") or {}).items()}

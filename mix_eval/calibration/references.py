@@ -21,14 +21,8 @@ from typing import Any, Iterable, Optional
 
 from mix_eval.data import PACKAGE_DATA, Split, load_split, splits_for
 from mix_eval.errors import MixEvalError
-from mix_eval.responses import (
-    COMPLETE,
-    model_version_dir,
-    response_line,
-    response_path,
-    status_path,
-    write_status,
-)
+from mix_eval.folders import model_version_dir, response_path, status_path
+from mix_eval.responses import COMPLETE, response_line, write_status
 from mix_eval.settings import DataSettings, ModelSettings, OutputSettings, RunSettings
 from mix_eval.utils.files import write_json_atomic, write_text_atomic
 

@@ -15,7 +15,6 @@ so a rerun makes no judge call. ``calibration.json`` is written last.
 """
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,15 +30,20 @@ from mix_eval.calibration.references import (
 )
 from mix_eval.data import BENCHMARKS, PACKAGE_DATA
 from mix_eval.errors import MixEvalError
+from mix_eval.folders import (
+    CALIBRATION_FILE,
+    JUDGE_REPORT_FILE,
+    SCORE_FILE,
+    model_version_dir,
+    read_json,
+    response_path,
+    write_json,
+)
 from mix_eval.judges.factory import check_judge_config
-from mix_eval.judges.runner import JUDGE_REPORT_FILE
-from mix_eval.responses import model_version_dir, response_path
 from mix_eval.scoring.inputs import read_response_file
 from mix_eval.scoring.run import score
-from mix_eval.scoring.scores import SCORE_FILE
 from mix_eval.settings import CalibrationSettings, DataSettings, ScoringSettings
 from mix_eval.splits import SplitKind
-from mix_eval.utils.files import write_json_atomic
 
 logger = logging.getLogger("mix_eval")
 
@@ -76,8 +80,7 @@ def calibrate(settings: CalibrationSettings, *, progress: bool = True,
               for model in REFERENCE_MODELS}
     made = record.build(judges, scores, datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         _efforts(root))
-    path = root / record.CALIBRATION_FILE
-    write_json_atomic(path, made)
+    path = write_json(root / CALIBRATION_FILE, made)
     echo(f"{record.judge_label(judges)} against the leaderboard (× 100; delta = judge − leaderboard):")
     echo(record.format_table(made))
     echo(f"Saved {path}; the report of a run judged by {record.judge_label(judges)} shows this shift beside its rank "
@@ -89,8 +92,7 @@ def _efforts(root: Path) -> dict[SplitKind, Optional[str]]:
     """Each split's reasoning effort, as the first reference model's judge_report.json says."""
     path = model_version_dir(root, next(iter(REFERENCE_MODELS)), REFERENCE_BENCHMARK, REFERENCE_VERSION)
     try:
-        with open(path / JUDGE_REPORT_FILE, encoding="utf-8") as f:
-            report = json.load(f)
+        report = read_json(path / JUDGE_REPORT_FILE)
     except (OSError, ValueError):
         return {}
     return {kind: (report.get(kind.label) or {}).get("reasoning_effort") for kind in SplitKind}
@@ -99,8 +101,7 @@ def _efforts(root: Path) -> dict[SplitKind, Optional[str]]:
 def _scores(root: Path, model: str, benchmark: str) -> dict[str, float]:
     path = model_version_dir(root, model, benchmark, REFERENCE_VERSION) / SCORE_FILE
     try:
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        return read_json(path)
     except (OSError, ValueError) as e:
         raise MixEvalError(f"{path}: no score of {model} on {benchmark} after scoring ({e}); see the messages "
                            "above") from None

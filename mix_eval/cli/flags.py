@@ -10,6 +10,7 @@ import argparse
 import re
 from typing import Any, Callable, Collection, TypeVar
 
+from mix_eval.folders import AGREEMENT_FILE, CALIBRATION_FILE, JUDGE_REPORT_FILE, SCORE_FILE
 from mix_eval.settings import (
     BACKENDS,
     JUDGE_MODES,
@@ -185,7 +186,7 @@ def add_judge_flags(p: argparse.ArgumentParser, *, leave_out: Collection[str] = 
                         "a rerun resumes the batches it submitted).")
     g.add_argument("--judge_price", type=price_pair, default=d.judge_price, metavar="INPUT,OUTPUT",
                    help="Live price of the judge in dollars per million input and output tokens, for the cost "
-                        "in judge_report.json (default: the known judges' list prices, README: Judging after "
+                        f"in {JUDGE_REPORT_FILE} (default: the known judges' list prices, README: Judging after "
                         "GPT-3.5; batch mode halves it).")
     g.add_argument("--judge_reasoning_effort", type=str, default=d.judge_reasoning_effort,
                    choices=list(REASONING_EFFORTS),
@@ -194,7 +195,7 @@ def add_judge_flags(p: argparse.ArgumentParser, *, leave_out: Collection[str] = 
                         "are not reused.")
     g.add_argument("--judge_revision", type=str, default=d.judge_revision,
                    help="A local judge (--judge_model_id): the Hub revision (commit) to load, recorded in "
-                        "judge_report.json.")
+                        f"{JUDGE_REPORT_FILE}.")
 
 
 def add_report_flags(p: argparse.ArgumentParser) -> None:
@@ -210,7 +211,7 @@ def add_report_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--version", type=str, default=None,
                    help="Only this benchmark version, e.g. 2024-06-01 (default: every version found).")
     g.add_argument("--calibration", type=str, default=ReportSettings.calibration, metavar="CALIBRATION_JSON",
-                   help="A calibration.json (python -m mix_eval.calibrate) whose shift to show beside the rank of "
+                   help=f"A {CALIBRATION_FILE} (python -m mix_eval.calibrate) whose shift to show beside the rank of "
                         "runs judged by its judge (default: the one kept in the user's cache for that judge).")
 
 
@@ -218,7 +219,7 @@ def add_compare_judges_flags(p: argparse.ArgumentParser) -> None:
     """`mix_eval.compare_judges`: which judged files of which two judges to set side by side."""
     g = p.add_argument_group("what to compare")
     g.add_argument("--model_response_dir", type=str, default=ScoringSettings.model_response_dir,
-                   help="Folder of model folders (judge_agreement.json is written there).")
+                   help=f"Folder of model folders ({AGREEMENT_FILE} is written there).")
     g.add_argument("--benchmark", type=str, required=True, choices=list(BENCHMARKS), help="Benchmark judged.")
     g.add_argument("--version", type=str, required=True, help="Benchmark version, e.g. 2024-06-01.")
     g.add_argument("--judges", nargs=2, required=True, metavar=("BASELINE", "OTHER"),
@@ -235,7 +236,7 @@ def add_bundle_flags(p: argparse.ArgumentParser) -> None:
     g.add_argument("--out", type=str, default=None, metavar="ARCHIVE",
                    help="Write the bundle of the chosen folders to this file (e.g. run.tar.gz).")
     g.add_argument("--verify", type=str, default=None, metavar="ARCHIVE",
-                   help="Check a bundle: rescore its judged files, compare every score.json, check completeness.")
+                   help=f"Check a bundle: rescore its judged files, compare every {SCORE_FILE}, check completeness.")
 
 
 def add_verbose_flag(p: argparse.ArgumentParser) -> None:

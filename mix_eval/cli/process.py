@@ -13,10 +13,10 @@ import logging
 import os
 import signal
 import sys
-import time
 from typing import Callable, NoReturn, Optional
 
 from mix_eval.errors import MixEvalError
+from mix_eval.folders import append_error_log
 from mix_eval.utils.interrupt import STOP, graceful_interrupts
 
 # Write errors that mean "no room": disk full, file too large, quota exceeded.
@@ -29,9 +29,7 @@ def log_error(message: str, output_dir: Optional[str]) -> None:
     if output_dir is None:
         return
     try:
-        os.makedirs(output_dir, exist_ok=True)
-        with open(os.path.join(output_dir, "error.log"), "a", encoding="utf-8") as f:
-            f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
+        append_error_log(output_dir, message)
     except OSError:
         pass
 

@@ -28,6 +28,7 @@ from collections import Counter
 from typing import Any, Callable, Optional
 
 from mix_eval.errors import MixEvalError
+from mix_eval.folders import JUDGE_REPORT_FILE, SCORE_FILE
 from mix_eval.judges.request import STYLE_REFUSAL_CODES, JudgeRequest
 from mix_eval.judges.retired import retired_error
 from mix_eval.judges.runner import BLOCKED, ERROR, OK, JudgeRefusedError
@@ -202,8 +203,8 @@ class ApiJudge:
                 old = self.request
                 self.request = old.other_style()
                 logger.warning("the judge %s refused the %s request style (server said: %s); asking it in the "
-                               "%s style, which is recorded in judge_report.json", self.name, old.style, e,
-                               self.request.style)
+                               "%s style, which is recorded in %s", self.name, old.style, e,
+                               self.request.style, JUDGE_REPORT_FILE)
                 pending = [(k, m) for k, m in pending if k not in done]
                 continue
             except APIConfigError as e:
@@ -225,7 +226,7 @@ class ApiJudge:
         return JudgeRefusedError(
             f"the judge {self.name} at {self.client.base_url} refused {where} request(s) of round {round_no} "
             f"(HTTP {sample.status_code}{' ' + sample.code if sample.code else ''}); the server said: "
-            f"\"{reason}\". {refusal_advice(sample, self.request)} Nothing was scored and no score.json written; "
+            f"\"{reason}\". {refusal_advice(sample, self.request)} Nothing was scored and no {SCORE_FILE} written; "
             "the judgments received so far are saved."
         )
 

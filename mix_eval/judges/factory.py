@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mix_eval.errors import MixEvalError
+from mix_eval.folders import batch_journal_path
 from mix_eval.settings import JudgeSettings
 from mix_eval.splits import SplitKind
 
@@ -99,18 +100,13 @@ class JudgeFactory:
                 if self.settings.judge_mode == "batch":
                     from mix_eval.judges.batch_judge import BatchJudge
 
-                    self._backends[name] = BatchJudge(config, self.batch_journal(name), request,
+                    self._backends[name] = BatchJudge(config, batch_journal_path(self.run_dir, name), request,
                                                       progress=self.progress)
                 else:
                     from mix_eval.judges.api import ApiJudge
 
                     self._backends[name] = ApiJudge(config, request=request, progress=self.progress)
         return self._backends[name]
-
-    def batch_journal(self, judge: str) -> Path:
-        """Batch mode: the journal of the batches of ``judge`` (in the run's folder, as a
-        batch carries the requests of every model of the run)."""
-        return self.run_dir / f".batch_journal_{judge.replace('/', '_')}.jsonl"
 
     def close(self) -> None:
         for backend in self._backends.values():

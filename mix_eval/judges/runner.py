@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
 
 from mix_eval.errors import MixEvalError
+from mix_eval.folders import SCORE_FILE
 from mix_eval.llm.pricing import Price, cost_usd
 from mix_eval.judges.protocol import (
     judge_messages,
@@ -69,14 +70,6 @@ class JudgeRefusedError(MixEvalError):
     judge that cannot take the requests, not a few blocked items. Nothing is scored."""
 
 
-JUDGE_REPORT_FILE = "judge_report.json"  # beside score.json: what judging took, and how reliable it was
-
-
-def journal_path(judged_file: Path) -> Path:
-    """The journal of a judged file's replies, beside it: ``.journal_<judged file stem>.jsonl``."""
-    return judged_file.parent / f".journal_{judged_file.stem}.jsonl"
-
-
 def journal_entries(path: Path) -> Optional[dict[str, list[dict[str, Any]]]]:
     """id -> its journal entries in file order, read without touching the file (a reader
     that is not the judging run: no torn tail is cut); None when there is no journal."""
@@ -109,6 +102,10 @@ class JudgeBackend(Protocol):
         *,
         round_no: int = 1,
     ) -> None: ...
+
+
+# judge_report.json's counts of a split, in their order
+REPORT_COUNTS = ("judge", "items", "judge_calls", "reused", "rounds", "blocked", "random_fallback", "invalid_replies")
 
 
 @dataclass
@@ -168,11 +165,15 @@ class JudgeReport:
         return round(sum(cost_usd(p, c, self.price, batch=mode == "batch") for mode, (p, c) in self.tokens.items()),
                      10)
 
+    def counts(self) -> dict[str, Any]:
+        """The split by its judged-file tag (``ff``, ``mp``) and the counts: all that a derived
+        folder's judge_report.json holds (no call was made for it; a count its source cannot
+        tell is None)."""
+        return {"split": self.split.tag, **{name: getattr(self, name) for name in REPORT_COUNTS}}
+
     def as_dict(self) -> dict[str, Any]:
-        """As judge_report.json holds it: the split by its judged-file tag (``ff``, ``mp``)."""
-        counts = {name: getattr(self, name) for name in (
-            "judge", "items", "judge_calls", "reused", "rounds", "blocked", "random_fallback", "invalid_replies")}
-        return {"split": self.split.tag, **counts, "judge_mode": self.judge_mode,
+        """As judge_report.json holds it: the counts, then the mode, tokens, cost and request."""
+        return {**self.counts(), "judge_mode": self.judge_mode,
                 "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
                 "cost_usd": self.cost_usd, **self.request,
                 "first_call": self.calls[0] if self.calls else None,
@@ -465,7 +466,7 @@ def _check_refusals(judge: str, kind: SplitKind, round_no: int, to_ask: list[tup
     raise JudgeRefusedError(
         f"the judge {judge} refused {len(refused)} of the {len(to_ask)} {kind.problem_type} request(s) of round "
         f"{round_no} (HTTP 400); the server said: \"{reasons.most_common(1)[0][0]}\". Nothing was scored and no "
-        "score.json written; the judgments received so far are saved. Check that this model can serve as a "
+        f"{SCORE_FILE} written; the judgments received so far are saved. Check that this model can serve as a "
         "judge (README: Judging after GPT-3.5)."
     )
 

@@ -16,13 +16,11 @@ from pathlib import Path
 from typing import Any, Callable
 
 from mix_eval.errors import MixEvalError
+from mix_eval.folders import REPORT_HTML_FILE, REPORT_MARKDOWN_FILE, SAMPLES_FILE
 from mix_eval.settings import ReportSettings
 from mix_eval.utils.files import write_text_atomic
 
 logger = logging.getLogger("mix_eval")
-
-HTML_FILE = "report.html"
-MARKDOWN_FILE = "report.md"
 
 
 @dataclass
@@ -38,12 +36,12 @@ def write_report(settings: ReportSettings) -> ReportFiles:
     (atomically), of the same scored folders."""
     from mix_eval.reporting import content, html, markdown
     from mix_eval.reporting.collect import collect
-    from mix_eval.reporting.samples import SAMPLES_FILE, write_samples
+    from mix_eval.reporting.samples import write_samples
 
     runs = collect(settings)
     view = content.build(runs, str(Path(settings.model_response_dir)))
     root = Path(settings.model_response_dir)
-    files = ReportFiles(root / HTML_FILE, root / MARKDOWN_FILE, root / SAMPLES_FILE, len(runs))
+    files = ReportFiles(root / REPORT_HTML_FILE, root / REPORT_MARKDOWN_FILE, root / SAMPLES_FILE, len(runs))
     write_text_atomic(files.html, html.render(view))
     write_text_atomic(files.markdown, markdown.render(view))
     write_samples(runs, root)

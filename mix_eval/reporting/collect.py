@@ -24,13 +24,22 @@ from typing import Any, Optional
 from mix_eval.calibration.record import Calibration, find as find_calibration, load as load_calibration
 from mix_eval.data import BENCHMARKS, KNOWN_VERSIONS, PACKAGE_DATA, split_file, splits_for
 from mix_eval.errors import MixEvalError
+from mix_eval.folders import (
+    DERIVED_FROM_FILE,
+    INTERVALS_FILE,
+    JUDGE_REPORT_FILE,
+    SCORE_FILE,
+    judge_in_file_name,
+    judged_files,
+    model_version_dir,
+    read_json,
+    response_path,
+    status_path,
+)
 from mix_eval.prompts.evaluation_prompts import FIVE_SHOT_PREFIX_FREEFORM, FIVE_SHOT_PREFIX_MULTIPLECHOICE
-from mix_eval.judges.runner import JUDGE_REPORT_FILE
-from mix_eval.responses import DERIVED_FROM, read_status, response_path, status_path
+from mix_eval.responses import read_status
 from mix_eval.scoring.aggregate import OVERALL
-from mix_eval.scoring.intervals import INTERVALS_FILE
-from mix_eval.scoring.scores import SCORE_FILE
-from mix_eval.settings import DEFAULT_JUDGE, JUDGED_FILE_GLOB, ReportSettings, parse_judged_file_name
+from mix_eval.settings import DEFAULT_JUDGE, ReportSettings
 from mix_eval.splits import SplitKind
 
 logger = logging.getLogger(__name__)
@@ -111,19 +120,14 @@ def _utc(path: Path) -> str:
     return stamp.strftime("%Y-%m-%d %H:%M UTC")
 
 
-def _read_json(path: Path) -> Any:
-    with open(path, encoding="utf-8") as f:
-        return json.load(f)
-
-
 def read_scores(path: Path) -> dict[str, float]:
     """A per-model ``score.json``: ``{"overall": x, "<benchmark>": y, ...}``, checked."""
     try:
-        raw = _read_json(path)
+        raw = read_json(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         raise MixEvalError(f"{path}: not a readable score file ({e}); rescore with compute_metrics") from None
     if not isinstance(raw, dict) or not isinstance(raw.get(OVERALL), (int, float)):
-        raise MixEvalError(f"{path}: not a model's score.json (no numeric \"overall\"); rescore with compute_metrics")
+        raise MixEvalError(f"{path}: not a model's {SCORE_FILE} (no numeric \"overall\"); rescore with compute_metrics")
     bad = [k for k, v in raw.items() if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)]
     if bad:
         raise MixEvalError(f"{path}: the score of {bad[0]!r} is not a number; rescore with compute_metrics")
@@ -134,7 +138,7 @@ def _optional_json(path: Path, notes: list[str]) -> Optional[Any]:
     if not path.is_file():
         return None
     try:
-        return _read_json(path)
+        return read_json(path)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
         logger.warning("%s: unreadable (%s); the report leaves it out", path, e)
         notes.append(f"{path.name} could not be read ({e})")
@@ -169,7 +173,7 @@ def _benchmark_size(version: str, benchmark: str, kind: SplitKind) -> Optional[i
         return None
     split = next(s for s in splits_for(benchmark) if s.kind is kind)
     try:
-        return len(_read_json(split_file(PACKAGE_DATA, version, split)))
+        return len(read_json(split_file(PACKAGE_DATA, version, split)))
     except (OSError, ValueError):
         return None
 
@@ -182,9 +186,8 @@ def _read_judging(run: ScoredRun) -> None:
     for kind in SplitKind:
         judging = SplitJudging(kind, expected=_benchmark_size(run.version, run.benchmark, kind))
         candidates = []
-        for path in run.vdir.glob(JUDGED_FILE_GLOB):
-            parts = parse_judged_file_name(path.name)
-            if parts is not None and parts.kind is kind:
+        for path, parts in judged_files(run.vdir):
+            if parts.kind is kind:
                 candidates.append((path.stat().st_mtime, path, parts))
         if candidates:
             _, path, parts = max(candidates, key=lambda c: (c[0], c[1].name))
@@ -193,7 +196,7 @@ def _read_judging(run: ScoredRun) -> None:
             if parts.parser == "model":
                 judging.judge = parts.judge
                 entry = report.get(kind.label)
-                if isinstance(entry, dict) and str(entry.get("judge", "")).replace("/", "_") == parts.judge:
+                if isinstance(entry, dict) and judge_in_file_name(str(entry.get("judge", ""))) == parts.judge:
                     judging.judge = str(entry["judge"])
                     judging.report = entry
         run.splits.append(judging)
@@ -247,7 +250,7 @@ def model_kind(run: ScoredRun) -> Optional[str]:
 
 
 def _read_derived(run: ScoredRun) -> None:
-    raw = _optional_json(run.vdir / DERIVED_FROM, run.notes)
+    raw = _optional_json(run.vdir / DERIVED_FROM_FILE, run.notes)
     if raw is not None:
         run.derived_from = raw if isinstance(raw, dict) else {}
 
@@ -268,7 +271,7 @@ def read_run(root: Path, model: str, benchmark: str, version: str,
              calibration: Optional[str] = None) -> ScoredRun:
     """Everything the report shows about one scored folder (``calibration``: a
     ``calibration.json`` to use for a run judged by its judge, before the cache's)."""
-    vdir = root / model / benchmark / version
+    vdir = model_version_dir(root, model, benchmark, version)
     score_file = vdir / SCORE_FILE
     run = ScoredRun(model, benchmark, version, vdir, read_scores(score_file), _utc(score_file))
     _read_intervals(run)
@@ -311,7 +314,7 @@ def collect(settings: ReportSettings) -> list[ScoredRun]:
     if not runs:
         what = " ".join(x for x in (settings.benchmark, settings.version) if x)
         raise MixEvalError(
-            f"no score.json{' of ' + what if what else ''} under {root}/<model>/<benchmark>/<version>/: score the "
+            f"no {SCORE_FILE}{' of ' + what if what else ''} under {root}/<model>/<benchmark>/<version>/: score the "
             "responses first (python -m mix_eval.compute_metrics), or check --model_response_dir, --benchmark, "
             "--version and --models_to_eval"
         )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from mix_eval.calibration.record import judge_label
+from mix_eval.folders import SCORE_FILE
 from mix_eval.leaderboard import SOURCE
 from mix_eval.reporting.collect import ScoredRun, is_default_judge
 from mix_eval.reporting.compare import (
@@ -20,13 +21,12 @@ from mix_eval.reporting.compare import (
     shared_columns,
     tables_for,
 )
-from mix_eval.reporting.samples import SAMPLES_FILE  # noqa: F401 - the renderers' link
 from mix_eval.reporting.svg import Bar
 
 VERSION_NOTE = ("The benchmark version is shown, not flagged: the leaderboard's site says most of its models were "
                 "tested on 2024-06-01 and that later versions' scores are aggregated into the same table, as they "
                 "vary little between versions.")
-SCALE_NOTE = "Scores are score.json's × 100 (the leaderboard's scale)."
+SCALE_NOTE = f"Scores are {SCORE_FILE}'s × 100 (the leaderboard's scale)."
 # The page's fixed wording, which both renderers use
 TITLE = "Where does the model stand? MixEval report"
 NOT_COMPARABLE = "Not like for like with the leaderboard:"

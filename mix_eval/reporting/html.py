@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from html import escape
 
+from mix_eval.folders import SAMPLES_FILE
 from mix_eval.reporting.content import (
     CALIBRATION_HEADING,
     CHART_HEADING,
@@ -18,7 +19,6 @@ from mix_eval.reporting.content import (
     JUDGE_HEADING,
     NOT_COMPARABLE,
     NOT_COMPARABLE_TAIL,
-    SAMPLES_FILE,
     SAMPLES_LINK,
     SCORES_HEADING,
     TITLE,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from mix_eval.folders import SAMPLES_FILE
 from mix_eval.reporting.content import (
     CALIBRATION_HEADING,
     CHART_HEADING,
@@ -13,7 +14,6 @@ from mix_eval.reporting.content import (
     JUDGE_HEADING,
     NOT_COMPARABLE,
     NOT_COMPARABLE_TAIL,
-    SAMPLES_FILE,
     SAMPLES_LINK,
     SCORES_HEADING,
     TITLE,

@@ -24,20 +24,25 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 from mix_eval.data import splits_for
+from mix_eval.folders import (
+    SAMPLES_FILE,
+    JudgedFileName,
+    journal_path,
+    judge_in_file_name,
+    judged_files as named_judged_files,
+    response_path,
+)
 from mix_eval.judges.protocol import verdict
-from mix_eval.judges.runner import BLOCKED, OK, RETRACTED, journal_entries, journal_path
+from mix_eval.judges.runner import BLOCKED, OK, RETRACTED, journal_entries
 from mix_eval.records.jsonl import Mode, first_of_each_id, read_jsonl
 from mix_eval.records.schema import judged_line_problem, response_line_problem
 from mix_eval.reporting.collect import ScoredRun
-from mix_eval.responses import response_path
 from mix_eval.scoring.aggregate import item_scores
-from mix_eval.settings import JUDGED_FILE_GLOB, JudgedFileName, parse_judged_file_name
 from mix_eval.splits import SplitKind
 from mix_eval.utils.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 
-SAMPLES_FILE = "samples.html"
 RULE = "rule"  # the rule parsers, listed among the judges under this name
 
 # Flags of an item and of a verdict (bits).
@@ -124,12 +129,7 @@ class SplitItems:
 
 def judged_files(vdir: Path) -> list[JudgedFile]:
     """The judged files of a folder, by name (every judge and parser that scored it)."""
-    found = []
-    for path in sorted(vdir.glob(JUDGED_FILE_GLOB)):
-        name = parse_judged_file_name(path.name)
-        if name is not None and path.is_file():
-            found.append(JudgedFile(path, name))
-    return found
+    return [JudgedFile(path, name) for path, name in named_judged_files(vdir)]
 
 
 def _read_lines(path: Path, check: Callable[[Any], Optional[str]], notes: list[str]) -> list[dict[str, Any]]:
@@ -222,7 +222,7 @@ def scored_judge(run: ScoredRun, kind: SplitKind) -> Optional[str]:
     judging = next((s for s in run.splits if s.kind is kind), None)
     if judging is None or judging.parser is None:
         return None
-    return RULE if judging.parser == RULE else str(judging.judge).replace("/", "_")
+    return RULE if judging.parser == RULE else judge_in_file_name(str(judging.judge))
 
 
 def explorer_data(runs: list[ScoredRun], root: str) -> dict[str, Any]:

@@ -16,6 +16,8 @@ import hashlib
 import json
 from typing import Any
 
+from mix_eval.folders import REPORT_HTML_FILE, SAMPLES_FILE, SCORE_FILE
+
 TITLE = "MixEval answers explorer"
 DATA_ID = "explorer-data"
 
@@ -82,7 +84,7 @@ ol.options li.gold { background: #dafbe1; font-weight: 600; }
 
 BODY = """
 <header>
-<h1>{title}</h1> <span class="muted" id="where"></span> · <a href="report.html">report</a>
+<h1>{title}</h1> <span class="muted" id="where"></span> · <a href="{report}">report</a>
 <div class="bar" id="filters">
 <label>model <select id="f-model"></select></label>
 <label>benchmark <select id="f-benchmark"></select></label>
@@ -114,7 +116,7 @@ BODY = """
 <main>
 <div id="list"><div id="rows"></div></div>
 <article id="detail"><p class="muted">Pick an item in the list, or open a link to one
-(samples.html#model/benchmark/version/ff-or-mp/id).</p></article>
+({samples}#model/benchmark/version/ff-or-mp/id).</p></article>
 </main>
 """
 
@@ -325,7 +327,7 @@ function verdictsOf(i) {
     else if (answer !== null && rule) said = " \u00b7 read " + answer;
     const head = el("div", null, el("span", { class: "badge " + o }, o === "partly" ? "partly right" : o), " ",
                     el("strong", null, rule ? "rule parser" : name),
-                    v[V.judge] === RUNS[it[F.run]].scored[it[F.split]] ? " (score.json's)" : "",
+                    v[V.judge] === RUNS[it[F.run]].scored[it[F.split]] ? " (__SCORE_FILE__'s)" : "",
                     " \u00b7 score " + v[V.score] + said);
     const box = el("div", { class: "verdict" + (v[V.judge] === chosen ? " chosen" : ""), data: { judge: name } }, head);
     if (v[V.flags] & RANDOM) box.appendChild(el("div", { class: "notice" },
@@ -417,7 +419,7 @@ fill("f-version", [["", "all"]].concat(uniq(RUNS.map((r) => r.version)).map((v) 
 fill("f-split", [["", "both"]].concat(SPLITS.map((s, k) => [k, s.label])));
 const tasks = uniq(ITEMS.map((it) => str(it[F.benchmark_name])));
 fill("f-task", [["-1", "all"]].concat(tasks.map((t) => [S.indexOf(t), t])));
-fill("f-judge", [["-1", "score.json's judge"]].concat(JUDGES.map((j, k) => [k, j === D.rule ? "rule parser" : j])));
+fill("f-judge", [["-1", "__SCORE_FILE__'s judge"]].concat(JUDGES.map((j, k) => [k, j === D.rule ? "rule parser" : j])));
 fill("c-a", [["", "\u2013"]].concat(models.map((m) => [m, m])));
 fill("c-b", [["", "\u2013"]].concat(models.map((m) => [m, m])));
 fill("c-pair", PAIRS);
@@ -467,7 +469,7 @@ apply();
 fromHash();
 document.body.dataset.ready = "1";
 })();
-"""
+""".replace("__SCORE_FILE__", SCORE_FILE)
 
 
 def embed_json(data: Any) -> str:
@@ -499,7 +501,7 @@ def render(data: dict[str, Any]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n',
         f"<title>{TITLE}</title>\n",
         f"<style>{CSS}</style></head><body>",
-        BODY.replace("{title}", TITLE),
+        BODY.replace("{title}", TITLE).replace("{report}", REPORT_HTML_FILE).replace("{samples}", SAMPLES_FILE),
         f'<script type="application/json" id="{DATA_ID}">{embed_json(data)}</script>\n',
         f"<script>{SCRIPT}</script>\n",
         "</body></html>\n",

@@ -1,7 +1,7 @@
 """How far two judges of the same responses agree, and how far one moves the scores.
 
 Two judges that judged the same model folders leave their judged files side by side
-(``judge_results_{ff,mp}_model_judge_<judge>.jsonl``, named by `JudgeSettings`). This
+(``judge_results_{ff,mp}_model_judge_<judge>.jsonl``, named by `mix_eval.folders.judged_file_name`). This
 reads them, with no judge call, scores each judge's files exactly as ``score.json`` is
 scored (`mix_eval.scoring.scores`), and sets them against each other per model::
 
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Optional, Sequence
 
 from mix_eval.errors import MixEvalError
-from mix_eval.responses import model_version_dir
+from mix_eval.folders import AGREEMENT_FILE, SCORE_FILE, judged_file_name, model_version_dir, write_json
 from mix_eval.scoring.aggregate import OVERALL
 from mix_eval.scoring.inputs import model_folders, read_judged_file
 from mix_eval.scoring.intervals import paired_delta_intervals
@@ -42,14 +42,12 @@ from mix_eval.scoring.scores import item_scores, score_json
 from mix_eval.scoring.table import format_grid, format_interval
 from mix_eval.settings import JudgeSettings
 from mix_eval.splits import SplitKind
-from mix_eval.utils.files import write_json_atomic
 
-__all__ = ["AGREEMENT_FILE", "MIN_RANKED_MODELS", "judge_agreement", "write_judge_agreement",
+__all__ = ["MIN_RANKED_MODELS", "judge_agreement", "write_judge_agreement",
            "format_agreement", "cohen_kappa", "kendall_tau_b"]
 
 logger = logging.getLogger(__name__)
 
-AGREEMENT_FILE = "judge_agreement.json"
 MIN_RANKED_MODELS = 3  # a rank correlation over fewer models says nothing
 
 Judged = dict[SplitKind, list[dict[str, Any]]]
@@ -62,7 +60,7 @@ def judge_agreement(model_response_dir: str, benchmark: str, version: str, judge
     either judge's judged files)."""
     baseline, other = judges
     settings = {name: JudgeSettings(freeform_judge=name, multichoice_judge=name) for name in (baseline, other)}
-    if baseline == other or any(settings[baseline].judged_file_name(k) == settings[other].judged_file_name(k)
+    if baseline == other or any(judged_file_name(settings[baseline], k) == judged_file_name(settings[other], k)
                                 for k in SplitKind):
         raise MixEvalError(f"--judges {baseline} {other}: the two judges' judged files are the same files; "
                            "name two different judges")
@@ -89,9 +87,7 @@ def judge_agreement(model_response_dir: str, benchmark: str, version: str, judge
 
 def write_judge_agreement(model_response_dir: str, agreement: dict[str, Any]) -> Path:
     """``<model_response_dir>/judge_agreement.json``, written atomically."""
-    path = Path(model_response_dir) / AGREEMENT_FILE
-    write_json_atomic(path, agreement)
-    return path
+    return write_json(Path(model_response_dir) / AGREEMENT_FILE, agreement)
 
 
 def _judged_by_either(root: Path, models: list[str], benchmark: str, version: str,
@@ -101,7 +97,7 @@ def _judged_by_either(root: Path, models: list[str], benchmark: str, version: st
     kept = []
     for model in models:
         vdir = model_version_dir(root, model, benchmark, version)
-        if any((vdir / s.judged_file_name(kind)).exists() for s in settings for kind in SplitKind):
+        if any((vdir / judged_file_name(s, kind)).exists() for s in settings for kind in SplitKind):
             kept.append(model)
         else:
             logger.info("%s: judged by neither judge; left out", model)
@@ -116,7 +112,7 @@ class _Folder:
         self.vdir = model_version_dir(root, model, benchmark, version)
 
     def path(self, settings: JudgeSettings, kind: SplitKind) -> Path:
-        return self.vdir / settings.judged_file_name(kind)
+        return self.vdir / judged_file_name(settings, kind)
 
     def read(self, settings: JudgeSettings) -> Judged:
         judged: Judged = {}
@@ -247,7 +243,7 @@ def format_agreement(agreement: dict[str, Any]) -> str:
              str(m[ff]["items"]), f"{m[ff]['mean_abs_diff']:.3f}", f"{m[ff]['exact_agreement']:.3f}",
              str(m[mc]["items"]), f"{m[mc]['agreement']:.3f}", f"{m[mc]['kappa']:.3f}"]
             for model, m in agreement["models"].items()]
-    parts = [f"{other} against {baseline} on {agreement['benchmark']} {agreement['version']} (score.json's "
+    parts = [f"{other} against {baseline} on {agreement['benchmark']} {agreement['version']} ({SCORE_FILE}'s "
              "scale; delta = other - baseline)", format_grid(header, rows)]
     for model, m in agreement["models"].items():
         parts.append(f"{model}, per benchmark:")

@@ -19,14 +19,9 @@ from mix_eval.data import (
     splits_for,
 )
 from mix_eval.errors import MixEvalError
+from mix_eval.folders import model_version_dir, response_path, status_path
 from mix_eval.records.jsonl import Mode, read_jsonl
-from mix_eval.responses import (
-    COMPLETE,
-    model_version_dir,
-    read_status,
-    response_path,
-    status_path,
-)
+from mix_eval.responses import COMPLETE, read_status
 
 CLOSING_LINE = "Above lines are problematic directories. No lines above means all entries are valid. "
 

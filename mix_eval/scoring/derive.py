@@ -16,7 +16,6 @@ first, then each file atomically, so a crash leaves a folder still marked derive
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -32,25 +31,29 @@ from mix_eval.data import (
     splits_for,
 )
 from mix_eval.errors import MixEvalError
-from mix_eval.judges.protocol import verdict
-from mix_eval.judges.runner import JUDGE_REPORT_FILE, journal_entries, journal_path
-from mix_eval.responses import (
-    COMPLETE,
-    DERIVED_FROM,
+from mix_eval.folders import (
+    DERIVED_FROM_FILE,
+    JUDGE_REPORT_FILE,
+    LOCK_FILE,
     derived_from,
+    folder_lock,
+    journal_path,
+    judged_file_name,
     model_version_dir,
-    read_status,
-    response_line,
+    read_json_object,
     response_path,
     status_path,
-    write_status,
+    write_json,
 )
+from mix_eval.judges.protocol import verdict
+from mix_eval.judges.runner import BLOCKED, OK, JudgeReport, journal_entries
+from mix_eval.responses import COMPLETE, read_status, response_line, write_status
 from mix_eval.scoring.inputs import read_response_file
 from mix_eval.scoring.scores import model_scores, write_judged_files, write_scores
 from mix_eval.settings import ScoringSettings
 from mix_eval.splits import SplitKind
 from mix_eval.subset import Matching, item_content, match_hard_items
-from mix_eval.utils.files import FolderBusyError, exclusive_lock, write_json_atomic, write_text_atomic
+from mix_eval.utils.files import FolderBusyError, write_text_atomic
 
 logger = logging.getLogger("mix_eval")
 
@@ -113,7 +116,7 @@ def derive_hard(settings: ScoringSettings, model: str, source: Path,
     scores, intervals = model_scores(settings.judge, judged_lines)
     report = _judge_report(settings, source, matchings, judged_lines)
     try:
-        with exclusive_lock(target / ".mix_eval.lock"):
+        with folder_lock(target):
             if _separate_run(model, target):  # again, now that no run can start writing there
                 return None
             _write(settings, model, source, target, origin, lines, judged_lines, scores, intervals, report)
@@ -128,7 +131,7 @@ def _separate_run(model: str, target: Path) -> bool:
     """Whether ``target`` holds files of a MixEval-Hard run of its own (said once, at info level)."""
     if not target.is_dir() or derived_from(target) is not None:
         return False
-    if not any(p.name != ".mix_eval.lock" for p in target.iterdir()):
+    if not any(p.name != LOCK_FILE for p in target.iterdir()):
         return False
     logger.info("%s: %s holds a separate MixEval-Hard run; it is left as it is (no MixEval-Hard derived from the "
                 "MixEval run)", model, target)
@@ -197,34 +200,28 @@ def _judge_report(settings: ScoringSettings, source: Path, matchings: Mapping[Sp
 
     Blocked items and invalid replies come from the source's journal; without it, a
     count the source did not have at 0 cannot be split and is null."""
-    try:
-        source_report = json.loads((source / JUDGE_REPORT_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(source_report, dict):
-        return None
+    source_report = read_json_object(source / JUDGE_REPORT_FILE)
     report = {}
     for kind in SplitKind:
         old = source_report.get(kind.label)
         if not isinstance(old, dict) or settings.judge.parser(kind) != "model":
             continue
-        journal = journal_entries(journal_path(source / settings.judge.judged_file_name(kind)))
-        new = {"split": kind.tag, "judge": old.get("judge", settings.judge.judge(kind)),
-               "items": len(judged[kind]), "judge_calls": 0, "reused": len(judged[kind])}
+        journal = journal_entries(journal_path(source / judged_file_name(settings.judge, kind)))
+        new = JudgeReport(kind, old.get("judge", settings.judge.judge(kind)), items=len(judged[kind]), judge_calls=0,
+                          reused=len(judged[kind]))
         if journal is None:
-            new["rounds"] = old.get("rounds")
-            new["blocked"] = 0 if old.get("blocked") == 0 else None
-            new["invalid_replies"] = 0 if old.get("invalid_replies") == 0 else None
+            new.rounds = old.get("rounds")
+            new.blocked = 0 if old.get("blocked") == 0 else None
+            new.invalid_replies = 0 if old.get("invalid_replies") == 0 else None
         else:
             entries = [journal.get(m.source_id, []) for m in matchings[kind].matches]
-            new["rounds"] = max((int(e["round"]) for es in entries for e in es), default=0)
-            new["blocked"] = sum(1 for es in entries if es and max(es, key=lambda e: int(e["round"])).get("outcome")
-                                 == "blocked")  # the item's last round decided it
-            new["invalid_replies"] = sum(1 for es in entries for e in es
-                                         if e.get("outcome") == "ok" and verdict(kind, e.get("reply")) is None)
-        new["random_fallback"] = sum(1 for line in judged[kind] if verdict(kind, line.get("judge_response")) is None)
-        report[kind.label] = {k: new[k] for k in ("split", "judge", "items", "judge_calls", "reused", "rounds",
-                                                  "blocked", "random_fallback", "invalid_replies")}
+            new.rounds = max((int(e["round"]) for es in entries for e in es), default=0)
+            new.blocked = sum(1 for es in entries if es and max(es, key=lambda e: int(e["round"])).get("outcome")
+                              == BLOCKED)  # the item's last round decided it
+            new.invalid_replies = sum(1 for es in entries for e in es
+                                      if e.get("outcome") == OK and verdict(kind, e.get("reply")) is None)
+        new.random_fallback = sum(1 for line in judged[kind] if verdict(kind, line.get("judge_response")) is None)
+        report[kind.label] = new.counts()
     return report or None
 
 
@@ -232,7 +229,7 @@ def _write(settings: ScoringSettings, model: str, source: Path, target: Path, or
            lines: Mapping[SplitKind, list[dict[str, Any]]], judged: Mapping[SplitKind, list[dict[str, Any]]],
            scores: dict[str, float], intervals: dict[str, tuple[float, float]],
            report: Optional[dict[str, Any]]) -> None:
-    write_text_atomic(target / DERIVED_FROM, json.dumps(origin, indent=4) + "\n")  # first: the folder is ours
+    write_json(target / DERIVED_FROM_FILE, origin)  # first: the folder is ours
     for source_split, hard_split in zip(splits_for(SOURCE), splits_for(HARD)):
         kind = hard_split.kind
         write_text_atomic(response_path(target, model, hard_split.name), "".join(map(response_line, lines[kind])))
@@ -241,7 +238,7 @@ def _write(settings: ScoringSettings, model: str, source: Path, target: Path, or
     write_judged_files(target, settings.judge, judged)
     write_scores(target, scores, intervals)
     if report is not None:
-        write_json_atomic(target / JUDGE_REPORT_FILE, report)
+        write_json(target / JUDGE_REPORT_FILE, report)
     elif (target / JUDGE_REPORT_FILE).exists():  # left by an earlier derivation judged otherwise
         (target / JUDGE_REPORT_FILE).unlink()
 

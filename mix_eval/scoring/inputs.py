@@ -20,13 +20,14 @@ from mix_eval.data import (
     splits_for,
 )
 from mix_eval.errors import MixEvalError, ResumeError
+from mix_eval.folders import model_version_dir, response_path, status_path
 from mix_eval.prompts.evaluation_prompts import (
     FIVE_SHOT_PREFIX_FREEFORM,
     FIVE_SHOT_PREFIX_MULTIPLECHOICE,
 )
 from mix_eval.records.jsonl import Line, Mode, first_of_each_id, read_jsonl, where
 from mix_eval.records.schema import judged_line_problem, response_line_problem
-from mix_eval.responses import check_safe_name, model_version_dir, read_status, response_path, status_path
+from mix_eval.responses import check_safe_name, read_status
 from mix_eval.settings import ScoringSettings
 from mix_eval.splits import SplitKind
 

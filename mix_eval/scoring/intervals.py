@@ -22,13 +22,12 @@ from typing import Any, Mapping, Sequence
 
 from mix_eval.scoring.aggregate import OVERALL
 
-__all__ = ["CONFIDENCE", "RESAMPLES", "SEED", "INTERVALS_FILE", "bootstrap_intervals", "paired_delta_intervals",
+__all__ = ["CONFIDENCE", "RESAMPLES", "SEED", "bootstrap_intervals", "paired_delta_intervals",
            "intervals_json"]
 
 CONFIDENCE = 0.95
 RESAMPLES = 1000
 SEED = 42
-INTERVALS_FILE = "score_intervals.json"
 
 Interval = tuple[float, float]
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import logging
 import re
 import threading
@@ -24,15 +23,17 @@ from typing import Any, Callable, Optional
 
 from mix_eval.data import splits_for
 from mix_eval.errors import MixEvalError
-from mix_eval.judges.factory import JudgeFactory, check_judge_config
-from mix_eval.judges.runner import (
+from mix_eval.folders import (
     JUDGE_REPORT_FILE,
-    JudgeReport,
+    SCORE_FILE,
+    folder_lock,
     journal_path,
-    judge_records,
-    report_dict,
-    report_lines,
+    judged_file_name,
+    model_version_dir,
+    write_json,
 )
+from mix_eval.judges.factory import JudgeFactory, check_judge_config
+from mix_eval.judges.runner import JudgeReport, judge_records, report_dict, report_lines
 from mix_eval.llm.pricing import price_for
 from mix_eval.scoring import aggregate, rules
 from mix_eval.manifest import record_scoring
@@ -45,11 +46,11 @@ from mix_eval.scoring.inputs import (
     read_judged_file,
     read_model_inputs,
 )
-from mix_eval.scoring.scores import SCORE_FILE, model_scores, write_judged_files, write_scores
+from mix_eval.scoring.scores import model_scores, write_judged_files, write_scores
 from mix_eval.scoring.table import format_table
 from mix_eval.settings import JudgeSettings, ScoringSettings
 from mix_eval.splits import SplitKind
-from mix_eval.utils.files import FolderBusyError, exclusive_lock, write_json_atomic, write_text_atomic
+from mix_eval.utils.files import FolderBusyError
 
 logger = logging.getLogger("mix_eval")
 
@@ -69,7 +70,7 @@ def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: SplitKind,
                 judges: JudgeFactory) -> tuple[list[dict[str, Any]], Optional[JudgeReport]]:
     """Judge one split's responses (or read its judged file). Only the journal is written."""
     parser = judge.parser(kind)
-    judged_path = inputs.vdir / judge.judged_file_name(kind)
+    judged_path = inputs.vdir / judged_file_name(judge, kind)
     if judge.compute_score_from_judged_file:
         return read_judged_file(judged_path, kind, parser), None
     records = inputs.responses[kind]
@@ -151,7 +152,7 @@ def score_model(judge: JudgeSettings, inputs: ModelInputs, judges: JudgeFactory,
         write_judged_files(inputs.vdir, judge, judged)
     write_scores(inputs.vdir, scores, intervals)
     if reports:
-        write_json_atomic(inputs.vdir / JUDGE_REPORT_FILE, report_dict({k.label: r for k, r in reports.items()}))
+        write_json(inputs.vdir / JUDGE_REPORT_FILE, report_dict({k.label: r for k, r in reports.items()}))
     return ModelScores(inputs.model, scores, reports, intervals, judged)
 
 
@@ -203,7 +204,7 @@ def _benchmark_data(settings: ScoringSettings) -> dict[SplitKind, Optional[Bench
 
 def _lock_folder(stack: contextlib.ExitStack, vdir: Path) -> None:
     try:
-        stack.enter_context(exclusive_lock(vdir / ".mix_eval.lock"))
+        stack.enter_context(folder_lock(vdir))
     except FolderBusyError as e:
         raise MixEvalError(
             f"another mix_eval run (pid {e}) is writing to {vdir}; wait for it to finish, then rerun"
@@ -212,8 +213,6 @@ def _lock_folder(stack: contextlib.ExitStack, vdir: Path) -> None:
 
 def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
                   echo: Callable[[str], Any]) -> Scores:
-    from mix_eval.responses import model_version_dir
-
     data = _benchmark_data(settings)
     benchmark, version = settings.data.benchmark, settings.data.version
     judges = JudgeFactory(settings.judge, progress=progress, run_dir=Path(settings.model_response_dir))
@@ -256,6 +255,6 @@ def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
     if not results:
         raise MixEvalError(f"no model under {settings.model_response_dir} could be scored (see the messages above)")
     run_file = Path(settings.model_response_dir) / SCORE_FILE
-    write_text_atomic(run_file, json.dumps(aggregate.score_json_for_run(results), indent=4) + "\n")
+    write_json(run_file, aggregate.score_json_for_run(results))
     echo(f"Saving the model scores to {run_file} ...")
     return results

@@ -10,13 +10,12 @@ import json
 from pathlib import Path
 from typing import Any, Mapping
 
+from mix_eval.folders import INTERVALS_FILE, SCORE_FILE, judged_file_name, write_json
 from mix_eval.scoring import aggregate
-from mix_eval.scoring.intervals import INTERVALS_FILE, Interval, bootstrap_intervals, intervals_json
+from mix_eval.scoring.intervals import Interval, bootstrap_intervals, intervals_json
 from mix_eval.settings import JudgeSettings
 from mix_eval.splits import SplitKind
 from mix_eval.utils.files import write_text_atomic
-
-SCORE_FILE = "score.json"
 
 
 ItemScores = dict[SplitKind, list[tuple[str, float]]]
@@ -44,10 +43,10 @@ def write_judged_files(vdir: Path, judge: JudgeSettings, judged: Mapping[SplitKi
     """Each split's judged lines, under the judged file name of its parser and judge."""
     for kind in SplitKind:
         text = "".join(json.dumps(line) + "\n" for line in judged[kind])
-        write_text_atomic(vdir / judge.judged_file_name(kind), text)
+        write_text_atomic(vdir / judged_file_name(judge, kind), text)
 
 
 def write_scores(vdir: Path, scores: Mapping[str, float], intervals: Mapping[str, Interval]) -> None:
     """``score.json`` and ``score_intervals.json`` beside it."""
-    write_text_atomic(vdir / SCORE_FILE, json.dumps(scores, indent=4) + "\n")
-    write_text_atomic(vdir / INTERVALS_FILE, json.dumps(intervals_json(scores, intervals), indent=4) + "\n")
+    write_json(vdir / SCORE_FILE, scores)
+    write_json(vdir / INTERVALS_FILE, intervals_json(scores, intervals))
