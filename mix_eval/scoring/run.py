@@ -25,14 +25,10 @@ from typing import Any, Callable, Optional
 from mix_eval.data import splits_for
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.factory import JudgeFactory, check_judge_config
-from mix_eval.judges.runner import (
-    JUDGE_REPORT_FILE,
-    JudgeReport,
-    journal_path,
-    judge_records,
-    report_dict,
-    report_lines,
-)
+from mix_eval.judges.journal import journal_path
+from mix_eval.judges.report import JUDGE_REPORT_FILE, JudgeReport, report_dict
+from mix_eval.judges.runner import judge_records
+from mix_eval.judges.summary import report_lines
 from mix_eval.llm.pricing import price_for
 from mix_eval.scoring import aggregate, rules
 from mix_eval.manifest import record_scoring
