@@ -6,6 +6,8 @@ error (fatal, reported with its real status), not a refusal to retry. A 400
 run as a configuration error. Any other 400 is a bad request. A 429 carries its
 retry delay in the body (``RetryInfo.retryDelay``); a 429 for a daily quota
 (``QuotaFailure`` on a ``...PerDay...`` quota) cannot be waited out: an exhausted quota.
+Vertex AI instead of a key when the environment says so (`vertex_settings`), for a
+Gemini judge and a Gemini model alike.
 """
 from __future__ import annotations
 
