@@ -135,7 +135,7 @@ class ApiJudge:
         except APIConfigError as e:
             raise retired_or(e, self.name) from None
 
-    def note(self, error: APIBadRequestError) -> None:
+    def note_refusal(self, error: APIBadRequestError) -> None:
         """Count a refusal's reason; log it the first time it is given."""
         reason = error.server_message or str(error)
         self.reasons[reason] += 1
@@ -143,7 +143,7 @@ class ApiJudge:
             logger.warning("the judge %s refused a request (HTTP %s%s): %s", self.name, error.status_code,
                            f" {error.code}" if error.code else "", reason)
 
-    def refused(self, refused: int, asked: int, round_no: int, errors: Mapping[Any, APIBadRequestError], *,
+    def refusal_error(self, refused: int, asked: int, round_no: int, errors: Mapping[Any, APIBadRequestError], *,
                 first: bool = False) -> JudgeRefusedError:
         """The error that stops a run whose judge refuses the requests."""
         reason, _ = Counter(e.server_message or str(e) for e in errors.values()).most_common(1)[0]
@@ -183,9 +183,10 @@ class _Round(RefusalRetry):
     def on_refusal(self, key: Any, error: APIBadRequestError, sent: Pass) -> None:
         if self.judge.request.can_switch_style and error.code in STYLE_REFUSAL_CODES:
             raise _StyleRefused(error.server_message or str(error))
-        self.judge.note(error)
+        self.judge.note_refusal(error)
         if sent.attempt == 1 and not sent.answered and len(sent.refused) >= min(FIRST_REQUESTS, sent.asked):
-            raise self.judge.refused(len(sent.refused), len(sent.refused), self.round_no, sent.refused, first=True)
+            raise self.judge.refusal_error(len(sent.refused), len(sent.refused), self.round_no, sent.refused,
+                                           first=True)
 
     def on_ask_again(self, why: AskAgain) -> None:
         old = self.judge.request
@@ -196,7 +197,7 @@ class _Round(RefusalRetry):
 
     def after_attempt(self, refused: Mapping[Any, APIBadRequestError], asked: int, attempt: int) -> None:
         if attempt == 1 and len(refused) * 2 > asked:
-            raise self.judge.refused(len(refused), asked, self.round_no, refused)
+            raise self.judge.refusal_error(len(refused), asked, self.round_no, refused)
 
     def hopeless(self, error: APIBadRequestError) -> bool:
         return too_long(error)  # refused the same way every time

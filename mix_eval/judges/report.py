@@ -86,4 +86,5 @@ def _tokens(value: Any) -> int:
 
 
 def report_dict(reports: Mapping[str, JudgeReport]) -> dict[str, Any]:
+    """judge_report.json's content: each split's report under its label."""
     return {name: r.as_dict() for name, r in reports.items()}

@@ -54,7 +54,8 @@ from mix_eval.utils.interrupt import STOP
 
 logger = logging.getLogger(__name__)
 
-# The file names below have their home elsewhere; they stay importable from here.
+# Beside the loop: names that modules outside judges/ import from here (their homes:
+# judges.report, judges.journal, judges.backend).
 __all__ = ["MAX_ROUNDS", "RANDOM_SEED", "judge_records", "JUDGE_REPORT_FILE", "journal_entries", "journal_path",
            "OK", "BLOCKED", "ERROR", "RETRACTED", "JudgeRefusedError", "JudgeUnavailableError"]
 
