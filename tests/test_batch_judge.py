@@ -1,13 +1,14 @@
 """Judging through the Batch API (`--judge_mode batch`) against the loopback server's
 /v1/files and /v1/batches: the same scores as live judging, one batch per round for
-every model of a run, nothing paid twice after kills at any step, expired and failed
-batches finished, Azure's routes, and tokens and cost in judge_report.json."""
+every model of a run, nothing paid twice after kills before and after every step,
+expired, failed and cancelled batches finished, rounds split into files by request
+count and size, Azure's routes, and tokens (the server's own) and cost in
+judge_report.json, live, batch and mixed."""
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import random
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,27 @@ def report(root: Path, model: str = MODELS[0]) -> dict:
 def batch_lines(server) -> list[dict]:
     """Every input line of every batch the server was asked to run."""
     return [line for b in server.batches.values() for line in b["lines"]]
+
+
+def batch_usage(server) -> tuple[int, int]:
+    """The tokens the server billed for every reply of every batch: prompt and completion,
+    summed over the output files' lines."""
+    prompt = completion = 0
+    for f in server.files.values():
+        if f["purpose"] != "batch_output":
+            continue
+        for raw in f["data"].decode().splitlines():
+            response = json.loads(raw)["response"]
+            if response and response["status_code"] == 200:
+                prompt += response["body"]["usage"]["prompt_tokens"]
+                completion += response["body"]["usage"]["completion_tokens"]
+    return prompt, completion
+
+
+def report_tokens(root: Path) -> tuple[int, int]:
+    """Prompt and completion tokens of every judge_report.json under ``root``, summed."""
+    reports = [r for path in root.rglob("judge_report.json") for r in json.loads(path.read_text()).values()]
+    return sum(r["prompt_tokens"] for r in reports), sum(r["completion_tokens"] for r in reports)
 
 
 def flaky_judge() -> callable:
@@ -129,8 +151,12 @@ def test_rounds_go_into_one_batch_each_for_every_model(tmp_path, judge_env):
         assert s.batch_creates == 2
         second = list(s.batches.values())[1]["lines"]
         assert 0 < len(second) < len(list(s.batches.values())[0]["lines"])
+        batch_tokens = batch_usage(s)
     assert report(batch)["free_form"]["rounds"] == 2
     assert outputs(batch) == outputs(live)
+    # every reply's tokens, those of the replies without a verdict too, as the server counted them
+    assert report_tokens(batch) == batch_tokens and batch_tokens[0] > 0
+    assert report_tokens(live) == batch_tokens  # the same replies bought live
 
 
 # ---------------------------------------------------------------- faults of batches
@@ -179,6 +205,69 @@ def test_expired_failed_and_refused_requests_finish_correctly(tmp_path, judge_en
     assert report(root)["free_form"]["random_fallback"] == 0
 
 
+def test_a_cancelled_batch_hands_over_its_half_and_the_rest_goes_into_a_new_batch(tmp_path, server, judge_env):
+    """A batch cancelled at the API (by its owner, say) ends with half its requests run:
+    those are judged, the other half is submitted again, once; the files and tokens are a
+    live run's."""
+    live, batch = responses(tmp_path / "live", n=4), responses(tmp_path / "batch", n=4)
+    assert compute_main(args(live, server)) == 0
+    server.reset()
+    server.push_batch_outcomes("cancelled")
+    assert compute_main(args(batch, server, "--judge_mode", "batch")) == 0
+    assert [b["status"] for b in server.batches.values()] == ["cancelled", "completed"]
+    first, second = (b["lines"] for b in server.batches.values())
+    total = 2 * 2 * 4
+    assert second == [{**x, "custom_id": f"request-{n}"} for n, x in enumerate(first[total // 2:])]
+    assert outputs(batch) == outputs(live)
+    assert report_tokens(batch) == report_tokens(live) == batch_usage(server)
+    assert all(report(batch, m)[k]["judge_calls"] == 4 for m in MODELS for k in ("free_form", "multiple_choice"))
+
+
+def test_a_round_larger_than_a_file_goes_into_several_batches_each_reply_to_its_item(tmp_path, server,
+                                                                                     judge_env, monkeypatch):
+    """The request limit of an input file lowered to 10: the 24 requests of a round go out
+    in three batches (10, 10, 4) of three files, each numbered from request-0, and every
+    reply comes back to its own item (the files of a live run)."""
+    from mix_eval.llm.batch_api import BatchAPI
+
+    original = BatchAPI.__init__
+
+    def small_files(self, *a, **k):
+        k["max_requests"] = 10
+        original(self, *a, **k)
+
+    live, batch = responses(tmp_path / "live", n=6), responses(tmp_path / "batch", n=6)
+    assert compute_main(args(live, server)) == 0
+    server.reset()
+    monkeypatch.setattr(BatchAPI, "__init__", small_files)
+    assert compute_main(args(batch, server, "--judge_mode", "batch")) == 0
+    assert server.batch_creates == 3
+    assert [[x["custom_id"] for x in b["lines"]] for b in server.batches.values()] == [
+        [f"request-{n}" for n in range(size)] for size in (10, 10, 4)]
+    assert outputs(batch) == outputs(live)
+    assert report_tokens(batch) == batch_usage(server)
+
+
+def test_batch_api_splits_a_round_at_the_size_limit(tmp_path):
+    """Input files of at most ``max_bytes``: requests of different lengths cut into files
+    by size, and every outcome handed to its own request."""
+    from mix_eval.llm.batch_api import BatchAPI, BatchRequest
+    from mix_eval.llm.config import ClientConfig
+
+    with FakeOpenAIServer(reply=lambda body: body["messages"][-1]["content"].upper()) as s:
+        api = BatchAPI(ClientConfig(api_key="k", model="m", base_url=s.base_url), tmp_path / "journal.jsonl",
+                       poll_interval=0.0, progress=False, max_bytes=400)
+        texts = [f"q{i} " * (i * 7 + 1) for i in range(8)]
+        requests = [BatchRequest(f"1:{i}", {"model": "m", "messages": [{"role": "user", "content": text}]})
+                    for i, text in enumerate(texts)]
+        got = {}
+        api.run(requests, lambda i, outcome: got.setdefault(i, outcome.result.text))
+        assert got == {i: text.upper() for i, text in enumerate(texts)}
+        sizes = [len(f["data"]) for f in s.files.values() if f["purpose"] == "batch"]
+        assert len(sizes) == s.batch_creates > 2 and max(sizes) <= 400
+        assert sum(len(b["lines"]) for b in s.batches.values()) == 8
+
+
 def test_batch_api_splits_a_round_at_the_request_limit(tmp_path):
     """More requests than one file may carry go into several batches (limit lowered)."""
     from mix_eval.llm.batch_api import BatchAPI, BatchRequest
@@ -200,27 +289,25 @@ def test_batch_api_splits_a_round_at_the_request_limit(tmp_path):
 # ---------------------------------------------------------------- kills
 
 
-def kill_points(rng: random.Random) -> list[tuple[str, str, int]]:
-    """One kill per Batch API step, in the order a run meets them: before or after the
-    server does it, at its first or a later occurrence (a batch takes 4 polls)."""
-    return [(step, rng.choice(("before", "after")), rng.randint(1, most))
-            for step, most in (("upload", 1), ("create", 1), ("retrieve", 5), ("content", 1))]
+# Every Batch API step in the order a run meets them, each killed both before the server
+# does it (the request is dropped) and after (done, but the client never hears it).
+KILL_POINTS = [(step, when, 1) for step in ("upload", "create", "retrieve", "content") for when in ("before", "after")]
 
 
-def _compute_metrics(root: Path, s: FakeOpenAIServer, cwd: Path) -> subprocess.Popen:
+def _compute_metrics(root: Path, s: FakeOpenAIServer, cwd: Path, *extra: str) -> subprocess.Popen:
+    """``compute_metrics --judge_mode batch`` (or as ``extra`` says) in a process of its own."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "MODEL_PARSER_API": KEY, "MIX_EVAL_BATCH_POLL_SECONDS": "0.01"}
     env.pop("OPENAI_API_TYPE", None)
-    return subprocess.Popen([sys.executable, "-m", "mix_eval.compute_metrics", *args(root, s, "--judge_mode", "batch")],
+    return subprocess.Popen([sys.executable, "-m", "mix_eval.compute_metrics",
+                             *args(root, s, *(extra or ("--judge_mode", "batch")))],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
 
 
 def test_kills_at_every_batch_step_never_create_a_second_batch(tmp_path, judge_env):
     """A chain of runs of one folder, each SIGKILLed while the server holds a Batch API
-    step (before or after doing it), then a run to the end: exactly one batch per
-    round's requests, no request run twice, and the files of an uninterrupted run."""
-    seed = int(os.environ.get("MIX_EVAL_KILL_SEED", "12"))
-    points = kill_points(random.Random(seed))
-    print(f"seed {seed}, kill points {points}")
+    step, before doing it and after (`KILL_POINTS`), then a run to the end: exactly one
+    batch per round's requests, no request run twice, and the files of an uninterrupted run."""
+    points = KILL_POINTS
     clean = responses(tmp_path / "clean", n=6)
     with FakeOpenAIServer(reply=flaky_judge(), api_key=KEY) as s:
         assert compute_main(args(clean, s, "--judge_mode", "batch")) == 0
@@ -290,6 +377,60 @@ def test_unknown_judge_price_gives_tokens_only_unless_given(tmp_path, server, ju
     with pytest.raises(SystemExit) as e:
         compute_main([*args(root, server), "--judge_price", "1,x"])
     assert e.value.code == 2
+
+
+def live_usage(server, bodies: list[dict]) -> tuple[int, int]:
+    """The tokens the server bills for these chat bodies (asked again: the judge's replies
+    are deterministic), summed."""
+    import urllib.request
+
+    prompt = completion = 0
+    for body in bodies:
+        request = urllib.request.Request(f"{server.base_url}/chat/completions", data=json.dumps(body).encode(),
+                                         headers={"Authorization": f"Bearer {KEY}",
+                                                  "Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            usage = json.load(answer)["usage"]
+        prompt += usage["prompt_tokens"]
+        completion += usage["completion_tokens"]
+    return prompt, completion
+
+
+def test_a_split_judged_partly_live_partly_in_batch_is_mixed_with_both_prices(tmp_path, judge_env):
+    """A live run stopped by Ctrl-C after 3 replies, finished with --judge_mode batch: the
+    free-form report is ``mixed``, its tokens are the server's for the 3 live replies plus
+    those of the batch, and its cost prices each at its own rate (batch: half)."""
+    import signal
+
+    root = tmp_path / "r"
+    make_responses(root, MODELS[0], n=8)
+    stop = {"after": 3, "pid": None}
+
+    def reply(body: dict) -> str:
+        stop["after"] -= 1
+        if stop["after"] == 0 and stop["pid"] is not None:
+            os.kill(stop["pid"], signal.SIGINT)  # the reply in hand is delivered and saved
+        return judge_reply(body)
+
+    rule_mp = ("--multi_choice_parser", "rule")  # one judged split: its report holds every token
+    with FakeOpenAIServer(reply=reply, api_key=KEY) as s:
+        proc = _compute_metrics(root, s, tmp_path, "--api_parallel_num", "1", *rule_mp)
+        stop["pid"] = proc.pid
+        assert proc.wait(timeout=120) == 130, proc.stderr.read().decode()[-2000:]
+        stop["pid"] = None
+        answered = [r.body for r in s.chat_requests() if r.status == 200]
+        assert len(answered) == 3
+        live = live_usage(s, answered)
+        assert compute_main(args(root, s, "--judge_mode", "batch", *rule_mp)) == 0
+        batch = batch_usage(s)
+    r = report(root)["free_form"]
+    assert r["judge_mode"] == "mixed" and r["reused"] == 3 and r["judge_calls"] == 8 - 3
+    assert (r["prompt_tokens"], r["completion_tokens"]) == (live[0] + batch[0], live[1] + batch[1])
+    assert min(live + batch) > 0
+    per_million = {"prompt": 0.5, "completion": 1.5}  # gpt-3.5-turbo-0125, live
+    expected = (live[0] * per_million["prompt"] + live[1] * per_million["completion"]
+                + (batch[0] * per_million["prompt"] + batch[1] * per_million["completion"]) / 2) / 1e6
+    assert r["cost_usd"] == pytest.approx(expected, rel=1e-6)
 
 
 def test_a_request_failing_in_every_batch_gets_ten_rounds_and_a_judge_failing_all_stops(tmp_path, judge_env, capsys):

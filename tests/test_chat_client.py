@@ -18,6 +18,7 @@ from mix_eval.llm.errors import (
     APIAuthError, APIBadRequestError, APIQuotaError, APIRateLimitError, TransientAPIError,
 )
 from mix_eval.llm.limiter import AdaptiveRateLimiter, parse_retry_after
+from mix_eval.llm.refusals import AskAgain, RefusalRetry
 from mix_eval.llm.results import ChatResult
 
 KEY = "sk-test-SECRET-0123456789abcdef"
@@ -368,6 +369,81 @@ def test_duplicate_keys_are_rejected(server):
 # ------------------------------------------------------------------ the key never leaks
 
 
+class Asking(RefusalRetry):
+    """The refusal-retry loop with its hooks recorded: a refusal that names the context is
+    hopeless; ``switch``: an unsupported parameter is answered by the other one."""
+
+    def __init__(self, client: ChatClient, attempts: int, *, switch: bool = False):
+        super().__init__(client, attempts)
+        self.token_param = "max_tokens"
+        self.switch = switch
+        self.replies: dict = {}
+        self.given_up: list = []
+        self.retries: list = []
+
+    def params(self):
+        return {self.token_param: 5}
+
+    def on_reply(self, key, result):
+        self.replies[key] = result.text
+
+    def on_refusal(self, key, error, sent):
+        if self.switch and error.code == "unsupported_parameter":
+            raise AskAgain(error.server_message)
+
+    def on_ask_again(self, why):
+        self.token_param = "max_completion_tokens"
+
+    def hopeless(self, error):
+        return "context" in (error.server_message or "")
+
+    def retrying(self, refused, attempt):
+        self.retries.append((refused, attempt))
+
+    def give_up(self, key, error):
+        self.given_up.append((key, error.server_message))
+
+
+def test_refused_requests_are_asked_again_up_to_the_attempts_then_given_up():
+    """q 1 refused every time: asked 4 times, then given up; q 2 refused as too long: given
+    up at once; q 3 refused twice, answered the third time; q 0 answered at once."""
+    asked: list = []
+
+    def reply(body):
+        text = body["messages"][-1]["content"]
+        asked.append(text)
+        if text == "q 1" or text == "q 3" and asked.count(text) <= 2:
+            return Fault("400", message="flagged by the content filter")
+        if text == "q 2":
+            return Fault("400", message="longer than the model's context")
+        return f"fine {text}"
+
+    with FakeOpenAIServer(reply=reply) as s:
+        loop = Asking(ChatClient(config(s)), 4)
+        loop.run([(i, [{"role": "user", "content": f"q {i}"}]) for i in range(4)])
+    assert loop.replies == {0: "fine q 0", 3: "fine q 3"}
+    assert loop.given_up == [(2, "longer than the model's context"), (1, "flagged by the content filter")]
+    assert {t: asked.count(t) for t in set(asked)} == {"q 0": 1, "q 1": 4, "q 2": 1, "q 3": 3}
+    assert loop.retries == [(2, 1), (2, 2), (1, 3)]
+
+
+def test_a_request_worded_otherwise_is_sent_again_in_the_same_attempt():
+    """A refusal that asks for other parameters: the requests not answered yet go again at
+    once, with the new parameters, and nothing is given up or counted as an attempt."""
+    def reply(body):
+        if "max_tokens" in body:
+            return Fault("400", code="unsupported_parameter", message="use max_completion_tokens")
+        return "fine"
+
+    with FakeOpenAIServer(reply=reply) as s:
+        loop = Asking(ChatClient(config(s, max_concurrency=1)), 1, switch=True)
+        loop.run([(i, [{"role": "user", "content": f"q {i}"}]) for i in range(3)])
+        bodies = [r.body for r in s.chat_requests()]
+    assert loop.replies == {0: "fine", 1: "fine", 2: "fine"} and loop.given_up == [] and loop.retries == []
+    assert "max_tokens" in bodies[0] and all("max_completion_tokens" in b for b in bodies[1:])
+    assert len(bodies) == 4
+
+
 def test_key_never_appears_in_errors_logs_or_reprs(server, caplog):
     caplog.set_level(logging.DEBUG)
     seen = []
@@ -441,7 +517,8 @@ def test_limiter_cuts_on_429_and_grows_only_when_paced():
 
 
 def test_import_is_light():
-    code = ("import sys, mix_eval.llm.client, mix_eval.llm.batch, mix_eval.llm.env, mix_eval.judges.api, "
+    code = ("import sys, mix_eval.llm.client, mix_eval.llm.batch, mix_eval.llm.env, mix_eval.llm.refusals, "
+            "mix_eval.llm.providers, mix_eval.judges.api, mix_eval.models.api_models, "
             "mix_eval.models.providers, mix_eval.llm.providers.openai, mix_eval.llm.providers.anthropic, "
             "mix_eval.llm.providers.gemini, mix_eval.llm.providers.reka; "
             "print(sorted(m for m in ('torch', 'transformers', 'openai', 'anthropic', 'google.genai', 'reka', "

@@ -137,7 +137,7 @@ def test_gemini_blocked_answers_become_the_refusal_text(server, clean_env, data_
     assert sorted(by_input.values()) == sorted([REFUSAL_TEXT] * 2 + ["A"] * 3)
     asked = [r.body["contents"][0]["parts"][0]["text"] for r in server.chat_requests()]
     for prompt in blocked:
-        assert asked.count(prompt) == MAX_REFUSALS
+        assert asked.count(prompt) == MAX_REFUSALS == 11  # the reference's: more than 10 refusals
     assert all(x["response"] == "A" for x in responses(out, "gemini_15_pro", "close_multichoice_hard"))
 
 
@@ -319,14 +319,52 @@ def _response(status: int, headers=None):
 
 
 def test_every_provider_implements_the_protocol():
+    from mix_eval.llm.providers import PROVIDERS, make_provider
     from mix_eval.llm.providers.anthropic import AnthropicProvider
     from mix_eval.llm.providers.base import Provider
     from mix_eval.llm.providers.gemini import GeminiProvider
     from mix_eval.llm.providers.openai import OpenAIProvider
     from mix_eval.llm.providers.reka import RekaProvider
 
+    expected = {"openai": OpenAIProvider, "anthropic": AnthropicProvider, "gemini": GeminiProvider,
+                "reka": RekaProvider}
+    assert {name: type(make_provider(name)) for name in PROVIDERS} == expected
     for provider in (OpenAIProvider(), AnthropicProvider(), GeminiProvider(), RekaProvider()):
         assert isinstance(provider, Provider), type(provider).__name__
+    with pytest.raises(ValueError, match="no provider named 'claude'"):
+        make_provider("claude")
+
+
+def test_judges_and_models_take_their_provider_from_the_registry(clean_env):
+    """One registry by name for both: an Anthropic judge and a Claude model each get the
+    provider registered as ``anthropic``; the model class is not the OpenAI-compatible one."""
+    needs("anthropic")
+    from mix_eval.api.registry import get_model
+    from mix_eval.judges.api import ApiJudge
+    from mix_eval.judges.request import JudgeRequest
+    from mix_eval.llm import providers
+    from mix_eval.llm.config import ClientConfig
+    from mix_eval.models.api_models import ChatAPIModel, OpenAICompatibleModel
+
+    made = []
+
+    class Registered:
+        sdk_label = "registered SDK"
+
+        def url(self, config, session=None):
+            return "https://registered.example"
+
+        def check(self, config):
+            made.append(config.label)
+
+    clean_env.setitem(providers.PROVIDERS, "anthropic", Registered)
+    clean_env.setenv("k_ant", MODEL_KEY)
+    model = get_model("claude_3_haiku")(ModelSettings("claude_3_haiku"))
+    judge = ApiJudge(ClientConfig(api_key=MODEL_KEY, model="claude-3-5-haiku-20241022", label="judge API"),
+                     request=JudgeRequest("claude-3-5-haiku-20241022", "anthropic", style_known=True))
+    assert made == ["API of model claude_3_haiku", "judge API"]
+    assert type(model.client.provider) is type(judge.client.provider) is Registered
+    assert isinstance(model, ChatAPIModel) and not isinstance(model, OpenAICompatibleModel)
 
 
 def test_openai_provider_sorts_openai_errors():

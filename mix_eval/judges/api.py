@@ -25,21 +25,21 @@ import os
 import re
 import time
 from collections import Counter
-from typing import Any, Callable, Optional
+from typing import Any, Mapping, Optional
 
 from mix_eval.errors import MixEvalError
 from mix_eval.folders import JUDGE_REPORT_FILE, SCORE_FILE
+from mix_eval.judges.backend import BLOCKED, ERROR, OK, JudgeRefusedError, ResultCallback
 from mix_eval.judges.request import STYLE_REFUSAL_CODES, JudgeRequest
 from mix_eval.judges.retired import retired_error
-from mix_eval.judges.runner import BLOCKED, ERROR, OK, JudgeRefusedError
-from mix_eval.llm.batch import run_batch
 from mix_eval.llm.client import ChatClient
 from mix_eval.llm.config import ClientConfig
 from mix_eval.llm.env import load_dotenv_once
 from mix_eval.llm.errors import APIBadRequestError, APIConfigError
+from mix_eval.llm.providers import make_provider
+from mix_eval.llm.refusals import AskAgain, Pass, RefusalRetry
 from mix_eval.llm.results import ChatResult
 from mix_eval.settings import JudgeSettings
-from mix_eval.utils.interrupt import STOP, until_stopped
 
 logger = logging.getLogger(__name__)
 
@@ -99,22 +99,6 @@ def judge_client_config(settings: JudgeSettings, judge_model: str, provider: str
     )
 
 
-def provider_for(name: str) -> Any:
-    """The chat client's `Provider` of a judge provider name."""
-    if name == "anthropic":
-        from mix_eval.llm.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider()
-    if name == "gemini":
-        from mix_eval.llm.providers.gemini import GeminiProvider
-        from mix_eval.models.providers import vertex_settings
-
-        return GeminiProvider(vertex=vertex_settings())
-    from mix_eval.llm.providers.openai import OpenAIProvider
-
-    return OpenAIProvider()
-
-
 def usage_dict(result: ChatResult) -> Optional[dict[str, Any]]:
     """A reply's tokens as the journal keeps them (None: the API reported none)."""
     if result.usage is None:
@@ -127,7 +111,7 @@ def too_long(error: APIBadRequestError) -> bool:
     return bool(_TOO_LONG.search(f"{error.code or ''} {error.server_message or ''}"))
 
 
-class _StyleRefused(Exception):
+class _StyleRefused(AskAgain):
     """The server refused the style's parameters: ask again in the other style."""
 
 
@@ -139,87 +123,30 @@ class ApiJudge:
     def __init__(self, config: ClientConfig, request: Optional[JudgeRequest] = None, *, progress: bool = True,
                  blocked_pause: float = 1.0):
         self.request = request or JudgeRequest(config.model, style_known=True)
-        self.client = ChatClient(config, provider_for(self.request.provider))
+        self.client = ChatClient(config, make_provider(self.request.provider))
         self.name = config.model
         self.progress = progress
         self.blocked_pause = blocked_pause
         self.reasons: Counter = Counter()  # every refusal's reason, as the server gave it
 
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
-                 on_result: Callable[..., None], *, round_no: int = 1) -> None:
-        pending = list(requests)
-        for attempt in range(1, MAX_BLOCKED + 1):
-            refused = self._ask(pending, on_result, round_no, first_attempt=attempt == 1)
-            if STOP.requested:  # Ctrl-C: what was in flight is delivered; ask nothing more
-                return
-            if attempt == 1 and len(refused) * 2 > len(pending):
-                raise self._refused(len(refused), len(pending), round_no, refused)
-            for key, error in list(refused.items()):
-                if too_long(error):  # refused the same way every time: not asked again
-                    on_result(key, BLOCKED, error.server_message)
-                    del refused[key]
-            pending = [(k, m) for k, m in pending if k in refused]
-            if not pending:
-                return
-            if attempt < MAX_BLOCKED:
-                logger.warning("%d judge request(s) refused by the API (HTTP 400); retrying (%d/%d)",
-                               len(pending), attempt, MAX_BLOCKED)
-                time.sleep(self.blocked_pause)
-        for key, _ in pending:
-            on_result(key, BLOCKED, refused[key].server_message)
+                 on_result: ResultCallback, *, round_no: int = 1) -> None:
+        try:
+            _Round(self, on_result, round_no).run(requests)
+        except APIConfigError as e:
+            raise retired_or(e, self.name) from None
 
-    def _ask(self, pending: list[tuple[str, Any]], on_result: Callable[..., None], round_no: int, *,
-             first_attempt: bool) -> dict[str, APIBadRequestError]:
-        """Send ``pending`` once; return the refused ones. A judge of unknown style that
-        refuses the style's parameters is asked again in the other style."""
-        while True:
-            refused: dict[str, APIBadRequestError] = {}
-            replies = [0]
-            done: set[str] = set()
-
-            def deliver(key: Any, result: Any) -> None:
-                if isinstance(result, ChatResult):
-                    replies[0] += 1
-                    done.add(key)
-                    on_result(key, OK, result.text, usage_dict(result))
-                    return
-                if isinstance(result, APIBadRequestError):
-                    if self.request.can_switch_style and result.code in STYLE_REFUSAL_CODES:
-                        raise _StyleRefused(result.server_message or str(result))
-                    refused[key] = result
-                    self._note(result)
-                    if first_attempt and not replies[0] and len(refused) >= min(FIRST_REQUESTS, len(pending)):
-                        raise self._refused(len(refused), len(refused), round_no, refused, first=True)
-                    return
-                done.add(key)  # transient failure after all retries: judged again next round
-                logger.warning("judge request %s failed: %s", key, result)
-                on_result(key, ERROR, None)
-
-            params = self.request.params()
-            try:
-                run_batch(self.client, until_stopped((k, m, dict(params)) for k, m in pending),
-                          on_result=deliver, progress=self.progress, desc="judging")
-            except _StyleRefused as e:
-                old = self.request
-                self.request = old.other_style()
-                logger.warning("the judge %s refused the %s request style (server said: %s); asking it in the "
-                               "%s style, which is recorded in %s", self.name, old.style, e,
-                               self.request.style, JUDGE_REPORT_FILE)
-                pending = [(k, m) for k, m in pending if k not in done]
-                continue
-            except APIConfigError as e:
-                raise retired_or(e, self.name) from None
-            return refused
-
-    def _note(self, error: APIBadRequestError) -> None:
+    def note_refusal(self, error: APIBadRequestError) -> None:
+        """Count a refusal's reason; log it the first time it is given."""
         reason = error.server_message or str(error)
         self.reasons[reason] += 1
         if self.reasons[reason] == 1:
             logger.warning("the judge %s refused a request (HTTP %s%s): %s", self.name, error.status_code,
                            f" {error.code}" if error.code else "", reason)
 
-    def _refused(self, refused: int, asked: int, round_no: int, errors: dict[str, APIBadRequestError], *,
-                 first: bool = False) -> JudgeRefusedError:
+    def refusal_error(self, refused: int, asked: int, round_no: int, errors: Mapping[Any, APIBadRequestError], *,
+                first: bool = False) -> JudgeRefusedError:
+        """The error that stops a run whose judge refuses the requests."""
         reason, _ = Counter(e.server_message or str(e) for e in errors.values()).most_common(1)[0]
         sample = next(iter(errors.values()))
         where = f"the first {asked}" if first else f"{refused} of the {asked}"
@@ -233,6 +160,56 @@ class ApiJudge:
     @property
     def stats(self) -> dict[str, Any]:
         return self.client.stats.as_dict()
+
+
+class _Round(RefusalRetry):
+    """One `ApiJudge.complete` call: the refusal-retry loop with the judge's rules."""
+
+    def __init__(self, judge: ApiJudge, on_result: ResultCallback, round_no: int):
+        super().__init__(judge.client, MAX_BLOCKED, progress=judge.progress, desc="judging")
+        self.judge = judge
+        self.on_result = on_result
+        self.round_no = round_no
+
+    def params(self) -> dict[str, Any]:
+        return self.judge.request.params()
+
+    def on_reply(self, key: Any, result: ChatResult) -> None:
+        self.on_result(key, OK, result.text, usage_dict(result))
+
+    def on_failure(self, key: Any, error: Exception) -> None:
+        logger.warning("judge request %s failed: %s", key, error)  # judged again next round
+        self.on_result(key, ERROR, None)
+
+    def on_refusal(self, key: Any, error: APIBadRequestError, sent: Pass) -> None:
+        if self.judge.request.can_switch_style and error.code in STYLE_REFUSAL_CODES:
+            raise _StyleRefused(error.server_message or str(error))
+        self.judge.note_refusal(error)
+        if sent.attempt == 1 and not sent.answered and len(sent.refused) >= min(FIRST_REQUESTS, sent.asked):
+            raise self.judge.refusal_error(len(sent.refused), len(sent.refused), self.round_no, sent.refused,
+                                           first=True)
+
+    def on_ask_again(self, why: AskAgain) -> None:
+        old = self.judge.request
+        self.judge.request = old.other_style()
+        logger.warning("the judge %s refused the %s request style (server said: %s); asking it in the "
+                       "%s style, which is recorded in %s", self.judge.name, old.style, why,
+                       self.judge.request.style, JUDGE_REPORT_FILE)
+
+    def after_attempt(self, refused: Mapping[Any, APIBadRequestError], asked: int, attempt: int) -> None:
+        if attempt == 1 and len(refused) * 2 > asked:
+            raise self.judge.refusal_error(len(refused), asked, self.round_no, refused)
+
+    def hopeless(self, error: APIBadRequestError) -> bool:
+        return too_long(error)  # refused the same way every time
+
+    def retrying(self, refused: int, attempt: int) -> None:
+        logger.warning("%d judge request(s) refused by the API (HTTP 400); retrying (%d/%d)",
+                       refused, attempt, MAX_BLOCKED)
+        time.sleep(self.judge.blocked_pause)
+
+    def give_up(self, key: Any, error: APIBadRequestError) -> None:
+        self.on_result(key, BLOCKED, error.server_message)
 
 
 def refusal_advice(error: APIBadRequestError, request: JudgeRequest) -> str:

@@ -16,12 +16,12 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from mix_eval.judges.api import usage_dict
+from mix_eval.judges.backend import BLOCKED, ERROR, OK, ResultCallback
 from mix_eval.judges.protocol import messages_digest
 from mix_eval.judges.request import JudgeRequest
-from mix_eval.judges.runner import BLOCKED, ERROR, OK
 from mix_eval.llm.batch_api import BatchAPI, BatchOutcome, BatchRequest
 from mix_eval.llm.config import ClientConfig
 from mix_eval.llm.providers.openai import request_body
@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 @dataclass
 class _Call:
     requests: list[tuple[str, list[dict[str, str]]]]
-    on_result: Callable[..., None]
+    on_result: ResultCallback
     round_no: int
     finished: bool = False
     error: Optional[BaseException] = None
@@ -67,7 +67,7 @@ class BatchJudge:
             self._cond.notify_all()
 
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
-                 on_result: Callable[..., None], *, round_no: int = 1) -> None:
+                 on_result: ResultCallback, *, round_no: int = 1) -> None:
         call = _Call(list(requests), on_result, round_no)
         with self._cond:
             self._waiting.append(call)

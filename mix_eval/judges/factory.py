@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any, Optional
+from typing import Callable, Optional
 
 from mix_eval.errors import MixEvalError
 from mix_eval.folders import batch_journal_path
+from mix_eval.judges.backend import JudgeBackend
 from mix_eval.settings import JudgeSettings
 from mix_eval.splits import SplitKind
 
@@ -70,6 +71,45 @@ def check_not_retired(settings: JudgeSettings) -> None:
                        config.display_url)
 
 
+def _local(factory: "JudgeFactory", name: str, kind: SplitKind) -> JudgeBackend:
+    from mix_eval.judges.local import LocalJudge
+
+    settings = factory.settings
+    logger.info("loading the local judge %s", name)
+    return LocalJudge(name, batch_size=settings.batch_size_judge, max_gpu_memory=settings.max_gpu_memory_judge,
+                      backend=settings.backend, revision=settings.judge_revision)
+
+
+def _live(factory: "JudgeFactory", name: str, kind: SplitKind) -> JudgeBackend:
+    from mix_eval.judges.api import ApiJudge, judge_client_config
+    from mix_eval.judges.request import judge_request
+
+    request = judge_request(factory.settings, kind)
+    config = judge_client_config(factory.settings, name, request.provider)
+    return ApiJudge(config, request=request, progress=factory.progress)
+
+
+def _batch(factory: "JudgeFactory", name: str, kind: SplitKind) -> JudgeBackend:
+    from mix_eval.judges.api import judge_client_config
+    from mix_eval.judges.batch_judge import BatchJudge
+    from mix_eval.judges.request import judge_request
+
+    request = judge_request(factory.settings, kind)
+    config = judge_client_config(factory.settings, name, request.provider)
+    return BatchJudge(config, batch_journal_path(factory.run_dir, name), request, progress=factory.progress)
+
+
+# The judge backends by kind: a local model (--judge_model_id), or the API judge in each
+# of the judge modes (`settings.JUDGE_MODES`).
+BACKENDS: dict[str, Callable[["JudgeFactory", str, SplitKind], JudgeBackend]] = {
+    "local": _local, "live": _live, "batch": _batch}
+
+
+def backend_kind(settings: JudgeSettings) -> str:
+    """The `BACKENDS` entry the settings ask for."""
+    return "local" if settings.judge_model_id else settings.judge_mode
+
+
 class JudgeFactory:
     """Builds judge backends lazily, once per run (a local judge loads once)."""
 
@@ -77,35 +117,12 @@ class JudgeFactory:
         self.settings = settings
         self.progress = progress
         self.run_dir = Path(run_dir) if run_dir is not None else Path(".")  # batch mode: its batch journals
-        self._backends: dict[str, Any] = {}
+        self._backends: dict[str, JudgeBackend] = {}
 
-    def get(self, kind: SplitKind) -> Any:
+    def get(self, kind: SplitKind) -> JudgeBackend:
         name = self.settings.judge(kind)
         if name not in self._backends:
-            if self.settings.judge_model_id:
-                from mix_eval.judges.local import LocalJudge
-
-                logger.info("loading the local judge %s", name)
-                self._backends[name] = LocalJudge(
-                    name, batch_size=self.settings.batch_size_judge,
-                    max_gpu_memory=self.settings.max_gpu_memory_judge, backend=self.settings.backend,
-                    revision=self.settings.judge_revision,
-                )
-            else:
-                from mix_eval.judges.api import judge_client_config
-                from mix_eval.judges.request import judge_request
-
-                request = judge_request(self.settings, kind)
-                config = judge_client_config(self.settings, name, request.provider)
-                if self.settings.judge_mode == "batch":
-                    from mix_eval.judges.batch_judge import BatchJudge
-
-                    self._backends[name] = BatchJudge(config, batch_journal_path(self.run_dir, name), request,
-                                                      progress=self.progress)
-                else:
-                    from mix_eval.judges.api import ApiJudge
-
-                    self._backends[name] = ApiJudge(config, request=request, progress=self.progress)
+            self._backends[name] = BACKENDS[backend_kind(self.settings)](self, name, kind)
         return self._backends[name]
 
     def close(self) -> None:

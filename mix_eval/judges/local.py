@@ -8,10 +8,10 @@ GPUs when there are any (capped by `--max_gpu_memory_judge`), else on the CPU; w
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 from mix_eval.batching import length_sorted_batches
-from mix_eval.judges.runner import OK
+from mix_eval.judges.backend import OK, ResultCallback
 from mix_eval.models.base import ChatModel
 from mix_eval.settings import GenerationSettings, ModelSettings
 from mix_eval.utils.interrupt import STOP
@@ -31,6 +31,7 @@ class LocalJudge(ChatModel):
             max_gpu_memory=max_gpu_memory, dtype=dtype, backend=backend)))
         self.name = model_id
         self.mode = "live"
+        self.request = None  # no request style: the report records the model and its revision
         self.model_name = model_id
         self.revision = revision
         self.trust_remote_code = True
@@ -44,7 +45,7 @@ class LocalJudge(ChatModel):
         return self.apply_chat_template(messages)
 
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
-                 on_result: Callable[..., None], *, round_no: int = 1) -> None:
+                 on_result: ResultCallback, *, round_no: int = 1) -> None:
         conversations = [messages for _, messages in requests]
         batch_size = self.batch_size_for(self.batch_size)  # the vLLM engine takes large chunks
         for batch in length_sorted_batches(self.input_lengths(conversations), batch_size):

@@ -22,19 +22,23 @@ This module does the same, and on top of it:
 """
 from __future__ import annotations
 
-import datetime as dt
-import json
 import logging
-import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional, Protocol
+from typing import Any, Callable, Mapping, Optional
 
-from mix_eval.errors import MixEvalError
 from mix_eval.folders import SCORE_FILE
-from mix_eval.llm.pricing import Price, cost_usd
+from mix_eval.judges.backend import (
+    BLOCKED,
+    ERROR,
+    OK,
+    JudgeBackend,
+    JudgeRefusedError,
+    JudgeUnavailableError,
+)
+from mix_eval.judges.journal import RETRACTED, Journal, journal_entries
 from mix_eval.judges.protocol import (
     judge_messages,
     judged_response,
@@ -42,146 +46,22 @@ from mix_eval.judges.protocol import (
     option_letters,
     verdict,
 )
-from mix_eval.records.jsonl import Mode, cut_torn_tail, read_jsonl
-from mix_eval.records.schema import journal_entry_problem, keyed_line_problem
+from mix_eval.judges.report import JudgeReport
+from mix_eval.llm.pricing import Price
+from mix_eval.records.jsonl import Mode, read_jsonl
+from mix_eval.records.schema import keyed_line_problem
 from mix_eval.splits import SplitKind
 from mix_eval.utils.interrupt import STOP
 
 logger = logging.getLogger(__name__)
 
+# Beside the loop: names that modules outside judges/ import from here (their homes:
+# judges.report, judges.journal, judges.backend).
+__all__ = ["MAX_ROUNDS", "RANDOM_SEED", "judge_records", "journal_entries",
+           "OK", "BLOCKED", "ERROR", "RETRACTED", "JudgeRefusedError", "JudgeUnavailableError"]
+
 MAX_ROUNDS = 10
 RANDOM_SEED = 42
-
-OK = "ok"
-BLOCKED = "blocked"
-ERROR = "error"
-RETRACTED = "retracted"  # journal only: a failed round taken back (the judge was down)
-
-
-class JudgeUnavailableError(MixEvalError):
-    """A whole round of judge requests got no answer at all: the judge is down.
-
-    Random verdicts for every item (the reference's fallback) would be a silent
-    random score, so the run stops instead; the journal keeps what was judged."""
-
-
-class JudgeRefusedError(MixEvalError):
-    """The judge refused (HTTP 400) the first requests of a round, or most of them: a
-    judge that cannot take the requests, not a few blocked items. Nothing is scored."""
-
-
-def journal_entries(path: Path) -> Optional[dict[str, list[dict[str, Any]]]]:
-    """id -> its journal entries in file order, read without touching the file (a reader
-    that is not the judging run: no torn tail is cut); None when there is no journal."""
-    if not path.is_file():
-        return None
-    entries: dict[str, list[dict[str, Any]]] = {}
-    for line in read_jsonl(path, Mode.TOLERANT, check=journal_entry_problem).lines:
-        entries.setdefault(str(line.record["id"]), []).append(line.record)
-    return entries
-
-ResultCallback = Callable[..., None]  # (key, outcome, reply, usage=None)
-
-
-class JudgeBackend(Protocol):
-    """Answers judge requests. ``on_result(key, outcome, reply, usage=None)`` is called as
-    each one finishes: outcome ``ok`` (reply is the text), ``blocked`` (the API refused the
-    request as bad, repeatedly; reply is the server's reason) or ``error`` (no reply); ``usage`` is the reply's
-    ``{"prompt_tokens", "completion_tokens"}`` when the API reported it. Fatal problems (a
-    bad key) raise instead. ``round_no`` says which round asks (0: a probe), so a backend
-    that keeps requests across runs (the Batch API) tells a round's requests from the same
-    messages asked again in a later round. ``mode`` is ``live`` or ``batch``."""
-
-    name: str
-    mode: str
-
-    def complete(
-        self,
-        requests: list[tuple[str, list[dict[str, str]]]],
-        on_result: ResultCallback,
-        *,
-        round_no: int = 1,
-    ) -> None: ...
-
-
-# judge_report.json's counts of a split, in their order
-REPORT_COUNTS = ("judge", "items", "judge_calls", "reused", "rounds", "blocked", "random_fallback", "invalid_replies")
-
-
-@dataclass
-class JudgeReport:
-    """What judging one file took and how reliable its verdicts are."""
-
-    split: SplitKind
-    judge: str
-    items: int = 0
-    judge_calls: int = 0  # requests answered by the backend in this run
-    reused: int = 0  # replies replayed from the journal or an earlier judged file
-    rounds: int = 0
-    blocked: int = 0
-    random_fallback: int = 0
-    invalid_replies: int = 0  # replies without a valid verdict (retried)
-    # Not in as_dict's first keys: tokens of the replies behind the file, by the mode that
-    # bought them; the live price (None: unknown); the mode when no reply says its own.
-    tokens: dict[str, list[int]] = field(default_factory=dict)
-    price: Optional[Price] = None
-    default_mode: str = "live"
-    request: dict[str, Any] = field(default_factory=dict)  # how the judge was asked (provider, style, params)
-    calls: list[str] = field(default_factory=list)  # first and last call times (UTC) of the replies behind it
-
-    def tally(self, entry: Mapping[str, Any]) -> None:
-        """Count the tokens and the mode of one journal entry the judged file rests on."""
-        at = entry.get("at")
-        if isinstance(at, str):
-            self.calls = [min(self.calls[0], at), max(self.calls[1], at)] if self.calls else [at, at]
-        mode = entry.get("mode")
-        if mode not in ("live", "batch"):
-            return
-        usage = entry.get("usage") or {}
-        counts = self.tokens.setdefault(mode, [0, 0])
-        counts[0] += _tokens(usage.get("prompt_tokens"))
-        counts[1] += _tokens(usage.get("completion_tokens"))
-
-    @property
-    def judge_mode(self) -> str:
-        modes = sorted(self.tokens)
-        if not modes:
-            return self.default_mode
-        return modes[0] if len(modes) == 1 else "mixed"
-
-    @property
-    def prompt_tokens(self) -> int:
-        return sum(c[0] for c in self.tokens.values())
-
-    @property
-    def completion_tokens(self) -> int:
-        return sum(c[1] for c in self.tokens.values())
-
-    @property
-    def cost_usd(self) -> Optional[float]:
-        """Dollars for the tokens at the judge's price (halved for batch), None when unknown."""
-        if self.price is None:
-            return None
-        return round(sum(cost_usd(p, c, self.price, batch=mode == "batch") for mode, (p, c) in self.tokens.items()),
-                     10)
-
-    def counts(self) -> dict[str, Any]:
-        """The split by its judged-file tag (``ff``, ``mp``) and the counts: all that a derived
-        folder's judge_report.json holds (no call was made for it; a count its source cannot
-        tell is None)."""
-        return {"split": self.split.tag, **{name: getattr(self, name) for name in REPORT_COUNTS}}
-
-    def as_dict(self) -> dict[str, Any]:
-        """As judge_report.json holds it: the counts, then the mode, tokens, cost and request."""
-        return {**self.counts(), "judge_mode": self.judge_mode,
-                "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "cost_usd": self.cost_usd, **self.request,
-                "first_call": self.calls[0] if self.calls else None,
-                "last_call": self.calls[1] if self.calls else None}
-
-
-def _tokens(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 @dataclass
@@ -192,80 +72,6 @@ class _Item:
     digest: str
     last_reply: Optional[str] = None
     outcomes: dict[int, tuple[str, Optional[str]]] = field(default_factory=dict)
-
-
-class Journal:
-    """Append-only record of judge replies: one JSON line per (item, round)."""
-
-    def __init__(self, path: Path):
-        self.path = Path(path)
-        self.entries: dict[tuple[str, int], dict[str, Any]] = {}
-        self._file = None
-        self._broken = False  # a write failed (disk full): what is buffered is lost, not retried
-        if self.path.exists():
-            self._load()
-
-    def _load(self) -> None:
-        content = read_jsonl(self.path, Mode.TOLERANT, check=journal_entry_problem)
-        cut_torn_tail(content)  # a torn last line from a kill: drop it
-        for bad in content.bad:
-            logger.warning("%s, %s: skipping an unreadable journal line (%s)", self.path, bad.where(), bad.problem)
-        for line in content.lines:
-            entry = line.record
-            self.entries[(str(entry["id"]), int(entry["round"]))] = entry
-
-    def get(self, item_id: str, round_no: int, digest: str) -> Optional[dict[str, Any]]:
-        entry = self.entries.get((item_id, round_no))
-        if entry is not None and entry.get("digest") == digest:
-            return entry
-        return None
-
-    def add(self, item_id: str, round_no: int, digest: str, outcome: str, reply: Optional[str], *,
-            mode: Optional[str] = None, usage: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
-        """Append one reply; ``mode`` (live, batch) and ``usage`` (its tokens) when known."""
-        entry: dict[str, Any] = {"id": item_id, "round": round_no, "digest": digest, "outcome": outcome,
-                                 "reply": reply,
-                                 "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}
-        if mode is not None:
-            entry["mode"] = mode
-        if usage:
-            entry["usage"] = {k: usage.get(k) for k in ("prompt_tokens", "completion_tokens")}
-        self.entries[(item_id, round_no)] = entry
-        try:
-            if self._file is None:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "a", encoding="utf-8")
-            self._file.write(json.dumps(entry) + "\n")
-            self._file.flush()  # in the OS's hands: survives a kill of this process
-        except OSError as e:
-            raise self._failed(e) from None
-        return entry
-
-    def _failed(self, e: OSError) -> OSError:
-        """The error of a failed write, naming the journal (a torn line it left is dropped on load)."""
-        self._broken = True
-        return OSError(e.errno, e.strerror, str(self.path))
-
-    def sync(self) -> None:
-        if self._file is not None and not self._broken:
-            try:
-                self._file.flush()
-                os.fsync(self._file.fileno())
-            except OSError as e:
-                raise self._failed(e) from None
-
-    def close(self) -> None:
-        if self._file is None:
-            return
-        try:
-            self.sync()
-        finally:
-            f, self._file = self._file, None
-            try:
-                f.close()
-            except OSError:
-                if not self._broken:
-                    raise
 
 
 def _previous_replies(judged_file: Optional[Path], kind: SplitKind, identity: str,
@@ -336,29 +142,14 @@ def judge_records(
     try:
         for round_no in range(1, max_rounds + 1):
             report.rounds = round_no
-            by_key = {}
-            to_ask = []
-            for item in remaining:
-                key = str(item.record["id"])
-                saved = journal.get(key, round_no, item.digest)
-                if saved is not None and saved.get("outcome") == RETRACTED:
-                    saved = None  # a round cut short because the judge was down: ask again
-                if saved is None and round_no == 1 and key in previous and previous[key][0] == item.digest:
-                    journal.add(key, 1, item.digest, OK, previous[key][1])
-                    saved = journal.get(key, 1, item.digest)
-                if saved is not None:
-                    item.outcomes[round_no] = (saved["outcome"], saved.get("reply"))
-                    report.reused += 1
-                    report.tally(saved)
-                else:
-                    by_key[key] = item
-                    to_ask.append((key, item.messages))
-            if to_ask:
+            by_key = _replay(remaining, round_no, journal, previous, report)
+            if by_key:
                 if backend is None:
                     backend = get_backend()
+                to_ask = [(key, item.messages) for key, item in by_key.items()]
 
                 def on_result(key: str, outcome: str, reply: Optional[str], usage: Optional[Mapping[str, Any]] = None,
-                              _round: int = round_no, _mode: str = getattr(backend, "mode", "live")) -> None:
+                              _round: int = round_no, _mode: str = backend.mode) -> None:
                     item = by_key[key]
                     report.tally(journal.add(key, _round, item.digest, outcome, reply, mode=_mode, usage=usage))
                     item.outcomes[_round] = (outcome, reply)
@@ -371,35 +162,13 @@ def judge_records(
                 if not any(by_key[key].outcomes.get(round_no, (ERROR, None))[0] != ERROR for key, _ in to_ask):
                     _check_judge_answers(backend, judge, kind, round_no, to_ask, by_key, judged, journal, report)
                 _check_refusals(judge, kind, round_no, to_ask, by_key, journal)
-            still = []
-            for item in remaining:
-                outcome, reply = item.outcomes.get(round_no, (ERROR, None))
-                item.last_reply = reply
-                if outcome == BLOCKED:
-                    report.blocked += 1
-                    if kind is SplitKind.FREE_FORM:
-                        item.last_reply = "[[0.0]]"
-                        judged.append((item, 0.0))
-                    else:
-                        letter = rng.choice(option_letters(item.record))
-                        item.last_reply = f"[[{letter}]]"
-                        judged.append((item, letter))
-                    continue
-                value = verdict(kind, reply) if outcome == OK else None
-                if value is None:
-                    if outcome == OK:
-                        report.invalid_replies += 1
-                    still.append(item)
-                else:
-                    judged.append((item, value))
-            remaining = still
+            remaining = _settle(remaining, round_no, kind, rng, judged, report)
             if not remaining:
                 break
     finally:
         journal.close()
-        asked = getattr(backend, "request", None)
-        if asked is not None and hasattr(asked, "as_dict"):
-            report.request = asked.as_dict()  # the style that worked, when the backend had to switch
+        if backend is not None and backend.request is not None:
+            report.request = backend.request.as_dict()  # the style that worked, when the backend had to switch
     if remaining:
         logger.warning(
             "%s: %d of %d items still had no valid verdict after %d rounds; they get a random "
@@ -412,6 +181,56 @@ def judge_records(
         else:
             judged.append((item, rng.choice(option_letters(item.record))))
     return [_judged_line(item, kind, value, extract_base) for item, value in judged], report
+
+
+def _replay(remaining: list[_Item], round_no: int, journal: Journal, previous: Mapping[str, tuple[str, str]],
+            report: JudgeReport) -> dict[str, _Item]:
+    """Give each item the round's saved reply (the journal's, else in round 1 the earlier
+    judged file's); return the items still to ask, by key, in order."""
+    to_ask: dict[str, _Item] = {}
+    for item in remaining:
+        key = str(item.record["id"])
+        saved = journal.get(key, round_no, item.digest)
+        if saved is not None and saved.get("outcome") == RETRACTED:
+            saved = None  # a round cut short because the judge was down: ask again
+        if saved is None and round_no == 1 and key in previous and previous[key][0] == item.digest:
+            journal.add(key, 1, item.digest, OK, previous[key][1])
+            saved = journal.get(key, 1, item.digest)
+        if saved is not None:
+            item.outcomes[round_no] = (saved["outcome"], saved.get("reply"))
+            report.reused += 1
+            report.tally(saved)
+        else:
+            to_ask[key] = item
+    return to_ask
+
+
+def _settle(remaining: list[_Item], round_no: int, kind: SplitKind, rng: random.Random,
+            judged: list[tuple[_Item, Any]], report: JudgeReport) -> list[_Item]:
+    """The round's verdicts, added to ``judged`` (a blocked item gets the reference's
+    placeholder); return the items still without one."""
+    still = []
+    for item in remaining:
+        outcome, reply = item.outcomes.get(round_no, (ERROR, None))
+        item.last_reply = reply
+        if outcome == BLOCKED:
+            report.blocked += 1
+            if kind is SplitKind.FREE_FORM:
+                item.last_reply = "[[0.0]]"
+                judged.append((item, 0.0))
+            else:
+                letter = rng.choice(option_letters(item.record))
+                item.last_reply = f"[[{letter}]]"
+                judged.append((item, letter))
+            continue
+        value = verdict(kind, reply) if outcome == OK else None
+        if value is None:
+            if outcome == OK:
+                report.invalid_replies += 1
+            still.append(item)
+        else:
+            judged.append((item, value))
+    return still
 
 
 def _check_judge_answers(backend: JudgeBackend, judge: str, kind: SplitKind, round_no: int,
@@ -427,7 +246,7 @@ def _check_judge_answers(backend: JudgeBackend, judge: str, kind: SplitKind, rou
     known_good = next((item for item, _ in judged if item.outcomes and item.outcomes[max(item.outcomes)][0] == OK), None)
     if known_good is not None:
         got: dict[str, str] = {}
-        if getattr(backend, "mode", "live") == "batch":
+        if backend.mode == "batch":
             # A batch that ran to its end (the Batch API stops the run when batches do not)
             # shows the judge is up; a probe would cost another batch's wait, hours maybe.
             got["probe"] = OK
@@ -481,27 +300,3 @@ def _judged_line(item: _Item, kind: SplitKind, value: Any, extract_base: bool) -
     else:
         line["judge_option"] = value
     return line
-
-
-def report_lines(reports: Iterable[JudgeReport]) -> list[str]:
-    """Human-readable summary; loud when verdicts were not really judged."""
-    lines = []
-    for r in reports:
-        text = (
-            f"{r.split.problem_type} judge {r.judge}: {r.items} items, {r.judge_calls} judge calls, "
-            f"{r.reused} replies reused, {r.rounds} round(s)"
-        )
-        if r.prompt_tokens or r.completion_tokens or r.cost_usd is not None:
-            text += f"; {r.prompt_tokens} prompt + {r.completion_tokens} completion tokens ({r.judge_mode})"
-            text += f", ${r.cost_usd:.4f}" if r.cost_usd is not None else ", cost unknown (give --judge_price)"
-        if r.blocked or r.random_fallback:
-            text += (
-                f"; WARNING: {r.blocked} blocked by the API and {r.random_fallback} never judged "
-                "(given a random verdict)"
-            )
-        lines.append(text)
-    return lines
-
-
-def report_dict(reports: Mapping[str, JudgeReport]) -> dict[str, Any]:
-    return {name: r.as_dict() for name, r in reports.items()}

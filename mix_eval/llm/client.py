@@ -75,9 +75,9 @@ class _DeadlineExceeded(Exception):
 
 def default_provider() -> Provider:
     """The OpenAI-compatible provider (OpenAI, Azure OpenAI, any compatible server)."""
-    from mix_eval.llm.providers.openai import OpenAIProvider
+    from mix_eval.llm.providers import make_provider
 
-    return OpenAIProvider()
+    return make_provider("openai")
 
 
 class ChatClient:

@@ -1,26 +1,29 @@
 """API models under evaluation, on the shared chat client (`mix_eval.llm`).
 
-One class serves every OpenAI-compatible provider (OpenAI, DeepSeek, Yi, Mistral's
-and DashScope's compatible endpoints, and any server a user runs: vLLM, llama.cpp,
-TGI, SGLang, Ollama): what differs is data in the model's spec. Rate limits,
-retries and fail-fast errors come from the client; an item that still fails is left
-out of the response file, so the next run retries just that item.
+`ChatAPIModel` is the base of the suite's API models: the key, the endpoint, the client
+on the provider its class names, and the request loop, in which an input the API
+refuses (HTTP 400) is asked again up to 11 times and then answered with the
+reference's refusal text (`mix_eval.llm.refusals`). One class of it serves every
+OpenAI-compatible provider (OpenAI, DeepSeek, Yi, Mistral's and DashScope's compatible
+endpoints, and any server a user runs: vLLM, llama.cpp, TGI, SGLang, Ollama): what
+differs is data in the model's spec; the others are in `mix_eval.models.providers`.
+Rate limits, retries and fail-fast errors come from the client; an item that still
+fails is left out of the response file, so the next run retries just that item.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from mix_eval.errors import ModelError
+from mix_eval.llm.errors import APIBadRequestError
+from mix_eval.llm.refusals import RefusalRetry
+from mix_eval.llm.results import ChatResult
 from mix_eval.models.base_api import APIModelBase
 from mix_eval.models.spec import ModelSpec
 from mix_eval.settings import ModelSettings
-from mix_eval.utils.interrupt import STOP, until_stopped
-
-if TYPE_CHECKING:
-    from mix_eval.llm.providers.base import Provider
 
 logger = logging.getLogger(__name__)
 
@@ -36,16 +39,22 @@ MAX_REFUSALS = 11
 NO_KEY = "EMPTY"
 
 
-class OpenAICompatibleModel(APIModelBase):
-    """A chat model behind an OpenAI-compatible API, configured by its spec."""
+class ChatAPIModel(APIModelBase):
+    """A model behind a chat API, on the shared chat client: the base of the suite's API
+    models. It owns the client, whose `Provider` it picks by name from the registry
+    (`mix_eval.llm.providers.PROVIDERS`: `provider_name`), and the request loop; a
+    subclass says where its key and base URL come from (`_endpoint`) and what its requests
+    carry (`_base_params`, `_extra_params`)."""
 
     spec: ModelSpec
+    provider_name = "openai"
 
     def __init__(self, args: ModelSettings):
         super().__init__(args)
         from mix_eval.llm.client import ChatClient
         from mix_eval.llm.config import ClientConfig
         from mix_eval.llm.env import load_dotenv_once
+        from mix_eval.llm.providers import make_provider
 
         spec = self.spec
         load_dotenv_once()
@@ -64,31 +73,19 @@ class OpenAICompatibleModel(APIModelBase):
         self.client = ChatClient(ClientConfig(
             api_key=key, model=self.model_name, base_url=base_url, max_concurrency=self.parallel,
             key_setting=key_var or "--model_api_key_env", label=f"API of model {spec.name}",
-        ), self._provider())
+        ), make_provider(self.provider_name))
         self.failures: dict[str, str] = {}
 
     # -------------------------------------------------------- configuration hooks
 
-    def _provider(self) -> Provider:
-        """The API's protocol (default: OpenAI-compatible)."""
-        from mix_eval.llm.providers.openai import OpenAIProvider
-
-        return OpenAIProvider()
-
     def _base_params(self) -> dict[str, Any]:
-        """The reference's request: max tokens (o1: max_completion_tokens), text format."""
-        token_param = "max_completion_tokens" if self.spec.model_id.startswith("o1") else "max_tokens"
-        return {token_param: self.closeended_max_new_tokens, "response_format": {"type": "text"}}
+        """The request parameters the reference sent (beside model and messages)."""
+        raise NotImplementedError
 
     def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
+        """(base URL, the key's variable); None: the SDK's default URL, a server without keys."""
         spec = self.spec
-        base_url = spec.base_url
-        key_var = spec.env_keys[0] if spec.env_keys else None
-        for sdk in spec.sdk:
-            if sdk in COMPATIBLE_ENDPOINTS:
-                base_url, sdk_key = COMPATIBLE_ENDPOINTS[sdk]
-                key_var = key_var or sdk_key
-        return base_url, key_var
+        return spec.base_url, spec.env_keys[0] if spec.env_keys else None
 
     def _extra_params(self, args: ModelSettings) -> dict[str, Any]:
         return dict(self.spec.gen_kwargs or {})
@@ -97,33 +94,48 @@ class OpenAICompatibleModel(APIModelBase):
 
     def respond(self, file_inputs: list[str]) -> list[Optional[str]]:
         """One call per input; None where the API gave no response (retried next run)."""
-        from mix_eval.llm.batch import run_batch
-        from mix_eval.llm.errors import APIBadRequestError
-        from mix_eval.llm.results import ChatResult
-
         answers: dict[int, Optional[str]] = {i: None for i in range(len(file_inputs))}
-        pending = list(range(len(file_inputs)))
-        for attempt in range(1, MAX_REFUSALS + 1):
-            refused: list[int] = []
-
-            def deliver(i: Any, result: Any) -> None:
-                if isinstance(result, ChatResult):
-                    answers[i] = result.text
-                elif isinstance(result, APIBadRequestError):
-                    refused.append(i)
-                else:
-                    self.failures[str(i)] = str(result)
-
-            run_batch(self.client, until_stopped((i, self.get_messages(file_inputs[i]), dict(self.params))
-                                                  for i in pending), on_result=deliver)
-            if STOP.requested:  # Ctrl-C: unanswered items stay for the next run
-                return [answers[i] for i in range(len(file_inputs))]
-            pending = sorted(refused)
-            if not pending:
-                break
-        for i in pending:  # refused every time: the reference's placeholder answer
-            answers[i] = REFUSAL_TEXT
+        _Requests(self, answers).run([(i, self.get_messages(x)) for i, x in enumerate(file_inputs)])
         return [answers[i] for i in range(len(file_inputs))]
+
+
+class _Requests(RefusalRetry):
+    """One `ChatAPIModel.respond` call: a refused input is asked again up to `MAX_REFUSALS`
+    times in all, then answered with `REFUSAL_TEXT`, as the reference did."""
+
+    def __init__(self, model: ChatAPIModel, answers: dict[int, Optional[str]]):
+        super().__init__(model.client, MAX_REFUSALS)
+        self.model = model
+        self.answers = answers
+
+    def params(self) -> dict[str, Any]:
+        return self.model.params
+
+    def on_reply(self, key: Any, result: ChatResult) -> None:
+        self.answers[key] = result.text
+
+    def on_failure(self, key: Any, error: Exception) -> None:
+        self.model.failures[str(key)] = str(error)  # left out of the response file: asked next run
+
+    def give_up(self, key: Any, error: APIBadRequestError) -> None:
+        self.answers[key] = REFUSAL_TEXT
+
+
+class OpenAICompatibleModel(ChatAPIModel):
+    """A chat model behind an OpenAI-compatible API, configured by its spec."""
+
+    def _base_params(self) -> dict[str, Any]:
+        """The reference's request: max tokens (o1: max_completion_tokens), text format."""
+        token_param = "max_completion_tokens" if self.spec.model_id.startswith("o1") else "max_tokens"
+        return {token_param: self.closeended_max_new_tokens, "response_format": {"type": "text"}}
+
+    def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
+        base_url, key_var = super()._endpoint(args)
+        for sdk in self.spec.sdk:
+            if sdk in COMPATIBLE_ENDPOINTS:
+                base_url, sdk_key = COMPATIBLE_ENDPOINTS[sdk]
+                key_var = key_var or sdk_key
+        return base_url, key_var
 
 
 class OpenAICompatibleEndpoint(OpenAICompatibleModel):

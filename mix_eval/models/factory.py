@@ -97,28 +97,15 @@ def model_class_for(spec: ModelSpec) -> type:
 
 
 def _api_class_for(spec: ModelSpec) -> type:
-    from mix_eval.models.api_models import (
-        COMPATIBLE_ENDPOINTS,
-        OpenAICompatibleEndpoint,
-        OpenAICompatibleModel,
-    )
+    """The class of an API spec: the model class of its SDK's provider (`models.providers`)."""
+    from mix_eval.models.api_models import OpenAICompatibleEndpoint
+    from mix_eval.models.providers import MODEL_CLASSES, SDK_PROVIDERS
 
+    known = [SDK_PROVIDERS[sdk] for sdk in spec.sdk if sdk in SDK_PROVIDERS]
     if spec.name == "openai_compatible":
         base: type = OpenAICompatibleEndpoint
-    elif "anthropic" in spec.sdk:
-        from mix_eval.models.providers import AnthropicModel
-
-        base = AnthropicModel
-    elif "google.generativeai" in spec.sdk or "google.genai" in spec.sdk:
-        from mix_eval.models.providers import GeminiModel
-
-        base = GeminiModel
-    elif "reka" in spec.sdk:
-        from mix_eval.models.providers import RekaModel
-
-        base = RekaModel
-    elif not spec.sdk or "openai" in spec.sdk or any(s in COMPATIBLE_ENDPOINTS for s in spec.sdk):
-        base = OpenAICompatibleModel
+    elif known or not spec.sdk:
+        base = MODEL_CLASSES[known[0] if known else "openai"]
     else:
         raise ModelError(
             f"{spec.name} is served through the {'/'.join(spec.sdk)} SDK, which this version does not "

@@ -1,9 +1,11 @@
-"""API models whose providers speak their own protocol, through their SDKs.
+"""API models whose providers speak their own protocol, through their SDKs, and which
+model class a catalog spec's SDK gets (`SDK_PROVIDERS`, `MODEL_CLASSES`).
 
-Each model names its `Provider` (`mix_eval.llm.providers`): the shared chat client
-does rate limits, retries and fail-fast errors for all of them. This module holds
-the model side only: the request each model sends (as the reference did), where its
-key and base URL come from, and which SDK it needs. The SDKs are optional:
+Each model class names its provider (`ChatAPIModel.provider_name`, a name in
+`mix_eval.llm.providers.PROVIDERS`, where judges find theirs too): the shared chat
+client does rate limits, retries and fail-fast errors for all of them. This module
+holds the model side only: the request each model sends (as the reference did), where
+its key and base URL come from, and which SDK it needs. The SDKs are optional:
 ``pip install -e .[providers]`` (or the one SDK named in the error message).
 
 * Claude: ``anthropic`` (``k_ant``; ``ANTHROPIC_BASE_URL`` moves it).
@@ -17,14 +19,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 from mix_eval.errors import ModelError
-from mix_eval.models.api_models import OpenAICompatibleModel
+from mix_eval.llm.providers.gemini import vertex_settings
+from mix_eval.models.api_models import COMPATIBLE_ENDPOINTS, ChatAPIModel, OpenAICompatibleModel
 from mix_eval.settings import ModelSettings
-
-if TYPE_CHECKING:
-    from mix_eval.llm.providers.base import Provider
 
 GEMINI_HARM_CATEGORIES = (
     "HARM_CATEGORY_HARASSMENT",
@@ -50,23 +50,10 @@ def require_sdk(module: str, pip_name: str, model: str) -> None:
         )
 
 
-def vertex_settings() -> Optional[tuple[str, str]]:
-    """(project, location) when Gemini should go through Vertex AI, else None.
-
-    As google-genai's own switch: ``GOOGLE_GENAI_USE_VERTEXAI=true`` with
-    ``GOOGLE_CLOUD_PROJECT`` (and ``GOOGLE_CLOUD_LOCATION``, default us-central1);
-    credentials are Google Cloud's application default credentials.
-    """
-    if os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() not in ("1", "true", "yes"):
-        return None
-    project = os.environ.get("GOOGLE_CLOUD_PROJECT")
-    if not project:
-        raise ModelError("GOOGLE_GENAI_USE_VERTEXAI is set: set GOOGLE_CLOUD_PROJECT (and GOOGLE_CLOUD_LOCATION) too")
-    return project, os.environ.get("GOOGLE_CLOUD_LOCATION", "us-central1")
-
-
-class AnthropicModel(OpenAICompatibleModel):
+class AnthropicModel(ChatAPIModel):
     """Claude models: ``messages.create(model, max_tokens=1536, messages)``, as the reference."""
+
+    provider_name = "anthropic"
 
     def __init__(self, args: ModelSettings):
         require_sdk("anthropic", "anthropic", self.spec.name)
@@ -75,16 +62,11 @@ class AnthropicModel(OpenAICompatibleModel):
     def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
         return None, self.spec.env_keys[0]  # the SDK reads ANTHROPIC_BASE_URL when set
 
-    def _provider(self) -> Provider:
-        from mix_eval.llm.providers.anthropic import AnthropicProvider
-
-        return AnthropicProvider()
-
     def _base_params(self) -> dict[str, Any]:
         return {"max_tokens": self.closeended_max_new_tokens}
 
 
-class GeminiModel(OpenAICompatibleModel):
+class GeminiModel(ChatAPIModel):
     """Gemini models, as the reference's ``google.generativeai`` calls, on ``google-genai``.
 
     One user message, ``candidate_count=1``, ``max_output_tokens=1536`` and the four
@@ -92,6 +74,8 @@ class GeminiModel(OpenAICompatibleModel):
     a refusal (retried, then `REFUSAL_TEXT`). Key: ``k_g``; or Vertex AI (see
     `vertex_settings`). Base URL: ``GOOGLE_GEMINI_BASE_URL`` (the SDK's own variable).
     """
+
+    provider_name = "gemini"
 
     def __init__(self, args: ModelSettings):
         require_sdk("google.genai", "google-genai", self.spec.name)
@@ -110,11 +94,6 @@ class GeminiModel(OpenAICompatibleModel):
             return base_url, None  # Vertex AI authenticates with Google Cloud credentials
         return base_url, self.spec.env_keys[0]
 
-    def _provider(self) -> Provider:
-        from mix_eval.llm.providers.gemini import GeminiProvider
-
-        return GeminiProvider(vertex=vertex_settings())
-
     def _base_params(self) -> dict[str, Any]:
         return {
             "candidate_count": 1,
@@ -123,7 +102,7 @@ class GeminiModel(OpenAICompatibleModel):
         }
 
 
-class RekaModel(OpenAICompatibleModel):
+class RekaModel(ChatAPIModel):
     """Reka models on the ``reka-api`` SDK's chat API.
 
     The reference called the legacy ``reka.chat(prompt, model_name=...)`` (one human
@@ -132,6 +111,8 @@ class RekaModel(OpenAICompatibleModel):
     would cut answers short). Key: ``k_reka``. Base URL: ``REKA_BASE_URL`` (default
     ``https://api.reka.ai/v1``).
     """
+
+    provider_name = "reka"
 
     def __init__(self, args: ModelSettings):
         require_sdk("reka", "reka-api", self.spec.name)
@@ -148,10 +129,13 @@ class RekaModel(OpenAICompatibleModel):
         base_url = self.spec.base_url or os.environ.get("REKA_BASE_URL") or None
         return base_url, self.spec.env_keys[0]
 
-    def _provider(self) -> Provider:
-        from mix_eval.llm.providers.reka import RekaProvider
-
-        return RekaProvider()
-
     def _base_params(self) -> dict[str, Any]:
         return {"max_tokens": self.closeended_max_new_tokens}
+
+
+# The model class of each provider, by the provider's name in `mix_eval.llm.providers.PROVIDERS`.
+MODEL_CLASSES: dict[str, type[ChatAPIModel]] = {
+    cls.provider_name: cls for cls in (OpenAICompatibleModel, AnthropicModel, GeminiModel, RekaModel)}
+# The provider of each SDK that catalog specs name (`ModelSpec.sdk`; no SDK: OpenAI-compatible).
+SDK_PROVIDERS = {"openai": "openai", **{sdk: "openai" for sdk in COMPATIBLE_ENDPOINTS}, "anthropic": "anthropic",
+                 "google.generativeai": "gemini", "google.genai": "gemini", "reka": "reka"}

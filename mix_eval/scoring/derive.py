@@ -46,7 +46,8 @@ from mix_eval.folders import (
     write_json,
 )
 from mix_eval.judges.protocol import verdict
-from mix_eval.judges.runner import BLOCKED, OK, JudgeReport, journal_entries
+from mix_eval.judges.report import JudgeReport
+from mix_eval.judges.runner import BLOCKED, OK, journal_entries
 from mix_eval.responses import COMPLETE, read_status, response_line, write_status
 from mix_eval.scoring.inputs import read_response_file
 from mix_eval.scoring.scores import model_scores, write_judged_files, write_scores

@@ -33,7 +33,9 @@ from mix_eval.folders import (
     write_json,
 )
 from mix_eval.judges.factory import JudgeFactory, check_judge_config
-from mix_eval.judges.runner import JudgeReport, judge_records, report_dict, report_lines
+from mix_eval.judges.report import JudgeReport, report_dict
+from mix_eval.judges.runner import judge_records
+from mix_eval.judges.summary import report_lines
 from mix_eval.llm.pricing import price_for
 from mix_eval.scoring import aggregate, rules
 from mix_eval.manifest import record_scoring

@@ -6,12 +6,16 @@ error (fatal, reported with its real status), not a refusal to retry. A 400
 run as a configuration error. Any other 400 is a bad request. A 429 carries its
 retry delay in the body (``RetryInfo.retryDelay``); a 429 for a daily quota
 (``QuotaFailure`` on a ``...PerDay...`` quota) cannot be waited out: an exhausted quota.
+Vertex AI instead of a key when the environment says so (`vertex_settings`), for a
+Gemini judge and a Gemini model alike.
 """
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any, Dict, List, Optional, Tuple
 
+from mix_eval.errors import ModelError
 from mix_eval.llm.config import ClientConfig, strip_userinfo
 from mix_eval.llm.limiter import parse_retry_after
 from mix_eval.llm.providers.base import (
@@ -20,12 +24,27 @@ from mix_eval.llm.providers.base import (
 )
 from mix_eval.llm.results import ChatResult, Usage
 
-__all__ = ["GeminiProvider", "GEMINI_DEFAULT_URL", "GEMINI_API_VERSION"]
+__all__ = ["GeminiProvider", "GEMINI_DEFAULT_URL", "GEMINI_API_VERSION", "vertex_settings"]
 
 GEMINI_DEFAULT_URL = "https://generativelanguage.googleapis.com"
 # The reference's google.generativeai SDK called the v1beta API; google-genai defaults to v1.
 GEMINI_API_VERSION = "v1beta"
 _BAD_KEY_REASONS = {"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED"}
+
+
+def vertex_settings() -> Optional[Tuple[str, str]]:
+    """(project, location) when Gemini should go through Vertex AI, else None.
+
+    As google-genai's own switch: ``GOOGLE_GENAI_USE_VERTEXAI=true`` with
+    ``GOOGLE_CLOUD_PROJECT`` (and ``GOOGLE_CLOUD_LOCATION``, default us-central1);
+    credentials are Google Cloud's application default credentials.
+    """
+    if os.environ.get("GOOGLE_GENAI_USE_VERTEXAI", "").lower() not in ("1", "true", "yes"):
+        return None
+    project = os.environ.get("GOOGLE_CLOUD_PROJECT")
+    if not project:
+        raise ModelError("GOOGLE_GENAI_USE_VERTEXAI is set: set GOOGLE_CLOUD_PROJECT (and GOOGLE_CLOUD_LOCATION) too")
+    return project, os.environ.get("GOOGLE_CLOUD_LOCATION", "us-central1")
 
 
 def _duration(value: Any) -> Optional[float]:
