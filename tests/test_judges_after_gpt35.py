@@ -4,6 +4,7 @@ judges are asked in their style, a judge that refuses the requests stops the run
 the server, and Anthropic and Gemini models judge too."""
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
@@ -199,10 +200,11 @@ def test_each_distinct_refusal_reason_is_shown_once(tmp_path, judge_env, caplog)
     root = tmp_path / "r"
     make_responses(root, "m", n=20)
 
-    def some_refused(body):
+    def some_refused(body):  # about one item in four refused, for one of two reasons
         user = body["messages"][-1]["content"]
-        if "Aves" in user or "Options: \nA. " in user and hash(user) % 7 == 0:
-            return Fault("400", message="content filter A" if "Aves" in user else "content filter B")
+        digest = int(hashlib.md5(user.encode()).hexdigest(), 16)
+        if digest % 4 == 0:
+            return Fault("400", message=f"content filter {'AB'[digest % 2]}")
         return judge_reply(body)
 
     import mix_eval.judges.api as judge_api
