@@ -204,10 +204,13 @@ def test_local_judge_on_vllm_gives_the_hf_judges_verdicts(tmp_path):
         assert done.returncode == 0, done.stderr[-3000:]
         assert (ENGINE_STARTED in done.stdout + done.stderr) == (backend == "vllm")
         tail = str(judge).replace("/", "_")
+        report = json.loads((vdir / "judge_report.json").read_text())
+        for split in ("free_form", "multiple_choice"):  # each run records its engine, and when it judged
+            assert report[split].pop("backend") == backend
+            del report[split]["first_call"], report[split]["last_call"]
         runs[backend] = (read_jsonl(vdir / f"judge_results_ff_model_judge_{tail}.jsonl"),
                          read_jsonl(vdir / f"judge_results_mp_model_judge_{tail}.jsonl"),
-                         json.loads((vdir / "score.json").read_text()),
-                         json.loads((vdir / "judge_report.json").read_text()))
+                         json.loads((vdir / "score.json").read_text()), report)
     assert runs["vllm"] == runs["hf"]
     ff, mp, scores, report = runs["vllm"]
     assert [x["judge_response"] for x in ff + mp] == ["".join(pieces)] * 10
