@@ -56,7 +56,7 @@ def worker(args: argparse.Namespace) -> None:
     rendered = [model.render(x) for x in inputs]
     ids = tok(rendered, max_length=model.max_input_length_closeend, truncation=True)["input_ids"]
     if args.backend == "vllm":
-        new = model.engine.generate(ids, args.new_tokens, {"temperature": 0.0, "ignore_eos": True})
+        new = model.engine.generator.generate(ids, args.new_tokens, {"temperature": 0.0, "ignore_eos": True})
         tokens = sum(len(t) for t in new)
     else:
         model.gen_kwargs = {"min_new_tokens": args.new_tokens, "do_sample": False}

@@ -1,4 +1,4 @@
-"""Length-sorted batches: what the generation engine and a local judge hand a model."""
+"""Length-sorted batches: what the generation loop and a local judge hand a model."""
 from __future__ import annotations
 
 

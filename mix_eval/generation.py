@@ -1,6 +1,6 @@
 """Generating responses for a split: length-sorted batches into a resumable file.
 
-The engine asks a model three things (see `mix_eval.models.base`): the text to
+The generation loop asks a model three things (see `mix_eval.models.base`): the text to
 store as ``formated_input``, a length per input, and a response per input. It owns
 everything else: which items are still to do (from the ids already on disk), the
 batching, the durable writes, the status file and the progress bar.

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import mix_eval
 from mix_eval.data import VERSION_FINGERPRINTS, fingerprint, resolve_data_path, split_file, splits_for
+from mix_eval.engines import engine_flags, engine_packages
 from mix_eval.errors import MixEvalError
 from mix_eval.folders import (
     JUDGE_REPORT_FILE,
@@ -52,10 +53,9 @@ FORMAT = 1
 # whole args: they hold the judge's --api_base_url as typed, credentials included.
 GENERATION_ARGS = (
     "model_systemprompt", "max_new_tokens", "dtype", "batch_size", "limit", "backend", "max_gpu_memory",
-    "tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization", "max_model_len",
-    "distributed_executor_backend", "model_gen_kwargs",
+    *engine_flags(), "model_gen_kwargs",
 )
-LIBRARIES = ("torch", "transformers", "vllm")
+LIBRARIES = ("torch", "transformers", *engine_packages())
 
 # What a checkpoint folder's revision is hashed from: the files that change its answers
 # (besides the weights), hashed by content, then the weights index, or when there is
@@ -223,7 +223,7 @@ def _dist_version(name: str) -> Optional[str]:
 
 
 def library_versions() -> dict[str, Optional[str]]:
-    """Python, torch, transformers, vLLM (None when not installed) and mix_eval."""
+    """Python, torch, transformers, the engines' packages (None when not installed) and mix_eval."""
     return {"python": platform.python_version(), **{name: _dist_version(name) for name in LIBRARIES},
             "mix_eval": mix_eval.__version__}
 
@@ -304,7 +304,7 @@ def _model(folder_name: str, args: Mapping[str, Any], old: Mapping[str, Any]) ->
 
 
 def _dtype(args: Mapping[str, Any], device: Optional[str]) -> Optional[str]:
-    """The dtype the weights were loaded in (`mix_eval.models.base.resolve_dtype`'s rule)."""
+    """The dtype the weights were loaded in (`mix_eval.models.loading.resolve_dtype`'s rule)."""
     if args.get("dtype"):
         return str(args["dtype"])
     if device is None or device == "API":

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 
 from mix_eval.data import BENCHMARKS, DEFAULT_DATA_PATH
+from mix_eval.engines import DEFAULT_ENGINE, ENGINES, engine_flag_owners
 from mix_eval.errors import MixEvalError
 from mix_eval.splits import SplitKind
 
@@ -22,11 +23,8 @@ DEFAULT_RESPONSE_DIR = "mix_eval/data/model_responses/"
 DEFAULT_JUDGE = "gpt-3.5-turbo-0125"
 PARSERS = ("model", "rule")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
-BACKENDS = ("hf", "vllm")
 JUDGE_MODES = ("live", "batch")  # API judge calls one by one, or through the Batch API
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")  # a reasoning judge's reasoning_effort
-VLLM_ENGINE_FLAGS = ("tensor_parallel_size", "data_parallel_size", "gpu_memory_utilization", "max_model_len",
-                     "distributed_executor_backend")
 EXECUTORS = ("mp", "ray")
 
 
@@ -54,8 +52,9 @@ class GenerationSettings:
     max_new_tokens: Optional[int] = None  # None: the model's own (512 chat, 399 base, 1536 API)
     dtype: Optional[str] = None  # None: the checkpoint's on a GPU, float32 on the CPU
     max_gpu_memory: Optional[str] = None
-    # the engine of Hugging Face models: transformers `generate` (the reference's) or vLLM
-    backend: str = "hf"
+    # the engine of Hugging Face models (`mix_eval.engines.ENGINES`): transformers `generate`
+    # (the reference's) or vLLM
+    backend: str = DEFAULT_ENGINE
     tensor_parallel_size: int = 1  # vllm: one model over this many GPUs
     data_parallel_size: int = 1  # vllm: this many engine replicas, each on its share of the items
     gpu_memory_utilization: float = 0.9  # vllm: share of each GPU's memory for weights and KV cache
@@ -68,7 +67,7 @@ class GenerationSettings:
         _positive("max_new_tokens", self.max_new_tokens, optional=True)
         if self.dtype is not None:
             _choice("dtype", self.dtype, DTYPES)
-        _choice("backend", self.backend, BACKENDS)
+        _choice("backend", self.backend, tuple(ENGINES))
         _positive("tensor_parallel_size", self.tensor_parallel_size)
         _positive("data_parallel_size", self.data_parallel_size)
         if self.distributed_executor_backend is not None:
@@ -77,10 +76,11 @@ class GenerationSettings:
         if isinstance(self.gpu_memory_utilization, bool) or not 0 < self.gpu_memory_utilization <= 1:
             raise SettingsError(f"--gpu_memory_utilization must be above 0 and at most 1, got "
                                 f"{self.gpu_memory_utilization!r}")
-        if self.backend != "vllm":
-            for flag in VLLM_ENGINE_FLAGS:
-                if getattr(self, flag) != self.__dataclass_fields__[flag].default:
-                    raise SettingsError(f"--{flag} is a setting of the vLLM engine: add --backend vllm")
+        for f in fields(self):  # a setting of another engine than the chosen one would be ignored: refused
+            owners = engine_flag_owners(f.name)
+            if owners and self.backend not in owners and getattr(self, f.name) != f.default:
+                engines = " or ".join(ENGINES[name].label for name in owners)
+                raise SettingsError(f"--{f.name} is a setting of the {engines} engine: add --backend {owners[0]}")
 
 
 @dataclass(frozen=True)
@@ -181,14 +181,14 @@ class JudgeSettings:
     api_parallel_num: int = 100
     extract_base_model_response: bool = False
     compute_score_from_judged_file: bool = False
-    backend: str = "hf"  # the engine of a local judge: the same --backend as the model's
+    backend: str = DEFAULT_ENGINE  # the engine of a local judge: the same --backend as the model's
     judge_mode: str = "live"  # API judge: live calls, or the Batch API (half the price, within 24 h)
     judge_price: Optional[tuple[float, float]] = None  # $ per million input, output tokens (live)
     judge_reasoning_effort: Optional[str] = None  # reasoning judges: None = the lowest the judge takes
     judge_revision: Optional[str] = None  # a local judge's Hub revision (commit, tag or branch)
 
     def __post_init__(self) -> None:
-        _choice("backend", self.backend, BACKENDS)
+        _choice("backend", self.backend, tuple(ENGINES))
         _choice("judge_mode", self.judge_mode, JUDGE_MODES)
         if self.judge_mode == "batch" and self.judge_model_id:
             raise SettingsError("--judge_mode batch sends the judge requests to an API's Batch API; it cannot "

@@ -21,7 +21,7 @@ import torch
 
 from mix_eval.api.registry import get_model
 from mix_eval.errors import ModelError
-from mix_eval.models.base import resolve_attn_implementation, resolve_dtype
+from mix_eval.models.loading import resolve_attn_implementation, resolve_dtype
 from mix_eval.settings import GenerationSettings, ModelSettings
 
 _real_find_spec = importlib.util.find_spec

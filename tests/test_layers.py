@@ -24,8 +24,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("judges and models", ("mix_eval.judges", "mix_eval.models", "mix_eval.api", "mix_eval.calibration.cost")),
     ("client, data, prompts, records", ("mix_eval.llm", "mix_eval.data", "mix_eval.subset", "mix_eval.prompts",
                                       "mix_eval.responses", "mix_eval.records", "mix_eval.splits",
-                                      "mix_eval.settings", "mix_eval.batching", "mix_eval.leaderboard",
-                                      "mix_eval.calibration", "mix_eval.folders")),
+                                      "mix_eval.settings", "mix_eval.engines", "mix_eval.batching",
+                                      "mix_eval.leaderboard", "mix_eval.calibration", "mix_eval.folders")),
     ("files", ("mix_eval.errors", "mix_eval.utils", "mix_eval")),
 ]
 COMMAND_LINE = LAYERS[0][1]

@@ -86,6 +86,30 @@ def test_flag_defaults_are_the_settings_defaults():
     assert scoring == ScoringSettings(data=DataSettings("mixeval_hard", "2024-06-01"))
 
 
+def test_defaults_are_pinned():
+    """The defaults a user gets, written out here rather than read back from the settings
+    classes (which the flags also read): a changed default fails this test."""
+    flags = run_settings(evaluate.build_parser().parse_args(EVALUATE_MIN)).flags()
+    assert flags == {
+        "model_name": "local_chat", "model_path": None, "judge_model_id": None, "model_systemprompt": None,
+        "benchmark": "mixeval_hard", "version": "2024-06-01", "batch_size": 4, "batch_size_judge": 1,
+        "max_gpu_memory": None, "max_gpu_memory_judge": None, "api_parallel_num": 100, "api_base_url": None,
+        "data_path": "mix_eval/data/", "output_dir": "mix_eval/data/model_responses", "inference_only": False,
+        "verbose": False, "free_form_parser": "model", "multi_choice_parser": "model",
+        "multichoice_judge": "gpt-3.5-turbo-0125", "freeform_judge": "gpt-3.5-turbo-0125",
+        "extract_base_model_response": False, "compute_score_from_judged_file": False, "max_new_tokens": None,
+        "limit": None, "dtype": None, "output_name": None, "model_module": None, "model_base_url": None,
+        "model_id": None, "model_api_key_env": None, "model_gen_kwargs": None, "backend": "hf",
+        "tensor_parallel_size": 1, "data_parallel_size": 1, "gpu_memory_utilization": 0.9, "max_model_len": None,
+        "distributed_executor_backend": None, "judge_mode": "live", "judge_price": None,
+        "judge_reasoning_effort": None, "judge_revision": None,
+    }
+    scoring = scoring_settings(compute_metrics.build_parser().parse_args(SCORING_MIN))
+    assert (scoring.model_response_dir, scoring.models_to_eval, scoring.verbose) == (
+        "mix_eval/data/model_responses/", None, False)
+    assert scoring.judge == JudgeSettings()  # the same judge defaults as evaluate's, pinned above
+
+
 def test_every_flag_lands_in_the_settings_and_back_in_the_status_args():
     argv = EVALUATE_MIN + [
         "--model_path", "ckpt", "--judge_model_id", "org/judge", "--model_systemprompt", "be brief",

@@ -11,8 +11,8 @@ import re
 from typing import Any, Callable, Collection, TypeVar
 
 from mix_eval.folders import AGREEMENT_FILE, CALIBRATION_FILE, JUDGE_REPORT_FILE, SCORE_FILE
+from mix_eval.engines import ENGINES, engines_help
 from mix_eval.settings import (
-    BACKENDS,
     JUDGE_MODES,
     BENCHMARKS,
     DTYPES,
@@ -121,9 +121,8 @@ def add_generation_flags(p: argparse.ArgumentParser) -> None:
 
 def add_backend_flag(g: Any) -> None:
     """``--backend``: the engine of the model under evaluation and of a local judge."""
-    g.add_argument("--backend", type=str, default=GenerationSettings.backend, choices=list(BACKENDS),
-                   help="Engine of Hugging Face models and of a local judge: hf (transformers generate, "
-                        "the reference's) or vllm.")
+    g.add_argument("--backend", type=str, default=GenerationSettings.backend, choices=list(ENGINES),
+                   help=f"Engine of Hugging Face models and of a local judge: {engines_help()}.")
 
 
 def add_data_flags(p: argparse.ArgumentParser, *, with_limit: bool) -> None:

@@ -21,13 +21,11 @@ def check_judge_config(settings: JudgeSettings) -> None:
     if not settings.uses_model_judge:
         return
     if settings.judge_model_id:
+        from mix_eval.models.engine import engine_class
         from mix_eval.models.factory import check_model_path
 
         check_model_path("--judge_model_id", settings.judge_model_id)
-        if settings.backend == "vllm":
-            from mix_eval.models.vllm_engine import require_vllm
-
-            require_vllm()
+        engine_class(settings.backend).check_available()
         return
     from mix_eval.judges.api import judge_client_config
     from mix_eval.judges.request import judge_request

@@ -1,9 +1,10 @@
 """A local Hugging Face model as the judge (`--judge_model_id`).
 
 The same judge messages as the API judge, rendered with the model's chat template,
-generated in length-sorted batches of `--batch_size_judge` (1024 new tokens), on the
-GPUs when there are any (capped by `--max_gpu_memory_judge`), else on the CPU; with
-``--backend vllm`` on the vLLM engine, in chunks of at least 512.
+generated in length-sorted batches of `--batch_size_judge` (1024 new tokens) by the
+engine of the model under evaluation (``--backend``, `mix_eval.models.engine`):
+transformers on the GPUs when there are any (capped by `--max_gpu_memory_judge`), else
+on the CPU; or vLLM, in chunks of at least 512.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import logging
 from typing import Any, Optional
 
 from mix_eval.batching import length_sorted_batches
+from mix_eval.engines import DEFAULT_ENGINE
 from mix_eval.judges.backend import OK, ResultCallback
 from mix_eval.models.base import ChatModel
 from mix_eval.settings import GenerationSettings, ModelSettings
@@ -25,8 +27,8 @@ class LocalJudge(ChatModel):
     """A chat model whose inputs are whole message lists."""
 
     def __init__(self, model_id: str, *, batch_size: int = 1, max_gpu_memory: Optional[str] = None,
-                 dtype: Optional[str] = None, max_new_tokens: int = JUDGE_MAX_NEW_TOKENS, backend: str = "hf",
-                 revision: Optional[str] = None):
+                 dtype: Optional[str] = None, max_new_tokens: int = JUDGE_MAX_NEW_TOKENS,
+                 backend: str = DEFAULT_ENGINE, revision: Optional[str] = None):
         super().__init__(ModelSettings(model_id, generation=GenerationSettings(
             max_gpu_memory=max_gpu_memory, dtype=dtype, backend=backend)))
         self.name = model_id
@@ -47,7 +49,7 @@ class LocalJudge(ChatModel):
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
                  on_result: ResultCallback, *, round_no: int = 1) -> None:
         conversations = [messages for _, messages in requests]
-        batch_size = self.batch_size_for(self.batch_size)  # the vLLM engine takes large chunks
+        batch_size = self.batch_size_for(self.batch_size)  # the engine may take more at once (vLLM)
         for batch in length_sorted_batches(self.input_lengths(conversations), batch_size):
             if STOP.requested:  # Ctrl-C: stop between batches; the runner saves what is done
                 return

@@ -1,7 +1,7 @@
-"""Hugging Face transformers backends: `ChatModel` and `BaseModel`.
+"""Hugging Face models: `ChatModel` and `BaseModel`.
 
-Every model, whatever its backend, offers the generation engine one narrow
-interface:
+Every model, whatever its backend, offers the generation loop
+(`mix_eval.generation`) one narrow interface:
 
 * ``file_input(formatted_input, split)``: the text stored as ``formated_input`` in
   the response file (base models prepend the five-shot prefix);
@@ -27,71 +27,29 @@ class written for the reference suite works here unchanged::
 ``args`` is the run's `mix_eval.settings.ModelSettings`, whose attributes carry the
 reference's flag names (``args.model_path``, ``args.batch_size``, ...).
 
-torch and transformers are imported only when a model is built.
+A model decides what is asked (rendering, truncation, new tokens, decoding settings);
+its engine (``--backend``: `mix_eval.models.engine`) generates. torch and transformers
+are imported only when a model is built.
 """
 from __future__ import annotations
 
-import importlib.util
 import logging
-from types import SimpleNamespace
 from typing import Any, Optional
 
+from mix_eval.engines import DEFAULT_ENGINE
 from mix_eval.errors import ModelError, first_line
+from mix_eval.models.engine import Engine, engine_class
+from mix_eval.models.loading import (
+    cuda_available,
+    resolve_attn_implementation,
+    resolve_dtype,
+    run_setting,
+    torch_module,
+)
 from mix_eval.models.spec import DEFAULT_MAX_NEW_TOKENS, MAX_INPUT_LENGTH, ModelSpec
 from mix_eval.prompts import five_shot_input
 
 logger = logging.getLogger(__name__)
-
-
-def _torch():
-    import torch
-
-    return torch
-
-
-def cuda_available() -> bool:
-    try:
-        return _torch().cuda.is_available()
-    except Exception:  # a broken CUDA install must not stop a CPU run
-        return False
-
-
-def flash_attention_usable() -> bool:
-    """flash_attention_2 needs the flash_attn package and a GPU."""
-    return cuda_available() and importlib.util.find_spec("flash_attn") is not None
-
-
-def resolve_attn_implementation(requested: Optional[str]) -> Optional[str]:
-    """The ``attn_implementation`` to load with (None: transformers' default).
-
-    ``flash_attention_2`` only where it can run, a GPU with the flash_attn package;
-    elsewhere the default attention. Any other choice is kept as asked.
-    """
-    if requested == "flash_attention_2" and not flash_attention_usable():
-        logger.info("flash_attention_2 needs flash_attn and a GPU; using the default attention")
-        return None
-    return requested
-
-
-def resolve_dtype(requested: Optional[str], spec_dtype: Any, on_gpu: bool) -> Any:
-    """The dtype to load with.
-
-    ``--dtype`` wins. Otherwise the model's own dtype on a GPU, and float32 on a CPU
-    (bfloat16 generation measured 2.5x slower than float32 on CPUs).
-    """
-    torch = _torch()
-    choice = requested or (spec_dtype if on_gpu else "float32")
-    if choice == "auto" or choice is None:
-        return "auto"
-    if isinstance(choice, str):
-        try:
-            dtype = getattr(torch, choice)
-        except AttributeError:
-            raise ModelError(f"unknown dtype {choice!r}: use auto, float32, bfloat16 or float16") from None
-        if not isinstance(dtype, torch.dtype):
-            raise ModelError(f"unknown dtype {choice!r}: use auto, float32, bfloat16 or float16")
-        return dtype
-    return choice
 
 
 def quiet_transformers() -> None:
@@ -105,13 +63,8 @@ def quiet_transformers() -> None:
         pass
 
 
-def _args_get(args: Any, name: str, default: Any = None) -> Any:
-    """A setting by flag name; tolerant, since a reference-style model may be built by hand."""
-    return getattr(args, name, default) if args is not None else default
-
-
 class ModelBase:
-    """What every model shares: generation settings and the engine interface."""
+    """What every model shares: generation settings and the interface the generation loop uses."""
 
     #: set on classes made from a catalog entry (`mix_eval.models.factory`)
     spec: Optional[ModelSpec] = None
@@ -133,7 +86,7 @@ class ModelBase:
         self.attn_implementation: Optional[str] = None
         self.max_input_length_closeend: Optional[int] = None
 
-    # ------------------------------------------------------------ engine interface
+    # ------------------------------------------------------------ generation interface
 
     def file_input(self, formatted_input: str, problem_type: str) -> str:
         """The `formated_input` stored in the response file."""
@@ -147,7 +100,7 @@ class ModelBase:
         raise NotImplementedError
 
     def batch_size_for(self, requested: int) -> int:
-        """How many inputs `respond` gets at once (``--batch_size`` unless the engine wants more)."""
+        """How many inputs `respond` gets at once (``--batch_size`` unless its engine wants more)."""
         return requested
 
     def close(self) -> None:
@@ -155,30 +108,30 @@ class ModelBase:
 
 
 class _TransformersModel(ModelBase):
-    """Loading and batched generation with transformers."""
+    """A Hugging Face checkpoint: its tokenizer and prompts here, generation by its engine."""
 
     @property
     def device(self) -> Any:
         model = getattr(self, "model", None)
         if model is not None and hasattr(model, "device"):
             return model.device
-        return _torch().device("cuda" if cuda_available() else "cpu")
+        return torch_module().device("cuda" if cuda_available() else "cpu")
 
     # ------------------------------------------------------------ loading
 
     def build_model(self) -> Any:
         """Load the weights: GPUs with a sequential device map, else the CPU."""
-        torch = _torch()
+        torch = torch_module()
         import transformers
         from transformers import AutoModelForCausalLM
 
         on_gpu = cuda_available()
         kwargs: dict[str, Any] = {"trust_remote_code": self.trust_remote_code}
-        dtype = resolve_dtype(_args_get(self.args, "dtype"), self.model_dtype, on_gpu)
+        dtype = resolve_dtype(run_setting(self.args, "dtype"), self.model_dtype, on_gpu)
         kwargs["dtype" if _accepts_dtype_kwarg(transformers.__version__) else "torch_dtype"] = dtype
         if on_gpu:
             n = torch.cuda.device_count()
-            max_gpu_memory = _args_get(self.args, "max_gpu_memory")
+            max_gpu_memory = run_setting(self.args, "max_gpu_memory")
             if max_gpu_memory:
                 kwargs["device_map"] = "auto"
                 kwargs["max_memory"] = {i: max_gpu_memory for i in range(n)}
@@ -228,49 +181,15 @@ class _TransformersModel(ModelBase):
 
     @property
     def backend(self) -> str:
-        return _args_get(self.args, "backend") or "hf"
-
-    def build_engine(self) -> Any:
-        """A vLLM engine for the checkpoint (``--backend vllm``); its context is the model's."""
-        from transformers import AutoConfig
-
-        from mix_eval.models.vllm_engine import EngineOptions, start_engine, visible_gpus
-
-        try:
-            config = AutoConfig.from_pretrained(self.model_name, trust_remote_code=self.trust_remote_code,
-                                                **self.revision_kwargs())
-        except KeyboardInterrupt:
-            raise
-        except Exception as e:
-            raise ModelError(f"could not read the config of {self.model_name!r}: {first_line(e)}") from None
-        self.model_max_len = _max_positions(SimpleNamespace(config=config))
-        on_gpu = cuda_available()
-        dtype = resolve_dtype(_args_get(self.args, "dtype"), self.model_dtype, on_gpu)
-        options = EngineOptions(
-            self.model_name, dtype=str(dtype).replace("torch.", ""), trust_remote_code=self.trust_remote_code,
-            max_model_len=self._engine_setting("max_model_len") or self.model_max_len,
-            tensor_parallel_size=self._engine_setting("tensor_parallel_size"),
-            gpu_memory_utilization=self._engine_setting("gpu_memory_utilization"),
-            on_gpu=on_gpu, executor=self._engine_setting("distributed_executor_backend"), revision=self.revision,
-            verbose=bool(_args_get(self.args, "verbose")),
-        )
-        gpus = visible_gpus(_torch().cuda.device_count()) if on_gpu else ()
-        return start_engine(options, data_parallel_size=self._engine_setting("data_parallel_size"), gpus=gpus)
-
-    def _engine_setting(self, name: str) -> Any:
-        """A vLLM setting of the run (its default for model classes made without one)."""
-        from mix_eval.settings import GenerationSettings
-
-        return _args_get(self.args, name, getattr(GenerationSettings, name))
+        """The name of the engine that generates (`mix_eval.engines.ENGINES`)."""
+        return run_setting(self.args, "backend") or DEFAULT_ENGINE
 
     def load(self, *, sets_pad_token_to_eos: bool = False) -> None:
-        """Build model (or vLLM engine) and tokenizer and derive the input length (spec-made classes)."""
-        if self.backend == "vllm":
-            self.model = None
-            self.engine = self.build_engine()
-        else:
-            self.model = self.build_model()
-            self.model_max_len = _max_positions(self.model)
+        """Start the engine (which loads the weights) and the tokenizer, and derive the input
+        length (spec-made classes)."""
+        self.engine = engine_class(self.backend).start(self)
+        self.model = self.engine.weights  # None where the engine holds them elsewhere (vLLM)
+        self.model_max_len = self.engine.max_positions
         self.tokenizer = self.build_tokenizer()
         if sets_pad_token_to_eos and self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
@@ -280,6 +199,16 @@ class _TransformersModel(ModelBase):
             self.max_input_length_closeend = (
                 min(self.model_max_len, self.max_input_length) - self.closeended_max_new_tokens
             )
+
+    def _engine(self) -> Engine:
+        """The started engine; for a reference-style class, which loaded its own weights
+        (``self.model = self.build_model()``), transformers `generate` on them."""
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            return engine
+        from mix_eval.models.hf_engine import TransformersEngine
+
+        return TransformersEngine(self.model)
 
     # ------------------------------------------------------------ generation
 
@@ -292,67 +221,11 @@ class _TransformersModel(ModelBase):
         return [len(ids) for ids in self.tokenizer(rendered)["input_ids"]]
 
     def batch_size_for(self, requested: int) -> int:
-        if getattr(self, "engine", None) is None:
-            return requested
-        from mix_eval.models.vllm_engine import chunk_size
-
-        return chunk_size(requested, self._engine_setting("data_parallel_size"))
+        return self._engine().batch_size(requested)
 
     def respond(self, file_inputs: list[str]) -> list[str]:
-        """Generate for a batch: left-padded, truncated, only new tokens decoded."""
-        if getattr(self, "engine", None) is not None:
-            return self._respond_with_engine(file_inputs)
-        torch = _torch()
-        tok = self.tokenizer
-        tok.padding_side = self.padding_side
-        if tok.pad_token is None:
-            tok.pad_token = tok.eos_token
-        if tok.pad_token is None:
-            raise ModelError(
-                f"the tokenizer of {self.model_name!r} has neither a pad nor an eos token"
-            )
-        texts = [self.render(x) for x in file_inputs]
-        enc = tok(
-            texts,
-            return_tensors="pt",
-            padding="longest",
-            max_length=self.max_input_length_closeend,
-            truncation=True,
-        ).to(self.device)
-        gen_kwargs = dict(self.gen_kwargs)
-        gen_kwargs.setdefault("pad_token_id", tok.pad_token_id)
-        with torch.no_grad():
-            out = self.model.generate(
-                input_ids=enc["input_ids"],
-                attention_mask=enc["attention_mask"],
-                max_new_tokens=self.closeended_max_new_tokens,
-                **gen_kwargs,
-            )
-        new_tokens = out[:, enc["input_ids"].shape[1]:]
-        return tok.batch_decode(new_tokens, skip_special_tokens=True)
-
-    def _respond_with_engine(self, file_inputs: list[str]) -> list[str]:
-        """The same prompts, truncation and decoding as `respond`; vLLM generates."""
-        from mix_eval.models.vllm_engine import sampling_settings
-
-        tok = self.tokenizer
-        texts = [self.render(x) for x in file_inputs]
-        prompts = tok(texts, max_length=self.max_input_length_closeend, truncation=True)["input_ids"]
-        sampling = sampling_settings(self._generation_config(), self.gen_kwargs, tok.eos_token_id)
-        new_tokens = self.engine.generate(prompts, self.closeended_max_new_tokens, sampling)
-        return tok.batch_decode(new_tokens, skip_special_tokens=True)
-
-    def _generation_config(self) -> Any:
-        """The checkpoint's generation config, as `generate` would start from (None when absent)."""
-        if not hasattr(self, "_checkpoint_generation_config"):
-            from transformers import GenerationConfig
-
-            try:
-                self._checkpoint_generation_config = GenerationConfig.from_pretrained(
-                    self.model_name, trust_remote_code=self.trust_remote_code, **self.revision_kwargs())
-            except Exception:  # noqa: BLE001 - no generation_config.json: transformers' defaults
-                self._checkpoint_generation_config = None
-        return self._checkpoint_generation_config
+        """Generate for a batch: the rendered inputs, truncated, only new tokens decoded."""
+        return self._engine().answer(self, [self.render(x) for x in file_inputs])
 
     def close(self) -> None:
         engine, self.engine = getattr(self, "engine", None), None
@@ -360,7 +233,7 @@ class _TransformersModel(ModelBase):
             engine.close()
         self.model = None
         if cuda_available():
-            _torch().cuda.empty_cache()
+            torch_module().cuda.empty_cache()
 
 
 class ChatModel(_TransformersModel):
@@ -413,18 +286,6 @@ class BaseModel(_TransformersModel):
 # ---------------------------------------------------------------- helpers
 
 
-def _max_positions(model: Any) -> int:
-    config = model.config
-    for name in ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    text_config = getattr(config, "text_config", None)
-    if text_config is not None and getattr(text_config, "max_position_embeddings", None):
-        return text_config.max_position_embeddings
-    return MAX_INPUT_LENGTH
-
-
 def _accepts_dtype_kwarg(version: str) -> bool:
     """transformers renamed `torch_dtype` to `dtype` in 4.56."""
     try:
@@ -432,5 +293,3 @@ def _accepts_dtype_kwarg(version: str) -> bool:
     except ValueError:
         return True
     return (major, minor) >= (4, 56)
-
-

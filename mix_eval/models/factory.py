@@ -4,15 +4,19 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from mix_eval.engines import DEFAULT_ENGINE
 from mix_eval.errors import ModelError
 from mix_eval.models.base import BaseModel, ChatModel
+from mix_eval.models.engine import engine_class
 from mix_eval.models.spec import ModelSpec, resolve_gen_kwargs
 from mix_eval.settings import ModelSettings
 
 
 def check_backend(model_name: str, model_cls: type, backend: str) -> None:
-    """``--backend vllm`` drives the catalog's Hugging Face models; refuse it for others."""
-    if backend == "hf":
+    """Any engine drives the catalog's Hugging Face models; an API model, or a class that
+    loads its own weights, runs as it is: refuse another engine for it. An engine that
+    needs a package not installed is refused here, before any work."""
+    if backend == DEFAULT_ENGINE:
         return
     spec = getattr(model_cls, "spec", None)
     if spec is None or spec.kind == "api":
@@ -21,9 +25,7 @@ def check_backend(model_name: str, model_cls: type, backend: str) -> None:
             f"--backend {backend} drives the Hugging Face models of the catalog (local_chat, local_base and "
             f"the others listed by python -m mix_eval.models); {model_name} is {what}: leave --backend out"
         )
-    from mix_eval.models.vllm_engine import require_vllm
-
-    require_vllm()
+    engine_class(backend).check_available()
 
 
 def check_model_path(flag: str, path: Any) -> str:
@@ -67,7 +69,7 @@ class _SpecMixin:
             system = args.model_systemprompt or spec.system_message
             self.SYSTEM_MESSAGE = {"role": "system", "content": system} if system else None
         self.load(sets_pad_token_to_eos=spec.sets_pad_token_to_eos)
-        if spec.tie_weights_after_load and self.model is not None:  # vLLM loads the weights itself
+        if spec.tie_weights_after_load and self.model is not None:  # None: the engine loads the weights elsewhere
             self.model.tie_weights()
         vocab = self.tokenizer.get_vocab()
         try:

@@ -1,4 +1,4 @@
-"""The vLLM engine behind a Hugging Face model (``--backend vllm``).
+"""``--backend vllm``: the vLLM engine behind a Hugging Face model.
 
 The model keeps everything that decides what is asked: its tokenizer renders the same
 chat template or five-shot text, truncates to the same input length, and decodes the
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
 from mix_eval.errors import ModelError, first_line
+from mix_eval.models.loading import cuda_available, max_positions, resolve_dtype, run_setting, torch_module
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ class EngineOptions:
     revision: Optional[str] = None  # a pinned Hub revision of the weights and tokenizer
 
 
-class VLLMEngine:
+class InProcessEngine:
     """One vLLM engine for one model, in this process; generates from token ids."""
 
     def __init__(self, options: EngineOptions):
@@ -226,7 +227,7 @@ def _serve_replica(conn: Any, options: EngineOptions, env: dict[str, str]) -> No
     threading.Thread(target=stop_when_orphaned, daemon=True).start()
     os.environ.update(env)
     try:
-        engine = VLLMEngine(options)
+        engine = InProcessEngine(options)
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
         conn.send(("error", str(e) if isinstance(e, ModelError) else f"{type(e).__name__}: {e}"))
         return
@@ -325,8 +326,8 @@ class ReplicatedEngine:
             conn.close()
 
 
-def start_engine(options: EngineOptions, *, data_parallel_size: int = 1, gpus: Sequence[str] = (),
-                 cores: Optional[Sequence[int]] = None) -> Any:
+def start_vllm(options: EngineOptions, *, data_parallel_size: int = 1, gpus: Sequence[str] = (),
+               cores: Optional[Sequence[int]] = None) -> Any:
     """The engine a run asked for: one in this process, or ``data_parallel_size`` replicas.
 
     Impossible requests (more GPUs or cores than there are, no Ray cluster) fail before
@@ -351,9 +352,94 @@ def start_engine(options: EngineOptions, *, data_parallel_size: int = 1, gpus: S
     bind = environments[0].get(CPU_BIND_ENV)
     if bind and options.tensor_parallel_size > 1 and os.environ.get(CPU_BIND_ENV, "auto") == "auto":
         os.environ[CPU_BIND_ENV] = bind  # one CPU worker: vLLM's own binding
-    return VLLMEngine(options)
+    return InProcessEngine(options)
 
 
 def chunk_size(batch_size: Optional[int], replicas: int = 1) -> int:
     """How many prompts the engine gets at once: at least `MIN_CHUNK` per replica."""
     return max(int(batch_size or 1), MIN_CHUNK * replicas)
+
+
+class VLLMEngine:
+    """The vLLM engine of a Hugging Face model (the `mix_eval.models.engine.Engine` of
+    ``--backend vllm``): the prompts as the model's tokenizer renders and truncates them,
+    the new tokens decoded by it; vLLM, in this process or in replicas, only generates."""
+
+    weights = None  # vLLM loads the weights in its own processes
+
+    def __init__(self, generator: Any, positions: int, replicas: int, generation_config: Any):
+        self.generator = generator  # `InProcessEngine` or `ReplicatedEngine`: token ids in, new token ids out
+        self.max_positions = positions
+        self.replicas = replicas
+        self.generation_config = generation_config  # the checkpoint's, as `generate` would start from
+
+    @classmethod
+    def check_available(cls) -> None:
+        require_vllm()
+
+    @classmethod
+    def start(cls, model: Any) -> "VLLMEngine":
+        """An engine (or replicas) for the model's checkpoint, with the run's vLLM settings."""
+        from transformers import AutoConfig
+
+        try:
+            config = AutoConfig.from_pretrained(model.model_name, trust_remote_code=model.trust_remote_code,
+                                                **model.revision_kwargs())
+        except KeyboardInterrupt:
+            raise
+        except Exception as e:
+            raise ModelError(f"could not read the config of {model.model_name!r}: {first_line(e)}") from None
+        positions = max_positions(config)
+        options = engine_options(model, positions)
+        gpus = visible_gpus(torch_module().cuda.device_count()) if options.on_gpu else ()
+        replicas = _setting(model, "data_parallel_size")
+        generator = start_vllm(options, data_parallel_size=replicas, gpus=gpus)
+        return cls(generator, positions, replicas, _generation_config(model))
+
+    def batch_size(self, requested: int) -> int:
+        return chunk_size(requested, self.replicas)
+
+    def answer(self, model: Any, texts: list[str]) -> list[str]:
+        """The same prompts, truncation and decoding as transformers `generate` would get."""
+        tok = model.tokenizer
+        prompts = tok(texts, max_length=model.max_input_length_closeend, truncation=True)["input_ids"]
+        sampling = sampling_settings(self.generation_config, model.gen_kwargs, tok.eos_token_id)
+        new_tokens = self.generator.generate(prompts, model.closeended_max_new_tokens, sampling)
+        return tok.batch_decode(new_tokens, skip_special_tokens=True)
+
+    def close(self) -> None:
+        generator, self.generator = self.generator, None
+        if generator is not None:
+            generator.close()
+
+
+def engine_options(model: Any, positions: int) -> EngineOptions:
+    """What the model's engine starts with: its checkpoint, dtype and the run's vLLM settings."""
+    on_gpu = cuda_available()
+    dtype = resolve_dtype(run_setting(model.args, "dtype"), model.model_dtype, on_gpu)
+    return EngineOptions(
+        model.model_name, dtype=str(dtype).replace("torch.", ""), trust_remote_code=model.trust_remote_code,
+        max_model_len=_setting(model, "max_model_len") or positions,
+        tensor_parallel_size=_setting(model, "tensor_parallel_size"),
+        gpu_memory_utilization=_setting(model, "gpu_memory_utilization"),
+        on_gpu=on_gpu, executor=_setting(model, "distributed_executor_backend"), revision=model.revision,
+        verbose=bool(run_setting(model.args, "verbose")),
+    )
+
+
+def _setting(model: Any, name: str) -> Any:
+    """A vLLM setting of the run (its default for model classes made without one)."""
+    from mix_eval.settings import GenerationSettings
+
+    return run_setting(model.args, name, getattr(GenerationSettings, name))
+
+
+def _generation_config(model: Any) -> Any:
+    """The checkpoint's generation config (None when it has none: transformers' defaults)."""
+    from transformers import GenerationConfig
+
+    try:
+        return GenerationConfig.from_pretrained(model.model_name, trust_remote_code=model.trust_remote_code,
+                                                **model.revision_kwargs())
+    except Exception:  # noqa: BLE001 - no generation_config.json
+        return None
