@@ -45,14 +45,11 @@ def estimated_tokens(text: str) -> int:
 class EstimatingServer(FakeOpenAIServer):
     """The loopback server with usage estimated from characters (see the module doc)."""
 
-    def _completion_body(self, body: Dict[str, Any], text: str) -> Dict[str, Any]:
-        answer = super()._completion_body(body, text)
+    def usage(self, body: Dict[str, Any], text: str) -> Dict[str, Any]:
         messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
         prompt = sum(estimated_tokens(str(m.get("content", ""))) + 4 for m in messages) + 3
         completion = estimated_tokens(text)
-        answer["usage"] = {"prompt_tokens": prompt, "completion_tokens": completion,
-                           "total_tokens": prompt + completion}
-        return answer
+        return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
 
 
 def run(root: Path, server: FakeOpenAIServer, args: argparse.Namespace, *extra: str) -> float:

@@ -20,7 +20,6 @@ Targets: the page under 15 MB; every filter under 200 ms.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil
@@ -35,7 +34,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from browser import Browser  # noqa: E402  (tests/browser.py)
-from conftest import REF_RESPONSES, between, judge_reply  # noqa: E402
+from conftest import REF_RESPONSES, disagreeing_judge, judge_reply, judged_answer, judges_by_model  # noqa: E402
 from fake_openai_server import FakeOpenAIServer  # noqa: E402
 
 VERSION = "2024-06-01"
@@ -50,21 +49,17 @@ REASONING = ("The model's answer is compared with the golden answer(s): it names
 
 
 def judges(reply_chars: int):
-    """Two judges told apart by the request's model; the second turns a third of the verdicts round."""
-    def reply(body: dict) -> str:
-        verdict = judge_reply(body)
-        answer = between(body["messages"][-1]["content"], "Model's Answer: ", "\nYour Judgment:")
-        if body["model"] != JUDGES[0] and not int(hashlib.sha256(answer.encode()).hexdigest(), 16) % 3:
-            verdict = verdict.replace("[[1.0]]", "[[x]]").replace("[[0.0]]", "[[1.0]]").replace("[[x]]", "[[0.0]]")
-            for a, b in (("[[A]]", "[[B]]"), ("[[B]]", "[[A]]"), ("[[C]]", "[[A]]"), ("[[D]]", "[[A]]")):
-                if a in verdict:
-                    verdict = verdict.replace(a, b)
-                    break
-        text = ""
-        while len(text) + len(verdict) < reply_chars:
-            text += REASONING.format(answer=answer[:80])
-        return text[:max(0, reply_chars - len(verdict))] + verdict
-    return reply
+    """Two judges told apart by the request's model (conftest's deterministic judge and its
+    `disagreeing_judge`), each reply padded to about ``reply_chars`` characters."""
+    def padded(judge):
+        def reply(body: dict) -> str:
+            verdict, answer = judge(body), judged_answer(body)
+            text = ""
+            while len(text) + len(verdict) < reply_chars:
+                text += REASONING.format(answer=answer[:80])
+            return text[:max(0, reply_chars - len(verdict))] + verdict
+        return reply
+    return judges_by_model({JUDGES[0]: padded(judge_reply), JUDGES[1]: padded(disagreeing_judge)})
 
 
 def judge_run(root: Path, reply_chars: int) -> float:

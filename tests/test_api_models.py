@@ -5,24 +5,13 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import fake_server
+from conftest import JUDGE_KEY, answer_or_judge, fake_server, model_answer, quick_client, read_jsonl
 
 from mix_eval.evaluate import main as evaluate_main
 
 VERSION = "2024-06-01"
 MODEL_KEY = "sk-model-key-789"
-JUDGE_KEY = "sk-judge-key-012"
-
-
-def answer_or_judge(body: dict) -> str:
-    """Judge requests get a verdict; model requests get a short answer."""
-    user = body["messages"][-1]["content"]
-    if "Golden Answer(s)" in user[-2000:]:
-        return "The correctness score: [[1.0]]"
-    if "The option chosen by the model" in user:
-        return "The option chosen by the model: [[A]]"
-    return "A"
-
+SPLITS = ("close_freeform_hard", "close_multichoice_hard")
 
 server = fake_server(reply=answer_or_judge)
 
@@ -32,22 +21,31 @@ def run(data_path: Path, out: Path, *extra: str) -> int:
                           "--data_path", str(data_path), "--output_dir", str(out), "--limit", "5", *extra])
 
 
+def assert_requests_and_answers(server, out: Path, model: str, model_id: str, max_tokens_field: str = "max_tokens"):
+    """Ten requests (5 items of each split), each a single user turn for ``model_id`` with
+    the key and 1536 new tokens; each split's file holds 5 lines, each line the answer the
+    server gave to the request that asked its input."""
+    requests = server.chat_requests()
+    assert len(requests) == 10
+    for r in requests:
+        assert r.body["model"] == model_id and r.body[max_tokens_field] == 1536
+        assert [m["role"] for m in r.body["messages"]] == ["user"]
+    answered = {r.body["messages"][-1]["content"]: model_answer(r.body) for r in requests}
+    for split in SPLITS:
+        lines = read_jsonl(out / model / "mixeval_hard" / VERSION / f"{model}_{split}.jsonl")
+        assert len(lines) == 5 and [x["response"] for x in lines] == [answered[x["formated_input"]] for x in lines]
+    return requests
+
+
 def test_gpt_4o_through_openai_base_url(server, clean_env, data_path, tmp_path):
     clean_env.setenv("OPENAI_BASE_URL", server.base_url)
     clean_env.setenv("k_oai", MODEL_KEY)
     out = tmp_path / "out"
     assert run(data_path, out, "--model_name", "gpt_4o", "--inference_only") == 0
-    requests = server.chat_requests()
-    assert len(requests) == 10
-    for r in requests:
-        assert r.body["model"] == "gpt-4o-2024-05-13"
-        assert r.body["max_tokens"] == 1536 and r.body["response_format"] == {"type": "text"}
-        assert r.authorization == f"Bearer {MODEL_KEY}"
-        assert [m["role"] for m in r.body["messages"]] == ["user"]
+    for r in assert_requests_and_answers(server, out, "gpt_4o", "gpt-4o-2024-05-13"):
+        assert r.body["response_format"] == {"type": "text"} and r.authorization == f"Bearer {MODEL_KEY}"
     vdir = out / "gpt_4o" / "mixeval_hard" / VERSION
-    for split in ("close_freeform_hard", "close_multichoice_hard"):
-        lines = [json.loads(x) for x in open(vdir / f"gpt_4o_{split}.jsonl")]
-        assert len(lines) == 5 and all(x["response"] == "A" for x in lines)
+    for split in SPLITS:
         status = json.loads((vdir / f"status_{split}.json").read_text())
         assert status["status"]["status"] == "complete"
         assert MODEL_KEY not in json.dumps(status)
@@ -56,10 +54,10 @@ def test_gpt_4o_through_openai_base_url(server, clean_env, data_path, tmp_path):
 def test_o1_sends_max_completion_tokens(server, clean_env, data_path, tmp_path):
     clean_env.setenv("OPENAI_BASE_URL", server.base_url)
     clean_env.setenv("k_oai", MODEL_KEY)
-    assert run(data_path, tmp_path / "out", "--model_name", "openai_o1_mini", "--inference_only") == 0
-    body = server.chat_requests()[0].body
-    assert body["model"] == "o1-mini-2024-09-12"
-    assert body["max_completion_tokens"] == 1536 and "max_tokens" not in body
+    out = tmp_path / "out"
+    assert run(data_path, out, "--model_name", "openai_o1_mini", "--inference_only") == 0
+    for r in assert_requests_and_answers(server, out, "openai_o1_mini", "o1-mini-2024-09-12", "max_completion_tokens"):
+        assert "max_tokens" not in r.body
 
 
 def test_missing_model_key_names_the_variable(clean_env, data_path, tmp_path, capsys):
@@ -79,9 +77,9 @@ def test_openai_compatible_generates_judges_and_scores_in_its_own_folder(server,
         assert code == 0
         vdir = out / name / "mixeval_hard" / VERSION
         assert (vdir / f"{name}_close_freeform_hard.jsonl").exists()
-        scores = json.loads((vdir / "score.json").read_text())
-        assert scores["overall"] > 0
-        assert (vdir / "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl").exists()
+        judged = read_jsonl(vdir / "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl")
+        assert len(judged) == 5 and all(x["judge_response"].startswith("The answer is judged.") for x in judged)
+        assert 0 <= json.loads((vdir / "score.json").read_text())["overall"] <= 1
     model_requests = [r for r in server.chat_requests() if r.body["model"].startswith("org/")]
     judge_requests = [r for r in server.chat_requests() if r.body["model"] == "gpt-3.5-turbo-0125"]
     assert len(model_requests) == 20 and len(judge_requests) == 20
@@ -109,18 +107,8 @@ def test_api_failures_leave_items_for_the_next_run(server, clean_env, data_path,
         return answer_or_judge(body)
 
     server.reply = flaky
-    from mix_eval.llm.config import ClientConfig
-
-    original = ClientConfig.__init__
     out = tmp_path / "out"
-
-    def quick(self, *a, **k):
-        k.setdefault("max_retries", 1)
-        k.setdefault("backoff_base", 0.01)
-        k.setdefault("backoff_cap", 0.02)
-        original(self, *a, **k)
-
-    clean_env.setattr(ClientConfig, "__init__", quick)
+    quick_client(clean_env, max_retries=1)
     assert run(data_path, out, "--model_name", "gpt_4o", "--inference_only") == 2
     assert "Rerun the same command" in capsys.readouterr().err
     vdir = out / "gpt_4o" / "mixeval_hard" / VERSION
@@ -210,15 +198,9 @@ def test_claude_through_the_anthropic_sdk(server, clean_env, data_path, tmp_path
     clean_env.setenv("k_ant", MODEL_KEY)
     out = tmp_path / "out"
     assert run(data_path, out, "--model_name", "claude_3_haiku", "--inference_only") == 0
-    requests = server.chat_requests()
-    assert len(requests) == 10
-    for r in requests:
+    for r in assert_requests_and_answers(server, out, "claude_3_haiku", "claude-3-haiku-20240307"):
         assert r.path.endswith("/v1/messages")
         assert MODEL_KEY in (r.headers.get("x-api-key"), (r.authorization or "")[len("Bearer "):])
-        assert r.body["model"] == "claude-3-haiku-20240307" and r.body["max_tokens"] == 1536
-        assert [m["role"] for m in r.body["messages"]] == ["user"]
-    lines = (out / "claude_3_haiku" / "mixeval_hard" / VERSION / "claude_3_haiku_close_freeform_hard.jsonl")
-    assert [json.loads(x)["response"] for x in lines.read_text().splitlines()] == ["A"] * 5
 
 
 def test_claude_wrong_key_stops_at_once(server, clean_env, data_path, tmp_path, capsys):

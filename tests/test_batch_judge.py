@@ -20,12 +20,11 @@ from fake_openai_server import Fault, FakeOpenAIServer
 from mix_eval.compute_metrics import main as compute_main
 
 VERSION = "2024-06-01"
-KEY = JUDGE_KEY
 JUDGE = "gpt-3.5-turbo-0125"
 N = 12  # responses per split and model
 MODELS = ("model_a", "model_b")
 
-server = fake_server(reply=judge_reply, api_key=KEY)
+server = fake_server(reply=judge_reply, api_key=JUDGE_KEY)
 
 
 
@@ -144,9 +143,9 @@ def test_rounds_go_into_one_batch_each_for_every_model(tmp_path, judge_env):
     """Items without a verdict are asked again in round 2: one more batch, carrying the
     second-round requests of both models and both splits."""
     live, batch = responses(tmp_path / "live"), responses(tmp_path / "batch")
-    with FakeOpenAIServer(reply=flaky_judge(), api_key=KEY) as s:
+    with FakeOpenAIServer(reply=flaky_judge(), api_key=JUDGE_KEY) as s:
         assert compute_main(args(live, s)) == 0
-    with FakeOpenAIServer(reply=flaky_judge(), api_key=KEY) as s:
+    with FakeOpenAIServer(reply=flaky_judge(), api_key=JUDGE_KEY) as s:
         assert compute_main(args(batch, s, "--judge_mode", "batch")) == 0
         assert s.batch_creates == 2
         second = list(s.batches.values())[1]["lines"]
@@ -176,7 +175,7 @@ def test_expired_failed_and_refused_requests_finish_correctly(tmp_path, judge_en
         return text
 
     root = responses(tmp_path / "batch", n=8, same=True)
-    with FakeOpenAIServer(reply=reply, api_key=KEY) as s:
+    with FakeOpenAIServer(reply=reply, api_key=JUDGE_KEY) as s:
         s.push_batch_outcomes("expired", "failed")
         s.batch_states = {"validating": 2, "in_progress": 3, "finalizing": 1}  # slow polling
         assert compute_main(args(root, s, "--judge_mode", "batch")) == 0
@@ -296,7 +295,7 @@ KILL_POINTS = [(step, when, 1) for step in ("upload", "create", "retrieve", "con
 
 def _compute_metrics(root: Path, s: FakeOpenAIServer, cwd: Path, *extra: str) -> subprocess.Popen:
     """``compute_metrics --judge_mode batch`` (or as ``extra`` says) in a process of its own."""
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MODEL_PARSER_API": KEY, "MIX_EVAL_BATCH_POLL_SECONDS": "0.01"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MODEL_PARSER_API": JUDGE_KEY, "MIX_EVAL_BATCH_POLL_SECONDS": "0.01"}
     env.pop("OPENAI_API_TYPE", None)
     return subprocess.Popen([sys.executable, "-m", "mix_eval.compute_metrics",
                              *args(root, s, *(extra or ("--judge_mode", "batch")))],
@@ -309,13 +308,13 @@ def test_kills_at_every_batch_step_never_create_a_second_batch(tmp_path, judge_e
     batch per round's requests, no request run twice, and the files of an uninterrupted run."""
     points = KILL_POINTS
     clean = responses(tmp_path / "clean", n=6)
-    with FakeOpenAIServer(reply=flaky_judge(), api_key=KEY) as s:
+    with FakeOpenAIServer(reply=flaky_judge(), api_key=JUDGE_KEY) as s:
         assert compute_main(args(clean, s, "--judge_mode", "batch")) == 0
         clean_creates, clean_lines = s.batch_creates, len(batch_lines(s))
     assert clean_creates == 2
     root = responses(tmp_path / "killed", n=6)
     kills = 0
-    with FakeOpenAIServer(reply=flaky_judge(), api_key=KEY) as s:
+    with FakeOpenAIServer(reply=flaky_judge(), api_key=JUDGE_KEY) as s:
         for step, when, nth in points:
             s.block_at(step, when, nth)
             proc = _compute_metrics(root, s, tmp_path)
@@ -344,8 +343,8 @@ def test_azure_batch_through_the_environment_variables(tmp_path, clean_env):
     input lines on /chat/completions naming the deployment; the scores of a live run."""
     clean_env.setenv("MIX_EVAL_BATCH_POLL_SECONDS", "0.01")
     live, batch = responses(tmp_path / "live", n=6), responses(tmp_path / "batch", n=6)
-    with FakeOpenAIServer(reply=judge_reply, api_key=KEY, models=[JUDGE]) as s:
-        for var, value in {"OPENAI_API_TYPE": "azure", "OPENAI_API_KEY": KEY,
+    with FakeOpenAIServer(reply=judge_reply, api_key=JUDGE_KEY, models=[JUDGE]) as s:
+        for var, value in {"OPENAI_API_TYPE": "azure", "OPENAI_API_KEY": JUDGE_KEY,
                            "OPENAI_API_BASE": s.base_url.rsplit("/v1", 1)[0],
                            "OPENAI_API_VERSION": "2024-10-21"}.items():
             clean_env.setenv(var, value)
@@ -356,7 +355,7 @@ def test_azure_batch_through_the_environment_variables(tmp_path, clean_env):
         assert s.chat_requests() == [] and s.batch_creates == 1
         for r in s.requests:
             assert r.path.startswith(("/openai/files", "/openai/batches")), r.path
-            assert r.query.get("api-version") == "2024-10-21" and r.headers.get("api-key") == KEY
+            assert r.query.get("api-version") == "2024-10-21" and r.headers.get("api-key") == JUDGE_KEY
         lines = batch_lines(s)
         assert {x["url"] for x in lines} == {"/chat/completions"} and {x["body"]["model"] for x in lines} == {JUDGE}
     assert outputs(batch) == outputs(live)
@@ -439,7 +438,7 @@ def test_a_request_failing_in_every_batch_gets_ten_rounds_and_a_judge_failing_al
     judge that fails every request stops the run with one error and writes no score."""
     root = responses(tmp_path / "one", n=4)
     with FakeOpenAIServer(reply=lambda body: Fault("500") if "(model_a 0)" in body["messages"][-1]["content"]
-                          else judge_reply(body), api_key=KEY) as s:
+                          else judge_reply(body), api_key=JUDGE_KEY) as s:
         assert compute_main(args(root, s, "--judge_mode", "batch")) == 0
         assert s.batch_creates == 10
     r = report(root)
@@ -447,7 +446,7 @@ def test_a_request_failing_in_every_batch_gets_ten_rounds_and_a_judge_failing_al
     assert r["multiple_choice"]["random_fallback"] == 1 and report(root, MODELS[1])["free_form"]["rounds"] == 1
 
     root = responses(tmp_path / "all", n=4)
-    with FakeOpenAIServer(reply=lambda body: Fault("500"), api_key=KEY) as s:
+    with FakeOpenAIServer(reply=lambda body: Fault("500"), api_key=JUDGE_KEY) as s:
         assert compute_main(args(root, s, "--judge_mode", "batch")) == 2
         assert s.batch_creates == 1
     assert "answered none" in capsys.readouterr().err
@@ -461,7 +460,7 @@ def test_ctrl_c_while_polling_leaves_the_batch_running_and_the_rerun_collects_it
     import time
 
     root = responses(tmp_path / "r", n=4)
-    with FakeOpenAIServer(reply=judge_reply, api_key=KEY) as s:
+    with FakeOpenAIServer(reply=judge_reply, api_key=JUDGE_KEY) as s:
         s.batch_states = {"validating": 1, "in_progress": 10 ** 6, "finalizing": 1}  # runs until told
         proc = _compute_metrics(root, s, tmp_path)
         deadline = time.monotonic() + 60

@@ -8,7 +8,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
-from conftest import JUDGE_KEY, REPO, judge_reply, make_responses, run_module
+from conftest import JUDGE_KEY, LETTERS, REPO, gold_letter, judge_reply, judged_score, make_responses, run_module
 from fake_openai_server import FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
@@ -114,15 +114,8 @@ def edit_line(data: bytes, pick, change) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-
-
-def right_option(line) -> bool:
-    return line["judge_option"] == LETTERS[line["target"][0]]
-
-
 def make_wrong_option(line) -> None:
-    line["judge_option"] = next(x for x in LETTERS[:len(line["options"])] if x != LETTERS[line["target"][0]])
+    line["judge_option"] = next(x for x in LETTERS[:len(line["options"])] if x != gold_letter(line))
 
 
 def make_wrong_score(line) -> None:
@@ -130,7 +123,7 @@ def make_wrong_score(line) -> None:
 
 
 @pytest.mark.parametrize("tag, pick, change", [
-    ("mp", right_option, make_wrong_option),
+    ("mp", lambda line: judged_score(line) == 1.0, make_wrong_option),
     ("ff", lambda line: line["judge_score"] == 1.0, make_wrong_score),
 ])
 def test_an_edited_judged_line_fails_naming_the_file_and_score(judged_run, tmp_path, tag, pick, change):
@@ -153,11 +146,11 @@ def test_an_edit_that_keeps_the_scores_is_caught_by_the_judge_reply(judged_run, 
     assert bundle(judged_run, good).returncode == 0
 
     def wrong_to_other_wrong(line) -> None:  # still wrong: no score moves
-        gold = LETTERS[line["target"][0]]
+        gold = gold_letter(line)
         line["judge_option"] = next(x for x in LETTERS[:len(line["options"])] if x not in (gold, line["judge_option"]))
 
     bad = repack(good, tmp_path / "edited.tar.gz", lambda name, data: edit_line(
-        data, lambda line: not right_option(line) and len(line["options"]) > 2, wrong_to_other_wrong)
+        data, lambda line: judged_score(line) == 0.0 and len(line["options"]) > 2, wrong_to_other_wrong)
         if name.endswith(JUDGED["mp"]) else data)
     proc = verify(bad)
     assert proc.returncode == 2

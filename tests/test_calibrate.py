@@ -8,7 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import API_SETTINGS, REF_RESPONSES, REPO, fake_server, judge_reply, make_responses, read_jsonl, run_module
+from conftest import (
+    API_SETTINGS, JUDGE_KEY, REF_RESPONSES, REPO, fake_server, judge_reply, make_responses, read_jsonl, run_module,
+)
 
 from mix_eval.calibrate import build_parser
 from mix_eval.calibration import references
@@ -21,7 +23,6 @@ from mix_eval.settings import JudgeSettings
 from mix_eval.splits import SplitKind
 
 VERSION = "2024-06-01"
-KEY = "sk-test-calibration-key"
 JUDGE = "gpt-4.1-mini"
 MODELS = ("gemma_11_7b_instruct", "llama_3_8b_instruct")
 # The leaderboard rows of the two models (chat table, × 100), as REFERENCE.md quotes them.
@@ -32,7 +33,7 @@ LEADERBOARD = {
                             "HellaSwag": 65.7, "CommonsenseQA": 78.3},
 }
 
-server = fake_server(scope="module", reply=judge_reply, api_key=KEY)
+server = fake_server(scope="module", reply=judge_reply, api_key=JUDGE_KEY)
 
 
 def run(module: str, *args: str, cache: Path, cwd: Path):
@@ -41,7 +42,7 @@ def run(module: str, *args: str, cache: Path, cwd: Path):
         for var in API_SETTINGS:
             mp.delenv(var, raising=False)
         return run_module(module, *args, cwd=cwd,
-                          env={"PYTHONPATH": str(REPO), "MODEL_PARSER_API": KEY, "MIX_EVAL_CACHE": str(cache)})
+                          env={"PYTHONPATH": str(REPO), "MODEL_PARSER_API": JUDGE_KEY, "MIX_EVAL_CACHE": str(cache)})
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
-from conftest import JUDGE_KEY, REPO, clear_api_settings, judge_reply, make_responses, read_jsonl, run_module
+from conftest import (
+    JUDGE_KEY, REPO, clear_api_settings, flip_verdict, gold_letter, judge_reply, judged_score, judges_by_model,
+    make_responses, read_jsonl, run_module,
+)
 from fake_openai_server import FakeOpenAIServer
 
 from mix_eval.compare_judges import main as compare_main
@@ -27,7 +30,6 @@ BENCHMARK, VERSION = "mixeval_hard", "2024-06-01"
 JUDGE_A = "gpt-4.1-mini"
 JUDGE_B = "acme/judge-b"  # a '/' in the name: its files say acme_judge-b
 FILE_B = "acme_judge-b"
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 # Three model folders: the gemma responses, the first n lines of each split.
 MODELS = {"model_long": 160, "model_mid": 110, "model_short": 70}
 VERBOSE = " (verbose)"  # appended to model_short's answers
@@ -37,17 +39,13 @@ HERE = {"PYTHONPATH": str(REPO)}  # this checkout's package, from another workin
 ASKED_AGAIN: set[str] = set()  # judge B's requests answered without a verdict the first time
 
 
-def two_judges(body: dict) -> str:
-    """Judge A is conftest's deterministic judge; judge B gives the same reply except on
-    about a fifth of the requests (chosen by a hash of the messages): a tenth get the
-    other verdict (free-form 1.0 <-> 0.0, multiple-choice A <-> B), a tenth a half score
-    (free-form) or the option A (multiple-choice). Another tenth get no verdict the first
-    time they are asked (by any model folder), so they are judged in round 2 and B's
-    judged files of the first folder list the items in another order than A's."""
+def judge_b(body: dict) -> str:
+    """conftest's deterministic judge (judge A) but on about a fifth of the requests
+    (chosen by a hash of the messages): a tenth get the other verdict (`flip_verdict`), a
+    tenth a half score (free-form) or the option A (multiple-choice). Another tenth get no
+    verdict the first time they are asked (by any model folder), so they are judged in
+    round 2 and B's judged files of the first folder list the items in another order than A's."""
     reply = judge_reply(body)
-    if body["model"] == JUDGE_A:
-        return reply
-    assert body["model"] == JUDGE_B, body["model"]
     digest = hashlib.md5(json.dumps(body["messages"]).encode()).hexdigest()
     pick = int(digest, 16) % 10
     if pick == 2 and digest not in ASKED_AGAIN:
@@ -57,12 +55,13 @@ def two_judges(body: dict) -> str:
     if free_form and VERBOSE in body["messages"][-1]["content"] and pick >= 3:
         return reply[:-7] + "[[0.0]]"  # B is harsher on one model's answers: the models' ranks move
     if pick == 0:
-        if free_form:
-            return reply.replace("[[1.0]]", "[[x]]").replace("[[0.0]]", "[[1.0]]").replace("[[x]]", "[[0.0]]")
-        return reply[:-5] + ("[[B]]" if reply.endswith("[[A]]") else "[[A]]")
+        return flip_verdict(reply)
     if pick == 1:
         return reply[:-7] + "[[0.5]]" if free_form else reply[:-5] + "[[A]]"
     return reply
+
+
+two_judges = judges_by_model({JUDGE_A: judge_reply, JUDGE_B: judge_b})
 
 
 SCORE_JSON: dict[tuple[str, str], dict] = {}  # (judge, model) -> the score.json its compute_metrics run wrote
@@ -106,19 +105,15 @@ def judged_lines(root: Path, model: str, judge_file: str, tag: str) -> list[dict
 # ---------------------------------------------------------------- figures by hand
 
 
-def right(line: dict) -> int:
-    return int(line["judge_option"] == LETTERS[line["target"][0]])
-
-
 def scores_by_hand(ff: list[dict], mp: list[dict]) -> dict[str, float]:
     """score.json: per split, each benchmark's and the split's mean rounded to 3 decimals;
     the two splits weighted by their item counts."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0])
-    for lines, score in ((ff, lambda x: x["judge_score"]), (mp, right)):
+    for lines in (ff, mp):
         groups: dict[str, list[float]] = defaultdict(list)
         for line in lines:
-            groups["overall"].append(score(line))
-            groups[line["benchmark_name"]].append(score(line))
+            groups["overall"].append(judged_score(line))
+            groups[line["benchmark_name"]].append(judged_score(line))
         for key, values in groups.items():
             totals[key][0] += round(sum(values) / len(values), 3) * len(values)
             totals[key][1] += len(values)
@@ -169,8 +164,8 @@ def test_every_figure_matches_the_judged_files(judged, tmp_path):
                                                   "exact_agreement": sum(d == 0 for d in diffs) / n}, abs=1e-12)
         assert 0 < got["free_form"]["mean_abs_diff"] and got["free_form"]["exact_agreement"] < 1
         # multiple-choice: right/wrong alike, and Cohen's kappa
-        right_b = {x["id"]: right(x) for x in mp_b}
-        pairs = [(right(x), right_b[x["id"]]) for x in mp_a]
+        right_b = {x["id"]: judged_score(x) for x in mp_b}
+        pairs = [(judged_score(x), right_b[x["id"]]) for x in mp_a]
         observed = sum(p == q for p, q in pairs) / n
         share_a, share_b = sum(p for p, _ in pairs) / n, sum(q for _, q in pairs) / n
         chance = share_a * share_b + (1 - share_a) * (1 - share_b)
@@ -298,7 +293,7 @@ def test_kappa_when_both_judges_call_every_item_the_same_way(judged, tmp_path):
     root = copy_models(judged, tmp_path / "r", "model_short")
     for judge_file in (JUDGE_A, FILE_B):  # every multiple-choice item judged right by both
         path = vdir(root, "model_short") / f"judge_results_mp_model_judge_{judge_file}.jsonl"
-        lines = [{**x, "judge_option": LETTERS[x["target"][0]]} for x in read_jsonl(path)]
+        lines = [{**x, "judge_option": gold_letter(x)} for x in read_jsonl(path)]
         path.write_text("".join(json.dumps(x) + "\n" for x in lines))
     got = judge_agreement(str(root), BENCHMARK, VERSION, (JUDGE_A, JUDGE_B))["models"]["model_short"]
     assert got["multiple_choice"] == {"items": MODELS["model_short"], "agreement": 1.0, "kappa": 1.0}

@@ -16,13 +16,12 @@ from mix_eval.prompts import format_input
 from mix_eval.subset import item_content, match_hard_items
 
 VERSION = "2024-06-01"
-KEY = JUDGE_KEY
 JUDGED = {"ff": "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl",
           "mp": "judge_results_mp_model_judge_gpt-3.5-turbo-0125.jsonl"}
 
 
 
-server = fake_server(reply=judge_reply, api_key=KEY)
+server = fake_server(reply=judge_reply, api_key=JUDGE_KEY)
 
 
 

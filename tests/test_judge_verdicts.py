@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import between, make_responses, read_jsonl
+from conftest import between, judged_answer, make_responses, read_jsonl
 from fake_openai_server import FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
@@ -132,7 +132,7 @@ class SingleBracketJudge:
 
     def __call__(self, body: dict) -> str:
         user = body["messages"][-1]["content"]
-        answer = between(user, "Model's Answer: ", "\nYour Judgment:")
+        answer = judged_answer(body)
         if "Options: \n" in user:
             return f"Reading the answer [as given], the option chosen by the model: [{answer.strip()[0]}]"
         golds = between(user, "Golden Answer(s): ", "\nModel's Answer:")

@@ -12,7 +12,10 @@ from conftest import REPO
 
 PACKAGE = REPO / "mix_eval"
 
-# Layers, top to bottom; a module may import its own layer and those below it.
+# Layers, top to bottom; a module may import its own layer and those below it. An entry
+# names a module, or a package and so the modules in it; the root package `mix_eval` names
+# only its own __init__ (else every module would fall into the bottom layer unseen).
+ROOT = "mix_eval"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("command line", ("mix_eval.evaluate", "mix_eval.compute_metrics", "mix_eval.utils.check_eval_complete",
                       "mix_eval.demo", "mix_eval.utils.tiny_checkpoint", "mix_eval.__main__",
@@ -26,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                                       "mix_eval.responses", "mix_eval.records", "mix_eval.splits",
                                       "mix_eval.settings", "mix_eval.engines", "mix_eval.batching",
                                       "mix_eval.leaderboard", "mix_eval.calibration", "mix_eval.folders")),
-    ("files", ("mix_eval.errors", "mix_eval.utils", "mix_eval")),
+    ("files", ("mix_eval.errors", "mix_eval.utils", ROOT)),
 ]
 COMMAND_LINE = LAYERS[0][1]
 
@@ -69,11 +72,13 @@ def project_imports(module: str) -> set[str]:
 
 
 def layer_of(module: str) -> int:
+    """The layer of the entry naming ``module``, else of the innermost package entry holding it."""
     best, best_len = None, -1
-    for rank, (_, prefixes) in enumerate(LAYERS):
-        for prefix in prefixes:
-            if (module == prefix or module.startswith(prefix + ".")) and len(prefix) > best_len:
-                best, best_len = rank, len(prefix)
+    for rank, (_, names) in enumerate(LAYERS):
+        for name in names:
+            holds = module == name or (name != ROOT and module.startswith(name + "."))
+            if holds and len(name) > best_len:
+                best, best_len = rank, len(name)
     assert best is not None, f"{module} has no layer in tests/test_layers.py: add it"
     return best
 
@@ -81,6 +86,19 @@ def layer_of(module: str) -> int:
 def test_every_module_has_a_layer():
     for module in MODULES:
         layer_of(module)
+
+
+def test_a_new_module_has_no_layer_until_it_is_given_one():
+    with pytest.raises(AssertionError, match="mix_eval.brand_new has no layer"):
+        layer_of("mix_eval.brand_new")
+    # in a package that has its layer, a new module has that layer
+    assert layer_of("mix_eval.judges.brand_new") == layer_of("mix_eval.judges")
+    assert layer_of(ROOT) == len(LAYERS) - 1
+
+
+def test_every_entry_names_a_module_or_package():
+    stale = [name for _, names in LAYERS for name in names if name not in MODULES]
+    assert not stale, f"entries of tests/test_layers.py that name no module: {stale}"
 
 
 def test_dependencies_run_downhill():

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import fake_server
+from conftest import fake_server, quick_client, read_jsonl
 from fake_openai_server import BLOCKED, BLOCKED_PROMPT, Fault
 
 from mix_eval.evaluate import main as evaluate_main
@@ -36,21 +36,6 @@ def short_answer(body: dict) -> str:
 server = fake_server(reply=short_answer)
 
 
-@pytest.fixture
-def quick_retries(clean_env):
-    """Short backoffs, so retried faults cost milliseconds."""
-    from mix_eval.llm.config import ClientConfig
-
-    original = ClientConfig.__init__
-
-    def quick(self, *a, **k):
-        k.setdefault("backoff_base", 0.01)
-        k.setdefault("backoff_cap", 0.02)
-        original(self, *a, **k)
-
-    clean_env.setattr(ClientConfig, "__init__", quick)
-
-
 def run(data_path: Path, out: Path, model: str) -> int:
     return evaluate_main(["--benchmark", "mixeval_hard", "--version", VERSION, "--batch_size", "4",
                           "--data_path", str(data_path), "--output_dir", str(out), "--limit", "5",
@@ -58,8 +43,17 @@ def run(data_path: Path, out: Path, model: str) -> int:
 
 
 def responses(out: Path, model: str, split: str) -> list[dict]:
-    path = out / model / "mixeval_hard" / VERSION / f"{model}_{split}.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines()]
+    return read_jsonl(out / model / "mixeval_hard" / VERSION / f"{model}_{split}.jsonl")
+
+
+def assert_each_input_sent_and_answered(out: Path, model: str, sent: list[str]) -> None:
+    """Each split holds 5 answers "A", and the texts sent are those items' inputs."""
+    stored = []
+    for split in SPLITS:
+        lines = responses(out, model, split)
+        assert len(lines) == 5 and all(x["response"] == "A" for x in lines)
+        stored += [x["formated_input"] for x in lines]
+    assert sorted(sent) == sorted(stored)
 
 
 def gemini_env(env, server) -> None:
@@ -93,24 +87,24 @@ def test_gemini_through_the_google_genai_sdk(server, clean_env, data_path, tmp_p
         assert content["role"] == "user" and len(content["parts"]) == 1
         sent.append(content["parts"][0]["text"])
         assert "systemInstruction" not in r.body
-    stored = []
+    assert_each_input_sent_and_answered(out, "gemini_15_pro", sent)
     for split in SPLITS:
-        lines = responses(out, "gemini_15_pro", split)
-        assert len(lines) == 5 and all(x["response"] == "A" for x in lines)
-        stored += [x["formated_input"] for x in lines]
         status = json.loads((out / "gemini_15_pro" / "mixeval_hard" / VERSION / f"status_{split}.json").read_text())
         assert status["status"]["status"] == "complete" and MODEL_KEY not in json.dumps(status)
-    assert sorted(sent) == sorted(stored)
 
 
-def test_gemini_wrong_key_stops_at_once(server, clean_env, data_path, tmp_path, capsys):
-    """Gemini answers a bad key with HTTP 400 API_KEY_INVALID: still a fatal key error."""
-    needs("google.genai")
+@pytest.mark.parametrize("sdk, set_env, model, setting, says", [
+    # Gemini answers a bad key with HTTP 400 API_KEY_INVALID: still a fatal key error
+    pytest.param("google.genai", gemini_env, "gemini_15_pro", "k_g", "API key not valid", id="gemini"),
+    pytest.param("reka", reka_env, "reka_flash", "k_reka", "HTTP 401", id="reka"),
+])
+def test_a_wrong_key_stops_at_once(server, clean_env, data_path, tmp_path, capsys, sdk, set_env, model, setting, says):
+    needs(sdk)
     server.api_key = "the-right-key"
-    gemini_env(clean_env, server)
-    assert run(data_path, tmp_path / "out", "gemini_15_pro") == 2
+    set_env(clean_env, server)
+    assert run(data_path, tmp_path / "out", model) == 2
     err = capsys.readouterr().err
-    assert "k_g" in err and "API key not valid" in err
+    assert setting in err and says in err
     assert MODEL_KEY not in err and "Traceback" not in err
     assert len(server.chat_requests()) <= 2
 
@@ -141,9 +135,9 @@ def test_gemini_blocked_answers_become_the_refusal_text(server, clean_env, data_
     assert all(x["response"] == "A" for x in responses(out, "gemini_15_pro", "close_multichoice_hard"))
 
 
-def test_gemini_rate_limits_and_server_errors_are_retried(server, clean_env, quick_retries, data_path,
-                                                          tmp_path):
+def test_gemini_rate_limits_and_server_errors_are_retried(server, clean_env, data_path, tmp_path):
     needs("google.genai")
+    quick_client(clean_env)
     gemini_env(clean_env, server)
     server.push_faults(Fault("429", retry_after=0.05), "503", "disconnect", "garbage")
     out = tmp_path / "out"
@@ -197,23 +191,7 @@ def test_reka_through_the_reka_sdk(server, clean_env, data_path, tmp_path):
         [message] = r.body["messages"]
         assert message["role"] == "user"
         sent.append(message["content"])
-    stored = []
-    for split in SPLITS:
-        lines = responses(out, "reka_core", split)
-        assert len(lines) == 5 and all(x["response"] == "A" for x in lines)
-        stored += [x["formated_input"] for x in lines]
-    assert sorted(sent) == sorted(stored)
-
-
-def test_reka_wrong_key_stops_at_once(server, clean_env, data_path, tmp_path, capsys):
-    needs("reka")
-    server.api_key = "the-right-key"
-    reka_env(clean_env, server)
-    assert run(data_path, tmp_path / "out", "reka_flash") == 2
-    err = capsys.readouterr().err
-    assert "k_reka" in err and "HTTP 401" in err
-    assert MODEL_KEY not in err and "Traceback" not in err
-    assert len(server.chat_requests()) <= 2
+    assert_each_input_sent_and_answered(out, "reka_core", sent)
 
 
 def test_reka_honours_retry_after(server, clean_env):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from browser import decode_png, near
-from conftest import REPO, fake_server, judge_reply, make_responses, run_module
+from conftest import JUDGE_KEY, REPO, answer_or_judge, fake_server, make_responses, run_module
 
 from mix_eval.compute_metrics import main as compute_main
 from mix_eval.evaluate import main as evaluate_main
@@ -26,7 +26,6 @@ from mix_eval.report import main as report_main
 from mix_eval.responses import write_status
 
 VERSION = "2024-06-01"
-KEY = "sk-test-judge-key"
 BROWSER_TIMEOUT = 120
 
 
@@ -159,17 +158,6 @@ def test_a_rule_parser_run_gets_a_report_labelled_not_comparable_and_it_renders(
     assert ink > 0.03 * 1200 * 2000, f"only {ink} dark pixels: the page looks blank"
     assert near(pixels, (0x1F, 0x6F, 0xEB)) > 500, "the run's bars (accent blue) are not on the screenshot"
     assert near(pixels, (0xCF, 0x22, 0x2E)) > 100, "the not-comparable warning (red) is not on the screenshot"
-
-
-JUDGE_KEY = "sk-judge-key-report"
-
-
-def answer_or_judge(body: dict) -> str:
-    """Judge requests get the deterministic judge's verdict; model requests an answer."""
-    user = body["messages"][-1]["content"]
-    if "Model's Answer: " in user:
-        return judge_reply(body)
-    return "A"
 
 
 server = fake_server(reply=answer_or_judge)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, child_env, count_lines, wait_until
 
 VERSION = "2024-06-01"
 LIMIT = 40
@@ -26,12 +26,6 @@ def cli_args(model: Path, data: Path, out: Path, batch_size: int = 2) -> list[st
     ]
 
 
-def env() -> dict:
-    e = dict(os.environ)
-    e.update(HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
-    return e
-
-
 def vdir(out: Path) -> Path:
     return out / "local_chat" / "mixeval_hard" / VERSION
 
@@ -42,16 +36,9 @@ def responses(out: Path, split: str) -> list[dict]:
         return [json.loads(line) for line in f]
 
 
-def line_count(path: Path) -> int:
-    try:
-        return path.read_bytes().count(b"\n")
-    except FileNotFoundError:
-        return 0
-
-
 def run_to_end(model: Path, data: Path, out: Path, batch_size: int = 2) -> None:
     proc = subprocess.run(cli_args(model, data, out, batch_size), capture_output=True, text=True,
-                          timeout=300, env=env(), cwd=REPO)
+                          timeout=300, env=child_env(), cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
@@ -68,12 +55,10 @@ def kill_when(model: Path, data: Path, out: Path, split: str, lines: int, extra_
     work unfinished (a split short of lines or not marked complete)."""
     target = vdir(out) / f"local_chat_{split}.jsonl"
     proc = subprocess.Popen(cli_args(model, data, out), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            env=env(), cwd=REPO)
+                            env=child_env(), cwd=REPO)
     try:
-        deadline = time.time() + 120
-        while time.time() < deadline and proc.poll() is None:
-            if line_count(target) >= lines:
-                break
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None and count_lines(target) < lines:
             time.sleep(0.002)
         if extra_delay:
             time.sleep(extra_delay)
@@ -84,7 +69,7 @@ def kill_when(model: Path, data: Path, out: Path, split: str, lines: int, extra_
         if proc.poll() is None:
             proc.kill()
     # The process is dead: the files are as the kill left them.
-    at_kill = {s: (line_count(vdir(out) / f"local_chat_{s}.jsonl"), status_of(out, s)) for s in SPLITS}
+    at_kill = {s: (count_lines(vdir(out) / f"local_chat_{s}.jsonl"), status_of(out, s)) for s in SPLITS}
     assert returncode == -signal.SIGKILL, f"the kill missed: the run ended by itself (exit {returncode}), {at_kill}"
     assert at_kill[split][0] >= lines, at_kill
     assert any(n < LIMIT or status != "complete" for n, status in at_kill.values()), \
@@ -163,7 +148,7 @@ def test_response_file_without_status_is_refused(tiny_chat, data_path, tmp_path)
     run_to_end(tiny_chat, data_path, out)
     (vdir(out) / "status_close_freeform_hard.json").unlink()
     proc = subprocess.run(cli_args(tiny_chat, data_path, out), capture_output=True, text=True, timeout=300,
-                          env=env(), cwd=REPO)
+                          env=child_env(), cwd=REPO)
     assert proc.returncode == 2
     assert "no status file" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -179,7 +164,7 @@ def test_corrupt_middle_line_names_file_and_line(tiny_chat, data_path, tmp_path)
     status["status"]["status"] = "in progress"
     (vdir(out) / "status_close_freeform_hard.json").write_text(json.dumps(status))
     proc = subprocess.run(cli_args(tiny_chat, data_path, out), capture_output=True, text=True, timeout=300,
-                          env=env(), cwd=REPO)
+                          env=child_env(), cwd=REPO)
     assert proc.returncode == 2
     assert f"{ff}, line 4" in proc.stderr and "Traceback" not in proc.stderr
 
@@ -187,20 +172,18 @@ def test_corrupt_middle_line_names_file_and_line(tiny_chat, data_path, tmp_path)
 def test_second_writer_on_the_same_folder_is_refused(tiny_chat, data_path, tmp_path, uninterrupted):
     out = tmp_path / "out"
     first = subprocess.Popen(cli_args(tiny_chat, data_path, out), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, env=env(), cwd=REPO)
+                             stderr=subprocess.DEVNULL, env=child_env(), cwd=REPO)
     try:
         target = vdir(out) / "local_chat_close_freeform_hard.jsonl"
-        deadline = time.time() + 120
-        while line_count(target) < 2 and time.time() < deadline and first.poll() is None:
-            time.sleep(0.005)
+        wait_until(lambda: count_lines(target) >= 2, first)
         # Freeze the first run mid-generation (it keeps its lock), so it is still writing
         # however long the second takes to start; it goes on once the second is done.
         first.send_signal(signal.SIGSTOP)
         try:
             assert first.poll() is None, "the first run ended before it could be paused"
-            assert sum(line_count(vdir(out) / f"local_chat_{s}.jsonl") for s in SPLITS) < 2 * LIMIT
+            assert sum(count_lines(vdir(out) / f"local_chat_{s}.jsonl") for s in SPLITS) < 2 * LIMIT
             second = subprocess.run(cli_args(tiny_chat, data_path, out), capture_output=True, text=True,
-                                    timeout=300, env=env(), cwd=REPO)
+                                    timeout=300, env=child_env(), cwd=REPO)
         finally:
             first.send_signal(signal.SIGCONT)
         assert second.returncode == 2

@@ -6,14 +6,16 @@ side, a screenshot, and a planted script that must show as text and run nothing.
 data's flags (random verdict, blocked item) from a real judging run's journal."""
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from pathlib import Path
 
 import numpy as np
 from browser import Browser, decode_png
-from conftest import JUDGE_KEY, between, judge_reply, make_responses, read_jsonl, run_module
+from conftest import (
+    JUDGE_KEY, LETTERS, disagreeing_judge, judge_reply, judged_answer, judged_score, judges_by_model, make_responses,
+    read_jsonl, run_module,
+)
 from fake_openai_server import Fault, FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
@@ -27,43 +29,23 @@ from mix_eval.splits import SplitKind
 VERSION = "2024-06-01"
 MODEL, OTHER = "gemma_11_7b_instruct", "other_model"
 JUDGE_B = "judge-b-2025"
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 PLANTED = ('Paris </script><script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
            '<!-- & </SCRIPT >')
 NEVER_VALID = "I cannot tell. [[7]]"  # out of range: no verdict, in any round
 
 
-def _flipped(body: dict) -> str:
-    """Judge B: judge A's verdict, turned round for about a third of the answers."""
-    reply = judge_reply(body)
-    answer = between(body["messages"][-1]["content"], "Model's Answer: ", "\nYour Judgment:")
-    if int(hashlib.sha256(answer.encode()).hexdigest(), 16) % 3:
-        return reply
-    if "[[1.0]]" in reply or "[[0.0]]" in reply:
-        return "Judge <b>B</b> thinks otherwise: " + ("[[0.0]]" if "[[1.0]]" in reply else "[[1.0]]")
-    letter = re.search(r"\[\[([A-Z])\]\]", reply).group(1)
-    return f"Judge <b>B</b> picks [[{'B' if letter == 'A' else 'A'}]]"
-
-
 def _two_judges(never_valid: str):
-    """A judge endpoint serving two judges that disagree, told apart by the request's model;
-    judge B never gives a valid verdict on one answer."""
-    def reply(body: dict) -> str:
-        if body["model"] != JUDGE_B:
-            return judge_reply(body)
-        if between(body["messages"][-1]["content"], "Model's Answer: ", "\nYour Judgment:") == never_valid:
+    """A judge endpoint serving two judges that disagree (`conftest.disagreeing_judge`, its
+    replies with markup in them), told apart by the request's model; judge B never gives a
+    valid verdict on one answer."""
+    def judge_b(body: dict) -> str:
+        if judged_answer(body) == never_valid:
             return NEVER_VALID
-        return _flipped(body)
-    return reply
+        return "Judge <b>B</b> says: " + disagreeing_judge(body)
+    return judges_by_model({DEFAULT_JUDGE: judge_reply, JUDGE_B: judge_b})
 
 
 # ---------------------------------------------------------------- what the judged files say
-
-
-def _score(tag: str, line: dict) -> float:
-    if tag == "ff":
-        return float(line["judge_score"])
-    return 1.0 if line["judge_option"] == LETTERS[line["target"][0]] else 0.0
 
 
 def _outcome(score) -> str:
@@ -88,7 +70,7 @@ def expected_items(root: Path) -> dict[str, dict]:
                          *line.get("options", []), *([] if kind.is_multichoice else line["target"])]
                 for v in verdicts.values():
                     texts += [v["judge_response"], str(v["judge_option"] if kind.is_multichoice else v["judge_score"])]
-                scores = {j: _score(kind.tag, v) for j, v in verdicts.items()}
+                scores = {j: judged_score(v) for j, v in verdicts.items()}
                 items[key] = {"model": model, "tag": kind.tag, "line": line, "scores": scores,
                               "replies": {j: v["judge_response"] for j, v in verdicts.items()},
                               "text": "\n".join(texts).lower(), "disagree": len(set(scores.values())) > 1}
@@ -264,7 +246,7 @@ def test_the_explorer_of_two_judges_that_disagree_in_a_real_browser(tmp_path, ju
 # ---------------------------------------------------------------- the data
 
 
-def test_random_and_blocked_verdicts_are_read_from_the_journal(tmp_path, judge_env):
+def test_random_and_blocked_verdicts_are_read_from_the_journal(tmp_path, judge_env, no_refusal_pause):
     root = tmp_path / "responses"
     vdir = make_responses(root, "m", "mixeval_hard", 6)
     ff_file = vdir / "m_close_freeform_hard.jsonl"
@@ -274,25 +256,14 @@ def test_random_and_blocked_verdicts_are_read_from_the_journal(tmp_path, judge_e
     ff_file.write_text("".join(json.dumps(line) + "\n" for line in ff), encoding="utf-8")
 
     def reply(body):
-        answer = between(body["messages"][-1]["content"], "Model's Answer: ", "\nYour Judgment:")
+        answer = judged_answer(body)
         if answer == blocked:
             return Fault("400", message="content filter")
         return NEVER_VALID if answer == never else judge_reply(body)
 
-    from mix_eval.judges import api as judge_api
-
-    original = judge_api.ApiJudge.__init__
-
-    def fast_init(self, config, **kw):
-        original(self, config, **{**kw, "blocked_pause": 0.0})
-
-    judge_api.ApiJudge.__init__ = fast_init
-    try:
-        with FakeOpenAIServer(reply=reply, api_key=JUDGE_KEY) as server:
-            assert compute_main(["--benchmark", "mixeval_hard", "--version", VERSION, "--model_response_dir",
-                                 str(root), "--api_base_url", server.base_url]) == 0
-    finally:
-        judge_api.ApiJudge.__init__ = original
+    with FakeOpenAIServer(reply=reply, api_key=JUDGE_KEY) as server:
+        assert compute_main(["--benchmark", "mixeval_hard", "--version", VERSION, "--model_response_dir",
+                             str(root), "--api_base_url", server.base_url]) == 0
 
     def flags() -> dict[str, int]:
         data = explorer_data(collect(ReportSettings(model_response_dir=str(root))), str(root))

@@ -10,13 +10,14 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import JUDGE_KEY, REPO, between, fake_server, judge_reply, make_responses
+from conftest import (
+    AT_ONCE_S, JUDGE_KEY, REPO, between, child_env, fake_server, judge_reply, judged_answer, judged_score,
+    make_responses, wait_until,
+)
 
 from mix_eval.compute_metrics import main as compute_main
 
 VERSION = "2024-06-01"
-KEY = JUDGE_KEY
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 
 # ---------------------------------------------------------------- fixtures
@@ -43,7 +44,7 @@ SCORES_ALL = {"overall": 0.271, "MATH": 0.0, "BBH": 0.25, "DROP": 0.431,
               "ARC": 0.0, "CommonsenseQA": 0.2, "SIQA": 0.4}
 
 
-server = fake_server(reply=judge_reply, api_key=KEY)
+server = fake_server(reply=judge_reply, api_key=JUDGE_KEY)
 
 
 
@@ -113,14 +114,14 @@ def test_model_parser_end_to_end_and_no_judgment_bought_twice(tmp_path, server, 
     first = server.chat_requests()[0]
     assert first.body["model"] == "gpt-3.5-turbo-0125"
     assert first.body["max_tokens"] == 999 and first.body["response_format"] == {"type": "text"}
-    assert first.authorization == f"Bearer {KEY}"
+    assert first.authorization == f"Bearer {JUDGE_KEY}"
     ff = [json.loads(x) for x in open(vdir / "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl")]
     mp = [json.loads(x) for x in open(vdir / "judge_results_mp_model_judge_gpt-3.5-turbo-0125.jsonl")]
     assert len(ff) == 60 and len(mp) == 40
     assert list(ff[0])[-2:] == ["judge_response", "judge_score"]
     assert list(mp[0])[-2:] == ["judge_response", "judge_option"]
     assert sum(x["judge_score"] for x in ff) == 34                                   # see SCORES_60_40
-    assert sum(x["judge_option"] == LETTERS[x["target"][0]] for x in mp) == 10
+    assert sum(judged_score(x) for x in mp) == 10
     scores = json.loads((vdir / "score.json").read_text())
     assert list(scores) == list(SCORES_60_40)
     assert scores == pytest.approx(SCORES_60_40, abs=1e-9)
@@ -180,7 +181,7 @@ def test_invalid_verdicts_are_retried_then_random_and_reported(tmp_path, server,
     assert len(server.chat_requests()) == 10 + 1 + 9 + 10
 
 
-def test_blocked_requests_score_zero_or_random_letter(tmp_path, server, judge_env):
+def test_blocked_requests_score_zero_or_random_letter(tmp_path, server, judge_env, no_refusal_pause):
     root = tmp_path / "responses"
     vdir = make_responses(root, "my_model", "mixeval", 4)
     ff_lines = [json.loads(x) for x in open(vdir / "my_model_close_freeform.jsonl")]
@@ -188,24 +189,12 @@ def test_blocked_requests_score_zero_or_random_letter(tmp_path, server, judge_en
     from fake_openai_server import Fault
 
     def filtering(body):
-        user = body["messages"][-1]["content"]
-        if between(user, "Model's Answer: ", "\nYour Judgment:") == blocked:
+        if judged_answer(body) == blocked:
             return Fault("400", message="content filter")
         return judge_reply(body)
 
     server.reply = filtering
-    from mix_eval.judges import api as judge_api
-
-    original = judge_api.ApiJudge.__init__
-
-    def fast_init(self, config, **kw):
-        original(self, config, **{**kw, "blocked_pause": 0.0})
-
-    judge_api.ApiJudge.__init__ = fast_init
-    try:
-        assert compute_main(model_args(root, server, "mixeval")) == 0
-    finally:
-        judge_api.ApiJudge.__init__ = original
+    assert compute_main(model_args(root, server, "mixeval")) == 0
     ff = {x["id"]: x for x in map(json.loads, open(vdir / "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl"))}
     assert ff[ff_lines[1]["id"]]["judge_score"] == 0.0 and ff[ff_lines[1]["id"]]["judge_response"] == "[[0.0]]"
     assert json.loads((vdir / "judge_report.json").read_text())["free_form"]["blocked"] == 1
@@ -217,9 +206,9 @@ def test_wrong_key_stops_at_once_with_a_clear_message(tmp_path, server, monkeypa
     make_responses(root, "my_model", "mixeval_hard", 60)
     monkeypatch.setenv("MODEL_PARSER_API", "sk-wrong-key-456")
     monkeypatch.chdir(tmp_path)
-    start = time.time()
+    start = time.monotonic()
     assert compute_main(model_args(root, server)) == 2
-    assert time.time() - start < 10
+    assert time.monotonic() - start < AT_ONCE_S
     err = capsys.readouterr().err
     assert "MODEL_PARSER_API" in err and "sk-wrong-key-456" not in err and "Traceback" not in err
     assert len(server.chat_requests()) <= 16 + 2  # not 60 items x 99 retries
@@ -261,13 +250,10 @@ def test_sigkill_halfway_through_judging_then_rerun(tmp_path, server, judge_env)
     root = tmp_path / "responses"
     vdir = make_responses(root, "my_model", "mixeval_hard", None)
     server.latency = 0.01
-    env = dict(os.environ, MODEL_PARSER_API=KEY, PYTHONUNBUFFERED="1")
+    env = child_env(MODEL_PARSER_API=JUDGE_KEY)
     cmd = [sys.executable, "-m", "mix_eval.compute_metrics", *model_args(root, server)]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path)
-    deadline = time.time() + 120
-    while len(server.chat_requests()) < 500 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.01)
-    assert proc.poll() is None, "judging ended before the kill"
+    wait_until(lambda: len(server.chat_requests()) >= 500, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     rerun = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REF_RESPONSES, REPO, read_jsonl, run_module
+from conftest import REF_RESPONSES, REPO, free_ports, read_jsonl, run_module, wait_until
 from mix_eval.evaluate import main as evaluate_main
 
 VERSION = "2024-06-01"
@@ -334,21 +334,33 @@ def test_too_many_cores_asked_on_the_command_line_is_one_error(vllm_chat, data_p
 
 
 @pytest.fixture
-def ray_cluster():
-    """A one-machine Ray cluster, as `ray start --head` makes it (no GPU here)."""
+def ray_cluster(tmp_path):
+    """A one-machine Ray cluster of its own, as `ray start --head` makes it (no GPU here), on
+    free ports; at the end it stops that cluster only (`--block`: the command stops the
+    processes it started when it is terminated), never another one on the machine."""
     ray = shutil.which("ray", path=str(Path(sys.executable).parent))
     assert ray, "Ray is installed by setup.sh"
-    port = "6389"
+    gcs, client, agent, agent_grpc, runtime_env, metrics = free_ports(6)
     env = dict(os.environ, RAY_USAGE_STATS_ENABLED="0")
     temp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
-    started = subprocess.run([ray, "start", "--head", "--port", port, "--num-cpus", "1",
-                              "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", temp],
-                             env=env, capture_output=True, text=True, timeout=120)
-    assert started.returncode == 0, started.stdout[-2000:] + started.stderr[-2000:]
+    log = tmp_path / "ray-head.log"
+    with open(log, "wb") as out:
+        head = subprocess.Popen([ray, "start", "--head", "--block", "--port", str(gcs), "--num-cpus", "1",
+                                 "--ray-client-server-port", str(client), "--dashboard-agent-listen-port", str(agent),
+                                 "--dashboard-agent-grpc-port", str(agent_grpc), "--runtime-env-agent-port",
+                                 str(runtime_env), "--metrics-export-port", str(metrics),
+                                 "--include-dashboard=false", "--disable-usage-stats", "--temp-dir", temp],
+                                env=env, stdout=out, stderr=subprocess.STDOUT)
     try:
-        yield f"127.0.0.1:{port}"
+        wait_until(lambda: b"Ray runtime started." in log.read_bytes(), head)
+        yield f"127.0.0.1:{gcs}"
     finally:
-        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        head.terminate()
+        try:
+            head.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            head.kill()
+            head.wait()
         shutil.rmtree(temp, ignore_errors=True)
 
 

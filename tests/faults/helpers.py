@@ -1,6 +1,7 @@
-"""Shared helpers of the fault-injection suite (tests/faults): a deterministic loopback
-judge, response folders made from the reference's files, snapshots of output folders,
-runs that are killed at a chosen moment, and assertions on error messages.
+"""Shared helpers of the fault-injection suite (tests/faults), beside conftest's (judges,
+response folders, child processes: re-exported here): response and judged file names,
+snapshots of output folders, runs that are killed at a chosen moment, and assertions on
+error messages.
 
 The fixtures `tiny_chat`, `data_path`, `clean_env` and `server` come from
 tests/conftest.py (pytest applies it to this folder too). pytest imports that conftest
@@ -22,34 +23,17 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 
 from conftest import (  # noqa: F401 (re-exported)
-    API_SETTINGS, DATA, REF_RESPONSES, REPO, between, fake_server, judge_reply, make_responses,
+    API_SETTINGS, AT_ONCE_S, DATA, JUDGE_KEY, REF_RESPONSES, REPO, answer_or_judge, between, child_env, count_lines,
+    fake_server, free_ports, is_judge_request, judge_reply, judged_answer, make_responses, quick_client, read_jsonl,
+    wait_until,
 )
 from conftest import clear_api_settings as clean_env  # noqa: F401 (re-exported)
 from fake_openai_server import Fault, FakeOpenAIServer  # noqa: F401
 
 VERSION = "2024-06-01"
 JUDGE = "gpt-3.5-turbo-0125"
-JUDGE_KEY = "sk-fault-judge-key-000"
-LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 FF_JUDGED = f"judge_results_ff_model_judge_{JUDGE}.jsonl"
 MP_JUDGED = f"judge_results_mp_model_judge_{JUDGE}.jsonl"
-
-
-# ---------------------------------------------------------------- a deterministic judge
-
-
-def is_judge_request(body: dict) -> bool:
-    user = body["messages"][-1]["content"]
-    return "Model's Answer: " in user and "\nYour Judgment:" in user
-
-
-def answer_or_judge(body: dict) -> str:
-    """One server for an API model under evaluation and its judge: judge requests get
-    `judge_reply`, model requests a short answer made from a hash of the question."""
-    if is_judge_request(body):
-        return judge_reply(body)
-    digest = hashlib.md5(body["messages"][-1]["content"].encode()).hexdigest()
-    return f"The answer is {LETTERS[int(digest, 16) % 4]}."
 
 
 # ---------------------------------------------------------------- response folders
@@ -66,11 +50,6 @@ def cm_args(root: Path, server: FakeOpenAIServer, *extra: str, benchmark: str = 
     """compute_metrics arguments for a model-judge run against `server`."""
     return ["--benchmark", benchmark, "--version", VERSION, "--model_response_dir", str(root),
             "--api_base_url", server.base_url, "--api_parallel_num", str(parallel), *extra]
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
 
 
 def by_id(records: Iterable[dict]) -> dict[str, dict]:
@@ -122,12 +101,9 @@ def results_of(root: Path, model: str, benchmark: str = "mixeval_hard") -> dict[
 
 
 def subprocess_env(**extra: str) -> dict[str, str]:
-    """The environment of a child run: no `API_SETTINGS`, offline, unbuffered, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if k not in API_SETTINGS}
-    env.update(HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
-               PYTHONUNBUFFERED="1")
-    env.update(extra)
-    return env
+    """`child_env` without `API_SETTINGS` (but those in ``extra``), datasets offline too."""
+    env = child_env(HF_DATASETS_OFFLINE="1")
+    return {**{k: v for k, v in env.items() if k not in API_SETTINGS}, **extra}
 
 
 def error_lines(stderr: str) -> list[str]:
@@ -144,32 +120,7 @@ def assert_one_clear_error(stderr: str, *needles: str) -> str:
     return errors[0]
 
 
-def quick_client(monkeypatch, **overrides) -> None:
-    """Make every ChatClient of this process retry fast (tests must not sleep for minutes):
-    6 retries 10-50 ms apart, 1 s request timeout, 15 s of 429s before giving up, unless
-    overridden. Calling it again replaces the settings."""
-    from mix_eval.llm.config import ClientConfig
-
-    original = getattr(ClientConfig.__init__, "original_init", ClientConfig.__init__)
-    settings = dict(max_retries=6, backoff_base=0.01, backoff_cap=0.05, rate_limit_timeout=15.0, timeout=1.0)
-    settings.update(overrides)
-
-    def init(self, *a, **k):
-        k.update(settings)
-        original(self, *a, **k)
-
-    init.original_init = original  # type: ignore[attr-defined]
-    monkeypatch.setattr(ClientConfig, "__init__", init)
-
-
 # ---------------------------------------------------------------- killing runs
-
-
-def count_lines(path: Path) -> int:
-    try:
-        return path.read_bytes().count(b"\n")
-    except FileNotFoundError:
-        return 0
 
 
 @dataclass

@@ -38,13 +38,13 @@ from helpers import (
     VERSION,
     FakeOpenAIServer,
     Kill,
-    between,
     by_id,
     clean_evaluate,
     count_lines,
     evaluate_cmd,
     evaluate_state,
     judge_reply,
+    judged_answer,
     make_responses,
     read_jsonl,
     results_of,
@@ -206,9 +206,7 @@ def stubborn_judge_reply(body: dict) -> str:
     """`judge_reply`, except that answers in a fixed third (by a hash of the answer) never
     get a valid verdict: no brackets, an out-of-range score or a lower-case letter. Those
     items go through all 10 rounds and end with the reference's random verdicts."""
-    user = body["messages"][-1]["content"]
-    answer = between(user, "Model's Answer: ", "\nYour Judgment:")
-    h = int(hashlib.md5(answer.encode()).hexdigest(), 16)
+    h = int(hashlib.md5(judged_answer(body).encode()).hexdigest(), 16)
     if h % 3:
         return judge_reply(body)
     return ("I cannot judge this answer.", "The correctness score: [[1.5]]",

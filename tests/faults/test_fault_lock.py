@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -33,6 +32,7 @@ from helpers import (
     read_jsonl,
     snapshot,
     subprocess_env,
+    wait_until,
 )
 
 N = 12
@@ -78,15 +78,6 @@ def scoring_cmd(root: Path, server: FakeOpenAIServer) -> list[str]:
             "--model_response_dir", str(root), "--api_base_url", server.base_url, "--api_parallel_num", "2"]
 
 
-def wait_for(condition, proc: subprocess.Popen, timeout: float = 120) -> None:
-    """Wait until `condition()` holds (the deadline only stops a hung test)."""
-    deadline = time.time() + timeout
-    while not condition() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    assert proc.poll() is None, "the first run ended before the second started"
-    assert condition(), f"the first run did not get there within {timeout} s"
-
-
 def test_a_second_scoring_run_is_refused_while_the_first_judges(tmp_path, held_judge):
     server, judge = held_judge
     root = tmp_path / "responses"
@@ -96,7 +87,7 @@ def test_a_second_scoring_run_is_refused_while_the_first_judges(tmp_path, held_j
                              text=True, env=env, cwd=tmp_path)
     try:
         # the first run has judged 3 items and waits for the judge: it holds its lock
-        wait_for(lambda: judge.holding.is_set() and count_lines(vdir / JOURNALS[0]) >= 3, first)
+        wait_until(lambda: judge.holding.is_set() and count_lines(vdir / JOURNALS[0]) >= 3, first)
         second = subprocess.run(scoring_cmd(root, server), capture_output=True, text=True, env=env, cwd=tmp_path,
                                 timeout=120)
         assert first.poll() is None
@@ -122,7 +113,7 @@ def test_evaluate_is_refused_while_a_scoring_run_writes_its_folder(tmp_path, hel
     first = subprocess.Popen(scoring_cmd(root, server), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              env=env, cwd=tmp_path)
     try:
-        wait_for(lambda: judge.holding.is_set() and count_lines(vdir / JOURNALS[0]) >= 3, first)
+        wait_until(lambda: judge.holding.is_set() and count_lines(vdir / JOURNALS[0]) >= 3, first)
         responses_before = {p.name: p.read_bytes() for p in vdir.glob("my_model_*.jsonl")}
         second = subprocess.run(evaluate_cmd(tiny_chat, data_path, root, None, "--output_name", "my_model"),
                                 capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
@@ -145,7 +136,7 @@ def test_scoring_is_refused_while_evaluate_generates(tmp_path, tiny_chat, data_p
     first = subprocess.Popen(evaluate_cmd(tiny_chat, data_path, out, None), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL, env=subprocess_env(), cwd=tmp_path)
     try:
-        wait_for(lambda: count_lines(responses[0]) >= 2, first)
+        wait_until(lambda: count_lines(responses[0]) >= 2, first)
         # Freeze generation (the run keeps its lock) until the scoring run has been
         # refused, however long that one takes to start.
         first.send_signal(signal.SIGSTOP)

@@ -54,14 +54,9 @@ def assert_no_key_anywhere(root: Path, *texts: str) -> int:
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path):
+def env(monkeypatch, tmp_path, no_refusal_pause):
     clean_env(monkeypatch, tmp_path)
     quick_client(monkeypatch, max_retries=1)
-    from mix_eval.judges import api as judge_api
-
-    original = judge_api.ApiJudge.__init__
-    monkeypatch.setattr(judge_api.ApiJudge, "__init__",
-                        lambda self, config, **kw: original(self, config, **{**kw, "blocked_pause": 0.0}))
     return monkeypatch
 
 
@@ -89,26 +84,16 @@ def scenarios(data_path: Path, root: Path, monkeypatch, judge_key: str, model_ke
         assert model_server.chat_requests()[0].authorization == f"Bearer {model_key}"
         assert judge_server.chat_requests()[0].authorization == f"Bearer {judge_key}"
 
-        model_server.api_key = "sk-the-right-one"  # 401 whose message echoes the key sent
-        codes.append(("model 401", run_evaluate(data_path, root / "model-401", judge_server.base_url)))
-        model_server.api_key = None
-
-        judge_server.api_key = "sk-the-right-one"
-        codes.append(("judge 401", run_evaluate(data_path, root / "judge-401", judge_server.base_url)))
-        judge_server.api_key = None
-
-        model_server.reply = echo_key(model_key, "500")
-        codes.append(("model 500 echo", run_evaluate(data_path, root / "model-500", judge_server.base_url)))
-        if refusals:
-            model_server.reply = echo_key(model_key, "400")
-            codes.append(("model 400 echo", run_evaluate(data_path, root / "model-400", judge_server.base_url)))
-        model_server.reply = answer_or_judge
-
-        judge_server.reply = echo_key(judge_key, "500")
-        codes.append(("judge 500 echo", run_evaluate(data_path, root / "judge-500", judge_server.base_url)))
-        if refusals:
-            judge_server.reply = echo_key(judge_key, "400")
-            codes.append(("judge 400 echo", run_evaluate(data_path, root / "judge-400", judge_server.base_url)))
+        for who, server, key in (("model", model_server, model_key), ("judge", judge_server, judge_key)):
+            server.api_key = "sk-the-right-one"  # 401 whose message echoes the key sent
+            codes.append((f"{who} 401", run_evaluate(data_path, root / f"{who}-401", judge_server.base_url)))
+            server.api_key = None
+        for who, server, key in (("model", model_server, model_key), ("judge", judge_server, judge_key)):
+            for status in ("500", "400") if refusals else ("500",):
+                server.reply = echo_key(key, status)
+                codes.append((f"{who} {status} echo", run_evaluate(data_path, root / f"{who}-{status}",
+                                                                   judge_server.base_url)))
+            server.reply = answer_or_judge
     return codes
 
 

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import time
 from pathlib import Path
 
 import pytest
 
 from helpers import (
+    AT_ONCE_S,
     JUDGE_KEY,
     VERSION,
     Fault,
@@ -32,6 +32,7 @@ from helpers import (
     clean_env,
     cm_args,
     fake_server,
+    free_ports,
     is_judge_request,
     judge_reply,
     make_responses,
@@ -69,12 +70,6 @@ def folder(tmp_path, monkeypatch) -> Path:
     monkeypatch.setenv("MODEL_PARSER_API", JUDGE_KEY)
     quick_client(monkeypatch)
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- judge: transient trouble
@@ -119,7 +114,7 @@ def test_judge_trouble_is_retried_and_the_results_are_a_clean_runs(folder, serve
     if misbehave is TRANSIENT_HANG:
         quick_client(monkeypatch, timeout=0.4)
     misbehave(server)
-    started = time.time()
+    started = time.monotonic()
     assert compute_main(cm_args(folder, server, parallel=16)) == 0
     assert scoring_state(folder, MODEL) == clean
     judged = 2 * N
@@ -127,7 +122,7 @@ def test_judge_trouble_is_retried_and_the_results_are_a_clean_runs(folder, serve
         assert server.count() <= judged + failing, server.status_counts
     else:  # not known in advance (429s of a rate limit, timeouts): still bounded
         assert server.count() <= 3 * judged, server.status_counts
-    assert time.time() - started < 60
+    assert time.monotonic() - started < 2 * AT_ONCE_S
 
 
 # ---------------------------------------------------------------- judge: lasting trouble
@@ -156,12 +151,12 @@ def test_a_judge_that_keeps_failing_stops_with_one_error_then_resumes(folder, se
                                                                       misbehave, says):
     quick_client(monkeypatch, max_retries=2, rate_limit_timeout=2.0, timeout=0.4 if misbehave is LASTING_HANG else 1.0)
     misbehave(server)
-    started = time.time()
+    started = time.monotonic()
     assert compute_main(cm_args(folder, server, parallel=50)) == 2
-    elapsed = time.time() - started
+    elapsed = time.monotonic() - started
     err = capsys.readouterr().err
     assert_one_clear_error(err, *says)
-    assert elapsed < 30, f"{elapsed:.1f} s before giving up"
+    assert elapsed < AT_ONCE_S, f"{elapsed:.1f} s before giving up"
     vdir = folder / MODEL / "mixeval_hard" / VERSION
     assert not (vdir / "score.json").exists() and not (folder / "score.json").exists()
     assert not list(vdir.glob("judge_results_*")), "judged files were written with random verdicts"
@@ -286,15 +281,15 @@ def test_a_model_server_that_keeps_failing_stops_with_one_error_then_resumes(dat
                                                                              clean_generation, misbehave, says):
     quick_client(model_env, max_retries=2, rate_limit_timeout=2.0)
     out = tmp_path / "out"
-    started = time.time()
+    started = time.monotonic()
     if misbehave is None:
-        code = generate(data_path, out, f"http://127.0.0.1:{free_port()}/v1", model_env)
+        code = generate(data_path, out, f"http://127.0.0.1:{free_ports()[0]}/v1", model_env)
     else:
         with FakeOpenAIServer(reply=answer_or_judge) as server:
             misbehave(server)
             code = generate(data_path, out, server.base_url, model_env)
     assert code == 2
-    assert time.time() - started < 30
+    assert time.monotonic() - started < AT_ONCE_S
     err = capsys.readouterr().err
     assert_one_clear_error(err, *says)
     assert MODEL_KEY not in err
