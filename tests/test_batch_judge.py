@@ -386,7 +386,7 @@ def live_usage(server, bodies: list[dict]) -> tuple[int, int]:
     prompt = completion = 0
     for body in bodies:
         request = urllib.request.Request(f"{server.base_url}/chat/completions", data=json.dumps(body).encode(),
-                                         headers={"Authorization": f"Bearer {KEY}",
+                                         headers={"Authorization": f"Bearer {JUDGE_KEY}",
                                                   "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=30) as answer:
             usage = json.load(answer)["usage"]
@@ -412,7 +412,7 @@ def test_a_split_judged_partly_live_partly_in_batch_is_mixed_with_both_prices(tm
         return judge_reply(body)
 
     rule_mp = ("--multi_choice_parser", "rule")  # one judged split: its report holds every token
-    with FakeOpenAIServer(reply=reply, api_key=KEY) as s:
+    with FakeOpenAIServer(reply=reply, api_key=JUDGE_KEY) as s:
         proc = _compute_metrics(root, s, tmp_path, "--api_parallel_num", "1", *rule_mp)
         stop["pid"] = proc.pid
         assert proc.wait(timeout=120) == 130, proc.stderr.read().decode()[-2000:]
