@@ -17,7 +17,7 @@ from types import SimpleNamespace
 from mix_eval.api.registry import get_model
 from mix_eval.data import load_split, splits_for
 from mix_eval.batching import length_sorted_batches
-from mix_eval.utils.tiny_checkpoint import build_tiny_checkpoint
+from mix_eval.models.tiny import build_tiny_checkpoint
 
 
 def timed(model, inputs: list[str], batches: list[list[int]]) -> float:

@@ -25,7 +25,7 @@ STARTED = time.time()
 
 
 def build_checkpoint(path: Path, hidden: int, layers: int) -> Path:
-    from mix_eval.utils.tiny_checkpoint import build_tiny_checkpoint
+    from mix_eval.models.tiny import build_tiny_checkpoint
 
     return build_tiny_checkpoint(path, hidden_size=hidden, num_layers=layers,
                                  num_attention_heads=hidden // 64, num_key_value_heads=hidden // 64)

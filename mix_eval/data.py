@@ -27,8 +27,8 @@ from mix_eval.errors import DataError
 from mix_eval.prompts import format_input
 from mix_eval.records.schema import item_problem
 from mix_eval.splits import SplitKind
-from mix_eval.utils.cache import cache_dir
-from mix_eval.utils.files import write_json_atomic
+from mix_eval.system.cache import cache_dir
+from mix_eval.system.files import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ def resolve_data_path(data_path: Optional[str], version: Optional[str] = None) -
     ``mix_eval/data/``, is relative to its repository; here it means the first of these
     that holds ``mixeval-<version>/``: ``./mix_eval/data`` (a user's own copy wins), the
     benchmark shipped inside the package, and the versions fetched from the Hub into the
-    user's cache (``mix_eval.utils.cache``). A version found in none of them is fetched
+    user's cache (``mix_eval.system.cache``). A version found in none of them is fetched
     into the cache. So the default works from any directory, a working directory whose
     ``mix_eval/data`` holds only run outputs (the default ``--output_dir`` lives there)
     does not hide the shipped data, and nothing is ever written into the package.

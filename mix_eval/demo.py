@@ -23,7 +23,7 @@ from mix_eval.cli.flags import new_parser, positive_int, run_settings
 from mix_eval.cli.process import run_command, run_process, setup_logging
 from mix_eval.data import BENCHMARKS, KNOWN_VERSIONS
 from mix_eval.folders import SCORE_FILE
-from mix_eval.utils.cache import cache_dir
+from mix_eval.system.cache import cache_dir
 
 logger = logging.getLogger("mix_eval")
 
@@ -44,7 +44,7 @@ def demo_checkpoint(cache: Optional[Path] = None) -> Path:
     It is built in a temporary folder beside its final place and renamed into place
     when complete, so a build killed half-way is never mistaken for a checkpoint.
     """
-    from mix_eval.utils.tiny_checkpoint import build_tiny_checkpoint
+    from mix_eval.models.tiny import build_tiny_checkpoint
 
     target = (cache or cache_dir()) / CHECKPOINT_NAME
     if is_complete(target):

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional
 
 from mix_eval.splits import SplitKind
-from mix_eval.utils.files import exclusive_lock, write_text_atomic
+from mix_eval.system.files import exclusive_lock, write_text_atomic
 
 if TYPE_CHECKING:
     from mix_eval.settings import JudgeSettings
@@ -145,7 +145,7 @@ def lock_path(version_dir: Path) -> Path:
 
 
 def folder_lock(version_dir: Path) -> contextlib.AbstractContextManager[None]:
-    """The lock of a model's folder (`mix_eval.utils.files.exclusive_lock`): one writer at a time."""
+    """The lock of a model's folder (`mix_eval.system.files.exclusive_lock`): one writer at a time."""
     return exclusive_lock(lock_path(version_dir))
 
 

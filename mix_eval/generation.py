@@ -29,8 +29,8 @@ from mix_eval.responses import (
     scan_response_file,
     write_status,
 )
-from mix_eval.utils.files import append_lines_durably
-from mix_eval.utils.interrupt import STOP
+from mix_eval.system.files import append_lines_durably
+from mix_eval.system.interrupt import STOP
 
 logger = logging.getLogger(__name__)
 

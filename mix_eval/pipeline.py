@@ -31,7 +31,7 @@ from mix_eval.generation import SplitOutcome, generate_split
 from mix_eval.manifest import record_generation
 from mix_eval.responses import check_safe_name
 from mix_eval.settings import RunSettings
-from mix_eval.utils.files import FolderBusyError
+from mix_eval.system.files import FolderBusyError
 
 logger = logging.getLogger("mix_eval")
 

@@ -30,7 +30,7 @@ from mix_eval.records.jsonl import (
     read_jsonl,
 )
 from mix_eval.records.schema import keyed_line_problem
-from mix_eval.utils.files import write_text_atomic
+from mix_eval.system.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 

@@ -57,7 +57,7 @@ from mix_eval.manifest import endpoint_host
 from mix_eval.scoring.completeness import check_results, expected_sizes
 from mix_eval.settings import DataSettings, JudgeSettings, ReportSettings, ScoringSettings
 from mix_eval.splits import SplitKind
-from mix_eval.utils.files import fsync_dir
+from mix_eval.system.files import fsync_dir
 
 logger = logging.getLogger(__name__)
 

@@ -211,7 +211,7 @@ def data_path() -> Path:
 @pytest.fixture(scope="session")
 def tiny_chat(tmp_path_factory) -> Path:
     """A tiny random Llama-style chat checkpoint (no pad token, a chat template)."""
-    from mix_eval.utils.tiny_checkpoint import build_tiny_checkpoint
+    from mix_eval.models.tiny import build_tiny_checkpoint
 
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-chat"))
 
@@ -219,7 +219,7 @@ def tiny_chat(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory) -> Path:
     """A tiny random base checkpoint: no chat template."""
-    from mix_eval.utils.tiny_checkpoint import build_tiny_checkpoint
+    from mix_eval.models.tiny import build_tiny_checkpoint
 
     return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-base"), chat_template=None, seed=1)
 

@@ -17,8 +17,8 @@ PACKAGE = REPO / "mix_eval"
 # only its own __init__ (else every module would fall into the bottom layer unseen).
 ROOT = "mix_eval"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("command line", ("mix_eval.evaluate", "mix_eval.compute_metrics", "mix_eval.utils.check_eval_complete",
-                      "mix_eval.demo", "mix_eval.utils.tiny_checkpoint", "mix_eval.__main__",
+    ("command line", ("mix_eval.evaluate", "mix_eval.compute_metrics", "mix_eval.utils",
+                      "mix_eval.demo", "mix_eval.__main__",
                       "mix_eval.models.__main__", "mix_eval.report", "mix_eval.compare_judges",
                       "mix_eval.calibrate", "mix_eval.bundle", "mix_eval.cli")),
     ("pipeline", ("mix_eval.pipeline", "mix_eval.calibration.run")),
@@ -29,7 +29,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                                       "mix_eval.responses", "mix_eval.records", "mix_eval.splits",
                                       "mix_eval.settings", "mix_eval.engines", "mix_eval.batching",
                                       "mix_eval.leaderboard", "mix_eval.calibration", "mix_eval.folders")),
-    ("files", ("mix_eval.errors", "mix_eval.utils", ROOT)),
+    ("files", ("mix_eval.errors", "mix_eval.system", ROOT)),
 ]
 COMMAND_LINE = LAYERS[0][1]
 

@@ -21,7 +21,7 @@ def mute_judge(tmp_path_factory) -> Path:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from mix_eval.utils.tiny_checkpoint import build_tiny_checkpoint
+    from mix_eval.models.tiny import build_tiny_checkpoint
 
     path = build_tiny_checkpoint(tmp_path_factory.mktemp("judge") / "org" / "tiny-judge")
     model = AutoModelForCausalLM.from_pretrained(path)

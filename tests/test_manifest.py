@@ -21,7 +21,7 @@ from mix_eval.data import VERSION_FINGERPRINTS
 from mix_eval.folders import MANIFEST_FILE
 from mix_eval.manifest import checkpoint_revision, endpoint_host
 from mix_eval.settings import DataSettings, JudgeSettings, ScoringSettings
-from mix_eval.utils.tiny_checkpoint import CHAT_TEMPLATE
+from mix_eval.models.tiny import CHAT_TEMPLATE
 
 VERSION = "2024-06-01"
 ENV_SECRET = "sk-planted-secret-env-5f3a"

@@ -32,7 +32,7 @@ ENGINE_STARTED = "Initializing a V1 LLM engine"
 
 
 def build(path: Path, chat: bool) -> Path:
-    from mix_eval.utils.tiny_checkpoint import CHAT_TEMPLATE, build_tiny_checkpoint
+    from mix_eval.models.tiny import CHAT_TEMPLATE, build_tiny_checkpoint
 
     return build_tiny_checkpoint(path, hidden_size=128, num_attention_heads=2, num_key_value_heads=2,
                                  chat_template=CHAT_TEMPLATE if chat else None)

@@ -1,7 +1,7 @@
 """A tiny real Llama checkpoint whose greedy answer to any chat is one fixed text.
 
 A local judge made from it gives real verdicts (``[[1.0]]``, ``[[B]]``), where the tiny
-random checkpoints of `mix_eval.utils.tiny_checkpoint` never do. Nothing is mocked: it
+random checkpoints of `mix_eval.models.tiny` never do. Nothing is mocked: it
 is a `LlamaForCausalLM` with hand-set weights, saved with ``save_pretrained`` beside the
 suite's BPE tokenizer and chat template, and loaded by transformers like any model.
 
@@ -34,7 +34,7 @@ def build_verdict_checkpoint(out_dir: str | Path, pieces: Sequence[str], *, hidd
     from tokenizers import AddedToken
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from mix_eval.utils.tiny_checkpoint import build_tiny_checkpoint
+    from mix_eval.models.tiny import build_tiny_checkpoint
 
     if len(set(pieces)) != len(pieces) or not 0 < len(pieces) < hidden:
         raise ValueError(f"need 1 to {hidden - 1} different pieces, got {list(pieces)!r}")

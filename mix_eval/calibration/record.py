@@ -28,7 +28,7 @@ from mix_eval.folders import CALIBRATION_FILE, judge_in_file_name, read_json
 from mix_eval.leaderboard import COLUMNS, OVERALL_COLUMN, SOURCE, load_table, percent
 from mix_eval.settings import DEFAULT_JUDGE
 from mix_eval.splits import SplitKind
-from mix_eval.utils.cache import cache_dir
+from mix_eval.system.cache import cache_dir
 
 CACHE_FOLDER = "calibration"  # under the user's cache: one folder per judge
 

@@ -24,7 +24,7 @@ from mix_eval.errors import MixEvalError
 from mix_eval.folders import model_version_dir, response_path, status_path
 from mix_eval.responses import COMPLETE, response_line, write_status
 from mix_eval.settings import DataSettings, ModelSettings, OutputSettings, RunSettings
-from mix_eval.utils.files import write_json_atomic, write_text_atomic
+from mix_eval.system.files import write_json_atomic, write_text_atomic
 
 REFERENCE_BENCHMARK = "mixeval"
 REFERENCE_VERSION = "2024-06-01"

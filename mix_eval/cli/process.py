@@ -17,7 +17,7 @@ from typing import Callable, NoReturn, Optional
 
 from mix_eval.errors import MixEvalError
 from mix_eval.folders import append_error_log
-from mix_eval.utils.interrupt import STOP, graceful_interrupts
+from mix_eval.system.interrupt import STOP, graceful_interrupts
 
 # Write errors that mean "no room": disk full, file too large, quota exceeded.
 DISK_ERRORS = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}

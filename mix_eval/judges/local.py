@@ -16,7 +16,7 @@ from mix_eval.engines import DEFAULT_ENGINE
 from mix_eval.judges.backend import OK, ResultCallback
 from mix_eval.models.base import ChatModel
 from mix_eval.settings import GenerationSettings, ModelSettings
-from mix_eval.utils.interrupt import STOP
+from mix_eval.system.interrupt import STOP
 
 logger = logging.getLogger(__name__)
 

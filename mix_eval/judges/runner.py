@@ -51,7 +51,7 @@ from mix_eval.llm.pricing import Price
 from mix_eval.records.jsonl import Mode, read_jsonl
 from mix_eval.records.schema import keyed_line_problem
 from mix_eval.splits import SplitKind
-from mix_eval.utils.interrupt import STOP
+from mix_eval.system.interrupt import STOP
 
 logger = logging.getLogger(__name__)
 

@@ -34,8 +34,8 @@ from mix_eval.llm.config import ClientConfig
 from mix_eval.llm.errors import APIAuthError, APIConfigError, TransientAPIError
 from mix_eval.llm.results import ChatResult
 from mix_eval.records.jsonl import Mode, cut_torn_tail, read_jsonl
-from mix_eval.utils.files import append_lines_durably
-from mix_eval.utils.interrupt import STOP
+from mix_eval.system.files import append_lines_durably
+from mix_eval.system.interrupt import STOP
 
 logger = logging.getLogger(__name__)
 

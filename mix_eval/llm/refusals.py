@@ -18,7 +18,7 @@ from mix_eval.llm.batch import run_batch
 from mix_eval.llm.client import ChatClient
 from mix_eval.llm.errors import APIBadRequestError
 from mix_eval.llm.results import ChatResult
-from mix_eval.utils.interrupt import STOP, until_stopped
+from mix_eval.system.interrupt import STOP, until_stopped
 
 __all__ = ["AskAgain", "Pass", "RefusalRetry"]
 

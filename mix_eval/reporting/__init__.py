@@ -18,7 +18,7 @@ from typing import Any, Callable
 from mix_eval.errors import MixEvalError
 from mix_eval.folders import REPORT_HTML_FILE, REPORT_MARKDOWN_FILE, SAMPLES_FILE
 from mix_eval.settings import ReportSettings
-from mix_eval.utils.files import write_text_atomic
+from mix_eval.system.files import write_text_atomic
 
 logger = logging.getLogger("mix_eval")
 

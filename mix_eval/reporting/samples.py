@@ -39,7 +39,7 @@ from mix_eval.records.schema import judged_line_problem, response_line_problem
 from mix_eval.reporting.collect import ScoredRun
 from mix_eval.scoring.aggregate import item_scores
 from mix_eval.splits import SplitKind
-from mix_eval.utils.files import write_text_atomic
+from mix_eval.system.files import write_text_atomic
 
 logger = logging.getLogger(__name__)
 

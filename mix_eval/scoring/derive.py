@@ -54,7 +54,7 @@ from mix_eval.scoring.scores import model_scores, write_judged_files, write_scor
 from mix_eval.settings import ScoringSettings
 from mix_eval.splits import SplitKind
 from mix_eval.subset import Matching, item_content, match_hard_items
-from mix_eval.utils.files import FolderBusyError, write_text_atomic
+from mix_eval.system.files import FolderBusyError, write_text_atomic
 
 logger = logging.getLogger("mix_eval")
 

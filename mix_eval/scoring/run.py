@@ -52,7 +52,7 @@ from mix_eval.scoring.scores import model_scores, write_judged_files, write_scor
 from mix_eval.scoring.table import format_table
 from mix_eval.settings import JudgeSettings, ScoringSettings
 from mix_eval.splits import SplitKind
-from mix_eval.utils.files import FolderBusyError
+from mix_eval.system.files import FolderBusyError
 
 logger = logging.getLogger("mix_eval")
 

@@ -15,7 +15,7 @@ from mix_eval.scoring import aggregate
 from mix_eval.scoring.intervals import Interval, bootstrap_intervals, intervals_json
 from mix_eval.settings import JudgeSettings
 from mix_eval.splits import SplitKind
-from mix_eval.utils.files import write_text_atomic
+from mix_eval.system.files import write_text_atomic
 
 
 ItemScores = dict[SplitKind, list[tuple[str, float]]]
