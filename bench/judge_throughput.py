@@ -3,7 +3,7 @@
 Starts ``tests/fake_openai_server.py`` in its own process (``--rate`` requests/s,
 token bucket of one second's worth, ``--latency`` seconds per answer), then times a
 SEPARATE Python process, start-up included, that sends ``--n`` judge-style requests
-through ``mix_eval.llm.batch.run_batch`` with ``--concurrency`` requests in flight,
+through ``mix_eval.llm.pool.run_pool`` with ``--concurrency`` requests in flight,
 journaling each result to a JSONL file as it arrives. Requests and 429s are counted
 by the server, so the numbers do not depend on the client's own bookkeeping.
 
@@ -17,7 +17,7 @@ By default (``--mode compute_metrics``) the timed process is the real scorer,
 ``python -m mix_eval.compute_metrics``, judging a model folder of ``--n`` synthetic
 responses (half free-form, half multiple-choice) with the model parser; the server
 answers every request with a valid verdict. ``--mode client`` times a bare
-``run_batch`` driver instead.
+``run_pool`` driver instead.
 """
 from __future__ import annotations
 
@@ -58,8 +58,8 @@ JUDGE_TEMPLATE = (
 
 
 def driver(base_url: str, n: int, concurrency: int, journal: str) -> None:
-    """The timed process: n judge requests through run_batch, one JSONL line each."""
-    from mix_eval.llm.batch import run_batch
+    """The timed process: n judge requests through run_pool, one JSONL line each."""
+    from mix_eval.llm.pool import run_pool
     from mix_eval.llm.client import ChatClient
     from mix_eval.llm.config import ClientConfig
 
@@ -86,7 +86,7 @@ def driver(base_url: str, n: int, concurrency: int, journal: str) -> None:
             out.write(json.dumps(line) + "\n")
             out.flush()
 
-        run_batch(client, requests, on_result)
+        run_pool(client, requests, on_result)
     print(json.dumps({"client_stats": client.stats.as_dict(), "errors": errors}), flush=True)
 
 
@@ -182,7 +182,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--concurrency", type=int, default=100, help="max_concurrency (default 100)")
     p.add_argument("--runs", type=int, default=1)
     p.add_argument("--mode", choices=["compute_metrics", "client"], default="compute_metrics",
-                   help="time the real scorer (default) or a bare run_batch driver")
+                   help="time the real scorer (default) or a bare run_pool driver")
     p.add_argument("--max-time", type=float, default=600.0, help="kill the timed command after this")
     p.add_argument("--json", action="store_true", help="print one JSON object per run")
     p.add_argument("--driver", action="store_true", help=argparse.SUPPRESS)

@@ -12,7 +12,7 @@ import pytest
 
 from conftest import AT_ONCE_S
 from fake_openai_server import FakeOpenAIServer, Fault, default_reply
-from mix_eval.llm.batch import run_batch
+from mix_eval.llm.pool import run_pool
 from mix_eval.llm.client import ChatClient
 from mix_eval.llm.config import ClientConfig
 from mix_eval.llm.errors import (
@@ -148,7 +148,7 @@ def test_429_pauses_the_whole_pool(server):
     server.latency = 0.02
     server.push_faults(Fault("429", retry_after=0.8))
     client = RecordingClient(config(server, max_concurrency=5, initial_rate=500))
-    results = run_batch(client, batch(30))
+    results = run_pool(client, batch(30))
     assert all(isinstance(r, ChatResult) for r in results.values()) and len(results) == 30
     reqs = server.chat_requests()
     (rejected,) = [r for r in reqs if r.status == 429]
@@ -169,7 +169,7 @@ def test_rate_limited_server_few_rejections(server):
     server.latency = 0.02
     server.set_rate_limit(60, burst=60)
     client = RecordingClient(config(server, max_concurrency=50))
-    results = run_batch(client, batch(300))
+    results = run_pool(client, batch(300))
     assert all(isinstance(r, ChatResult) for r in results.values()) and len(results) == 300
     sent, n429 = server.count(), server.count(429)
     assert sent == 300 + n429 == client.stats.requests_sent
@@ -267,7 +267,7 @@ def test_401_stops_the_pool_at_once(server):
     client = ChatClient(config(server, max_concurrency=100))
     t0 = time.monotonic()
     with pytest.raises(APIAuthError) as e:
-        run_batch(client, batch(100), lambda k, r: delivered.append(k))
+        run_pool(client, batch(100), lambda k, r: delivered.append(k))
     assert time.monotonic() - t0 < AT_ONCE_S
     msg = str(e.value)
     assert "MODEL_PARSER_API" in msg and server.base_url in msg and "401" in msg
@@ -282,7 +282,7 @@ def test_401_stops_the_pool_at_once(server):
 
 
 def test_fatal_error_cancels_requests_in_flight(server):
-    """A 401 ends the batch while other requests are still in flight: run_batch returns
+    """A 401 ends the batch while other requests are still in flight: run_pool returns
     while the server still holds them (they are released only afterwards, and the client's
     timeout is far away), instead of waiting for their answers."""
     import threading
@@ -304,7 +304,7 @@ def test_fatal_error_cancels_requests_in_flight(server):
 
     def batch_in_thread() -> None:
         try:
-            run_batch(client, batch(20))
+            run_pool(client, batch(20))
         except BaseException as e:  # noqa: BLE001 (looked at below)
             raised.append(e)
         finally:
@@ -319,7 +319,7 @@ def test_fatal_error_cancels_requests_in_flight(server):
     finally:
         release.set()
         worker.join(60.0)
-    assert returned_while_held, "run_batch waited for the requests in flight"
+    assert returned_while_held, "run_pool waited for the requests in flight"
     assert len(raised) == 1 and isinstance(raised[0], APIAuthError), raised
     assert len(server.chat_requests()) <= 20
 
@@ -344,7 +344,7 @@ def test_on_result_is_called_as_each_request_finishes(server):
 
     server.reply = reply
     calls = []
-    results = run_batch(config(server), batch(10), on_result)
+    results = run_pool(config(server), batch(10), on_result)
     assert q5_saw_others_first == [True]
     assert calls[-1] == 5 and sorted(calls) == list(range(10))
     assert list(results) == list(range(10))
@@ -352,11 +352,11 @@ def test_on_result_is_called_as_each_request_finishes(server):
 
 def test_client_is_reusable_across_batches_and_inside_a_loop(server):
     client = ChatClient(config(server))
-    run_batch(client, batch(5))
-    run_batch(client, batch(5, prefix="again"))
+    run_pool(client, batch(5))
+    run_pool(client, batch(5, prefix="again"))
 
     async def inside_a_running_loop():
-        return run_batch(client, batch(3, prefix="nested"))
+        return run_pool(client, batch(3, prefix="nested"))
 
     assert len(asyncio.run(inside_a_running_loop())) == 3
     assert client.stats.successes == 13 and server.count(200) == 13
@@ -364,7 +364,7 @@ def test_client_is_reusable_across_batches_and_inside_a_loop(server):
 
 def test_duplicate_keys_are_rejected(server):
     with pytest.raises(ValueError, match="duplicate"):
-        run_batch(config(server), [("a", MSGS, None), ("a", MSGS, None)])
+        run_pool(config(server), [("a", MSGS, None), ("a", MSGS, None)])
 
 
 # ------------------------------------------------------------------ the key never leaks
@@ -518,9 +518,9 @@ def test_limiter_cuts_on_429_and_grows_only_when_paced():
 
 
 def test_import_is_light():
-    code = ("import sys, mix_eval.llm.client, mix_eval.llm.batch, mix_eval.llm.env, mix_eval.llm.refusals, "
+    code = ("import sys, mix_eval.llm.client, mix_eval.llm.pool, mix_eval.llm.env, mix_eval.llm.refusals, "
             "mix_eval.llm.providers, mix_eval.judges.api, mix_eval.models.api_models, "
-            "mix_eval.models.providers, mix_eval.llm.providers.openai, mix_eval.llm.providers.anthropic, "
+            "mix_eval.models.sdk_models, mix_eval.llm.providers.openai, mix_eval.llm.providers.anthropic, "
             "mix_eval.llm.providers.gemini, mix_eval.llm.providers.reka; "
             "print(sorted(m for m in ('torch', 'transformers', 'openai', 'anthropic', 'google.genai', 'reka', "
             "'httpx') if m in sys.modules))")

@@ -197,7 +197,7 @@ def test_reka_through_the_reka_sdk(server, clean_env, data_path, tmp_path):
 def test_reka_honours_retry_after(server, clean_env):
     """Reka's ApiError has no headers: they are taken from the response itself."""
     needs("reka")
-    from mix_eval.llm.batch import run_batch
+    from mix_eval.llm.pool import run_pool
     from mix_eval.llm.client import ChatClient
     from mix_eval.llm.config import ClientConfig
     from mix_eval.llm.providers.reka import RekaProvider
@@ -205,7 +205,7 @@ def test_reka_honours_retry_after(server, clean_env):
     server.push_faults(Fault("429", retry_after=0.3), "500")
     client = ChatClient(ClientConfig(api_key=MODEL_KEY, model="reka-edge", base_url=server.base_url,
                                      max_concurrency=8, backoff_base=0.01, backoff_cap=0.02), RekaProvider())
-    results = run_batch(client, [(0, [{"role": "user", "content": "hi"}], {"max_tokens": 8})])
+    results = run_pool(client, [(0, [{"role": "user", "content": "hi"}], {"max_tokens": 8})])
     assert results[0].text == "A" and results[0].usage.completion_tokens == 1
     assert client.stats.rate_limited == 1 and client.stats.retries == 1
     assert client.stats.rate_limit_wait_s >= 0.25
@@ -254,7 +254,7 @@ def test_gemini_through_vertex_ai_uses_cloud_settings(monkeypatch):
     from google import genai
 
     from mix_eval.api.registry import get_model
-    from mix_eval.models import providers
+    from mix_eval.models import sdk_models as providers
 
     for var in ("k_g", "GOOGLE_GEMINI_BASE_URL"):
         monkeypatch.delenv(var, raising=False)
@@ -518,33 +518,33 @@ def _stub_client(provider):
 
 def test_the_client_acts_on_a_providers_failures():
     """Retries, fatal errors and their messages come from the client, for any provider."""
-    from mix_eval.llm.batch import run_batch
+    from mix_eval.llm.pool import run_pool
     from mix_eval.llm.errors import APIAuthError, APIConfigError
     from mix_eval.llm.providers.base import Failure, Kind
 
     msgs = [{"role": "user", "content": "hi"}]
     provider = StubProvider(_StubError(Failure(Kind.RETRY, status=503, detail="HTTP 503")), "fine")
     client = _stub_client(provider)
-    assert run_batch(client, [(0, msgs, {})])[0].text == "fine"
+    assert run_pool(client, [(0, msgs, {})])[0].text == "fine"
     assert client.stats.retries == 1 and provider.sent == 2 and client.base_url == "stub://api"
 
     client = _stub_client(StubProvider(_StubError(Failure(
         Kind.AUTH, status=400, message="API key not valid", code="INVALID_ARGUMENT"))))
     with pytest.raises(APIAuthError) as e:
-        run_batch(client, [(0, msgs, {})])
+        run_pool(client, [(0, msgs, {})])
     assert "HTTP 400" in str(e.value) and "k_stub" in str(e.value) and "API key not valid" in str(e.value)
     assert "401" not in str(e.value)
 
     client = _stub_client(StubProvider(_StubError(Failure(
         Kind.CONFIG, status=400, message="User location is not supported", code="FAILED_PRECONDITION"))))
     with pytest.raises(APIConfigError) as e:
-        run_batch(client, [(0, msgs, {})])
+        run_pool(client, [(0, msgs, {})])
     assert "HTTP 400 FAILED_PRECONDITION" in str(e.value) and "k_stub" in str(e.value)
     assert not isinstance(e.value, APIAuthError)
 
     client = _stub_client(StubProvider(KeyError("a bug")))   # not the provider's: raised as it is
     with pytest.raises(KeyError):
-        run_batch(client, [(0, msgs, {})])
+        run_pool(client, [(0, msgs, {})])
 
 
 def test_no_key_error_names_the_providers_url(monkeypatch):

@@ -29,7 +29,7 @@ from typing import Any, Mapping, Optional
 
 from mix_eval.errors import MixEvalError
 from mix_eval.folders import JUDGE_REPORT_FILE, SCORE_FILE
-from mix_eval.judges.backend import BLOCKED, ERROR, OK, JudgeRefusedError, ResultCallback
+from mix_eval.judges.judge import BLOCKED, ERROR, OK, JudgeRefusedError, JudgedCallback
 from mix_eval.judges.request import STYLE_REFUSAL_CODES, JudgeRequest
 from mix_eval.judges.retired import retired_error
 from mix_eval.llm.client import ChatClient
@@ -130,7 +130,7 @@ class ApiJudge:
         self.reasons: Counter = Counter()  # every refusal's reason, as the server gave it
 
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
-                 on_result: ResultCallback, *, round_no: int = 1) -> None:
+                 on_result: JudgedCallback, *, round_no: int = 1) -> None:
         try:
             _Round(self, on_result, round_no).run(requests)
         except APIConfigError as e:
@@ -165,7 +165,7 @@ class ApiJudge:
 class _Round(RefusalRetry):
     """One `ApiJudge.complete` call: the refusal-retry loop with the judge's rules."""
 
-    def __init__(self, judge: ApiJudge, on_result: ResultCallback, round_no: int):
+    def __init__(self, judge: ApiJudge, on_result: JudgedCallback, round_no: int):
         super().__init__(judge.client, MAX_BLOCKED, progress=judge.progress, desc="judging")
         self.judge = judge
         self.on_result = on_result

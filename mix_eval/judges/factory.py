@@ -7,7 +7,7 @@ from typing import Callable, Optional
 
 from mix_eval.errors import MixEvalError
 from mix_eval.folders import batch_journal_path
-from mix_eval.judges.backend import JudgeBackend
+from mix_eval.judges.judge import Judge
 from mix_eval.settings import JudgeSettings
 from mix_eval.splits import SplitKind
 
@@ -69,7 +69,7 @@ def check_not_retired(settings: JudgeSettings) -> None:
                        config.display_url)
 
 
-def _local(factory: "JudgeFactory", name: str, kind: SplitKind) -> JudgeBackend:
+def _local(factory: "JudgeFactory", name: str, kind: SplitKind) -> Judge:
     from mix_eval.judges.local import LocalJudge
 
     settings = factory.settings
@@ -78,7 +78,7 @@ def _local(factory: "JudgeFactory", name: str, kind: SplitKind) -> JudgeBackend:
                       backend=settings.backend, revision=settings.judge_revision)
 
 
-def _live(factory: "JudgeFactory", name: str, kind: SplitKind) -> JudgeBackend:
+def _live(factory: "JudgeFactory", name: str, kind: SplitKind) -> Judge:
     from mix_eval.judges.api import ApiJudge, judge_client_config
     from mix_eval.judges.request import judge_request
 
@@ -87,24 +87,24 @@ def _live(factory: "JudgeFactory", name: str, kind: SplitKind) -> JudgeBackend:
     return ApiJudge(config, request=request, progress=factory.progress)
 
 
-def _batch(factory: "JudgeFactory", name: str, kind: SplitKind) -> JudgeBackend:
+def _batch(factory: "JudgeFactory", name: str, kind: SplitKind) -> Judge:
     from mix_eval.judges.api import judge_client_config
-    from mix_eval.judges.batch_judge import BatchJudge
+    from mix_eval.judges.batch_api_judge import BatchApiJudge
     from mix_eval.judges.request import judge_request
 
     request = judge_request(factory.settings, kind)
     config = judge_client_config(factory.settings, name, request.provider)
-    return BatchJudge(config, batch_journal_path(factory.run_dir, name), request, progress=factory.progress)
+    return BatchApiJudge(config, batch_journal_path(factory.run_dir, name), request, progress=factory.progress)
 
 
 # The judge backends by kind: a local model (--judge_model_id), or the API judge in each
 # of the judge modes (`settings.JUDGE_MODES`).
-BACKENDS: dict[str, Callable[["JudgeFactory", str, SplitKind], JudgeBackend]] = {
+JUDGE_KINDS: dict[str, Callable[["JudgeFactory", str, SplitKind], Judge]] = {
     "local": _local, "live": _live, "batch": _batch}
 
 
-def backend_kind(settings: JudgeSettings) -> str:
-    """The `BACKENDS` entry the settings ask for."""
+def judge_kind(settings: JudgeSettings) -> str:
+    """The `JUDGE_KINDS` entry the settings ask for."""
     return "local" if settings.judge_model_id else settings.judge_mode
 
 
@@ -115,17 +115,17 @@ class JudgeFactory:
         self.settings = settings
         self.progress = progress
         self.run_dir = Path(run_dir) if run_dir is not None else Path(".")  # batch mode: its batch journals
-        self._backends: dict[str, JudgeBackend] = {}
+        self._judges: dict[str, Judge] = {}
 
-    def get(self, kind: SplitKind) -> JudgeBackend:
+    def get(self, kind: SplitKind) -> Judge:
         name = self.settings.judge(kind)
-        if name not in self._backends:
-            self._backends[name] = BACKENDS[backend_kind(self.settings)](self, name, kind)
-        return self._backends[name]
+        if name not in self._judges:
+            self._judges[name] = JUDGE_KINDS[judge_kind(self.settings)](self, name, kind)
+        return self._judges[name]
 
     def close(self) -> None:
-        for backend in self._backends.values():
+        for backend in self._judges.values():
             close = getattr(backend, "close", None)
             if close:
                 close()
-        self._backends.clear()
+        self._judges.clear()

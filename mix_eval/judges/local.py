@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 from mix_eval.batching import length_sorted_batches
 from mix_eval.engines import DEFAULT_ENGINE
-from mix_eval.judges.backend import OK, ResultCallback
+from mix_eval.judges.judge import OK, JudgedCallback
 from mix_eval.models.base import ChatModel
 from mix_eval.settings import GenerationSettings, ModelSettings
 from mix_eval.system.interrupt import STOP
@@ -47,7 +47,7 @@ class LocalJudge(ChatModel):
         return self.apply_chat_template(messages)
 
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
-                 on_result: ResultCallback, *, round_no: int = 1) -> None:
+                 on_result: JudgedCallback, *, round_no: int = 1) -> None:
         conversations = [messages for _, messages in requests]
         batch_size = self.batch_size_for(self.batch_size)  # the engine may take more at once (vLLM)
         for batch in length_sorted_batches(self.input_lengths(conversations), batch_size):

@@ -71,12 +71,12 @@ def endpoint_says_gone(config: Any) -> Optional[str]:
 def _chat_gone(config: Any) -> Optional[str]:
     from dataclasses import replace
 
-    from mix_eval.llm.batch import run_batch
+    from mix_eval.llm.pool import run_pool
     from mix_eval.llm.errors import APIConfigError, LLMClientError
 
     quick = replace(config, max_retries=0, timeout=PROBE_TIMEOUT, max_concurrency=1)
     try:
-        run_batch(quick, [("probe", [{"role": "user", "content": "ping"}], {"max_tokens": 1})])
+        run_pool(quick, [("probe", [{"role": "user", "content": "ping"}], {"max_tokens": 1})])
     except APIConfigError as e:
         if e.status_code == 404:
             return e.server_message or str(e)

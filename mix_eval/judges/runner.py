@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 from mix_eval.folders import SCORE_FILE
-from mix_eval.judges.backend import (
+from mix_eval.judges.judge import (
     BLOCKED,
     ERROR,
     OK,
-    JudgeBackend,
+    Judge,
     JudgeRefusedError,
     JudgeUnavailableError,
 )
@@ -102,7 +102,7 @@ def judge_records(
     records: list[dict[str, Any]],
     kind: SplitKind,
     judge: str,
-    get_backend: Callable[[], JudgeBackend],
+    get_judge: Callable[[], Judge],
     journal_path: Path,
     *,
     extract_base: bool = False,
@@ -116,7 +116,7 @@ def judge_records(
 ) -> tuple[list[dict[str, Any]], JudgeReport]:
     """Judge response lines the reference's way; return judged lines and a report.
 
-    ``get_backend`` is called only if some request has no saved reply, so a rerun over
+    ``get_judge`` is called only if some request has no saved reply, so a rerun over
     finished work makes no call and loads no judge model. ``price`` (the judge's live
     price per million tokens, None: unknown) gives the report its cost; ``mode`` is the
     report's mode when no reply records its own. ``identity`` (default: the judge's name)
@@ -135,7 +135,7 @@ def judge_records(
     # A judged file does not say at which reasoning effort it was made: only the journal does.
     previous = _previous_replies(previous_judged_file, kind, identity, extract_base) if identity == judge else {}
     journal = Journal(journal_path)
-    backend: Optional[JudgeBackend] = None
+    backend: Optional[Judge] = None
     rng = random.Random(seed)
     judged: list[tuple[_Item, Any]] = []
     remaining = items
@@ -145,7 +145,7 @@ def judge_records(
             by_key = _replay(remaining, round_no, journal, previous, report)
             if by_key:
                 if backend is None:
-                    backend = get_backend()
+                    backend = get_judge()
                 to_ask = [(key, item.messages) for key, item in by_key.items()]
 
                 def on_result(key: str, outcome: str, reply: Optional[str], usage: Optional[Mapping[str, Any]] = None,
@@ -233,7 +233,7 @@ def _settle(remaining: list[_Item], round_no: int, kind: SplitKind, rng: random.
     return still
 
 
-def _check_judge_answers(backend: JudgeBackend, judge: str, kind: SplitKind, round_no: int,
+def _check_judge_answers(backend: Judge, judge: str, kind: SplitKind, round_no: int,
                          to_ask: list[tuple[str, Any]], by_key: dict[str, _Item], judged: list[tuple[_Item, Any]],
                          journal: Journal, report: JudgeReport) -> None:
     """A whole round got no reply at all. Is the judge down, or are these requests the

@@ -6,10 +6,10 @@ from typing import Iterable
 
 from mix_eval.judges.report import JudgeReport
 
-__all__ = ["report_lines"]
+__all__ = ["judge_summary_lines"]
 
 
-def report_lines(reports: Iterable[JudgeReport]) -> list[str]:
+def judge_summary_lines(reports: Iterable[JudgeReport]) -> list[str]:
     """Human-readable summary; loud when verdicts were not really judged."""
     lines = []
     for r in reports:

@@ -29,10 +29,10 @@ Usage::
     client = ChatClient(ClientConfig(api_key=key, model="gpt-3.5-turbo-0125",
                                      key_setting="MODEL_PARSER_API", label="judge API"))
     result = await client.generate(messages, max_tokens=999)          # async callers
-    results = run_batch(client, [(key, messages, params), ...], on_result=journal)  # sync
+    results = run_pool(client, [(key, messages, params), ...], on_result=journal)  # sync
 
 A client serves one event loop at a time; after that loop is closed (e.g. after
-`run_batch`) it can be used again on another one. The learned rate and the
+`run_pool`) it can be used again on another one. The learned rate and the
 statistics carry over. Importing this module imports no SDK and no torch; the SDK is
 loaded on the first request.
 """

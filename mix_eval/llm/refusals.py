@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Hashable, Mapping
 
-from mix_eval.llm.batch import run_batch
+from mix_eval.llm.pool import run_pool
 from mix_eval.llm.client import ChatClient
 from mix_eval.llm.errors import APIBadRequestError
 from mix_eval.llm.results import ChatResult
@@ -126,7 +126,7 @@ class RefusalRetry:
 
             params = self.params()
             try:
-                run_batch(self.client, until_stopped((k, m, dict(params)) for k, m in pending), on_result=deliver,
+                run_pool(self.client, until_stopped((k, m, dict(params)) for k, m in pending), on_result=deliver,
                           progress=self.progress, desc=self.desc)
             except AskAgain as why:
                 self.on_ask_again(why)

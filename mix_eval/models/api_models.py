@@ -6,7 +6,7 @@ refuses (HTTP 400) is asked again up to 11 times and then answered with the
 reference's refusal text (`mix_eval.llm.refusals`). One class of it serves every
 OpenAI-compatible provider (OpenAI, DeepSeek, Yi, Mistral's and DashScope's compatible
 endpoints, and any server a user runs: vLLM, llama.cpp, TGI, SGLang, Ollama): what
-differs is data in the model's spec; the others are in `mix_eval.models.providers`.
+differs is data in the model's spec; the others are in `mix_eval.models.sdk_models`.
 Rate limits, retries and fail-fast errors come from the client; an item that still
 fails is left out of the response file, so the next run retries just that item.
 """

@@ -99,9 +99,9 @@ def model_class_for(spec: ModelSpec) -> type:
 
 
 def _api_class_for(spec: ModelSpec) -> type:
-    """The class of an API spec: the model class of its SDK's provider (`models.providers`)."""
+    """The class of an API spec: the model class of its SDK's provider (`models.sdk_models`)."""
     from mix_eval.models.api_models import OpenAICompatibleEndpoint
-    from mix_eval.models.providers import MODEL_CLASSES, SDK_PROVIDERS
+    from mix_eval.models.sdk_models import MODEL_CLASSES, SDK_PROVIDERS
 
     known = [SDK_PROVIDERS[sdk] for sdk in spec.sdk if sdk in SDK_PROVIDERS]
     if spec.name == "openai_compatible":

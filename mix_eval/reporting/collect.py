@@ -47,7 +47,7 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class Interval:
+class ShownInterval:
     low: float
     high: float
 
@@ -89,7 +89,7 @@ class ScoredRun:
     vdir: Path
     scores: dict[str, float]
     scored: str  # when score.json was written (UTC)
-    intervals: dict[str, Interval] = field(default_factory=dict)
+    intervals: dict[str, ShownInterval] = field(default_factory=dict)
     interval_meta: dict[str, Any] = field(default_factory=dict)
     splits: list[SplitJudging] = field(default_factory=list)
     facts: Optional[RunFacts] = None
@@ -153,7 +153,7 @@ def _read_intervals(run: ScoredRun) -> None:
         for key, entry in raw["scores"].items():
             low, high = float(entry["low"]), float(entry["high"])
             if key in run.scores:
-                run.intervals[str(key)] = Interval(low, high)
+                run.intervals[str(key)] = ShownInterval(low, high)
         run.interval_meta = {k: raw[k] for k in ("confidence", "method", "resamples", "seed") if k in raw}
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         run.intervals.clear()

@@ -114,7 +114,7 @@ def check_results(response_dir: str, benchmark: str, version: str, model_groups:
     return problems
 
 
-def report_lines(problems: Sequence[FolderCheck]) -> list[str]:
+def problem_lines(problems: Sequence[FolderCheck]) -> list[str]:
     """One line per problem folder, then the closing line."""
     return [c.message() for c in problems] + [CLOSING_LINE]
 

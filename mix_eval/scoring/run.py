@@ -35,7 +35,7 @@ from mix_eval.folders import (
 from mix_eval.judges.factory import JudgeFactory, check_judge_config
 from mix_eval.judges.report import JudgeReport, report_dict
 from mix_eval.judges.runner import judge_records
-from mix_eval.judges.summary import report_lines
+from mix_eval.judges.summary import judge_summary_lines
 from mix_eval.llm.pricing import price_for
 from mix_eval.scoring import aggregate, rules
 from mix_eval.manifest import record_scoring
@@ -244,7 +244,7 @@ def _score_models(settings: ScoringSettings, models: list[str], progress: bool,
             results[inputs.model] = scored.scores
             echo(f"{inputs.model} ({benchmark} {version}):")
             echo(format_table(scored.scores, scored.intervals))
-            for line in report_lines(scored.reports.values()):
+            for line in judge_summary_lines(scored.reports.values()):
                 echo(line)
             if benchmark == SOURCE:
                 derived = derive_hard(settings, inputs.model, inputs.vdir, inputs.responses, scored.judged)

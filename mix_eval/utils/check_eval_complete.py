@@ -25,7 +25,7 @@ from mix_eval.scoring.completeness import (
     append_report,
     check_results,
     expected_sizes,
-    report_lines,
+    problem_lines,
 )
 
 __all__ = ["CLOSING_LINE", "build_parser", "main"]
@@ -58,7 +58,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                                {name: getattr(args, name) for name, _ in _SIZE_FLAGS})
         problems = check_results(args.model_response_dir, args.benchmark, args.version,
                                  (args.base_models_to_check, args.chat_models_to_check), sizes)
-        lines = report_lines(problems)
+        lines = problem_lines(problems)
         append_report(args.out_path, lines)
     except MixEvalError as e:
         print(f"mix_eval: Error: {e}", file=sys.stderr)

@@ -311,7 +311,7 @@ def test_a_short_burst_of_429s_does_not_slow_the_rest_of_the_run_to_a_crawl():
     between two sends eats into the wait), unlike the wall clock. About 2.8 s with the
     fix; the rate collapse fixed in 900eeb6 waited 11 s (8.3 s with only the floor of a
     run of 429s taken out)."""
-    from mix_eval.llm.batch import run_batch
+    from mix_eval.llm.pool import run_pool
     from mix_eval.llm.client import ChatClient
     from mix_eval.llm.config import ClientConfig
 
@@ -325,7 +325,7 @@ def test_a_short_burst_of_429s_does_not_slow_the_rest_of_the_run_to_a_crawl():
     with FakeOpenAIServer() as server:
         server.push_faults(Fault("429", retry_after=0.05), times=10)
         client = Client(ClientConfig(api_key="sk-x", model="m", base_url=server.base_url, max_concurrency=16))
-        results = run_batch(client, [(i, [{"role": "user", "content": str(i)}], {}) for i in range(40)])
+        results = run_pool(client, [(i, [{"role": "user", "content": str(i)}], {}) for i in range(40)])
         assert sorted(results) == list(range(40)) and all(hasattr(r, "text") for r in results.values())
         assert server.count(429) == 10 and server.count(200) == 40   # every request answered once
     assert client.slept < 6.0, f"waited {client.slept:.1f} s for 40 requests; rate now {client.rate:.1f}/s"

@@ -1,5 +1,5 @@
 """What the rounds need from a judge backend (the API judge live or through the Batch
-API, a local model): the `JudgeBackend` protocol, the outcomes it reports for each
+API, a local model): the `Judge` protocol, the outcomes it reports for each
 request, and the errors with which it stops a run."""
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from mix_eval.errors import MixEvalError
 if TYPE_CHECKING:
     from mix_eval.judges.request import JudgeRequest
 
-__all__ = ["OK", "BLOCKED", "ERROR", "ResultCallback", "JudgeBackend", "JudgeRefusedError",
+__all__ = ["OK", "BLOCKED", "ERROR", "JudgedCallback", "Judge", "JudgeRefusedError",
            "JudgeUnavailableError"]
 
 # The outcome of one request.
@@ -18,10 +18,10 @@ OK = "ok"  # a reply (its text; a verdict or not)
 BLOCKED = "blocked"  # the API refused it as bad (HTTP 400), repeatedly: the reply is the server's reason
 ERROR = "error"  # no reply (asked again next round)
 
-ResultCallback = Callable[..., None]  # (key, outcome, reply, usage=None)
+JudgedCallback = Callable[..., None]  # (key, outcome, reply, usage=None)
 
 
-class JudgeBackend(Protocol):
+class Judge(Protocol):
     """Answers judge requests. ``on_result(key, outcome, reply, usage=None)`` is called as
     each one finishes, with an outcome above; ``usage`` is the reply's
     ``{"prompt_tokens", "completion_tokens"}`` when the API reported it. Fatal problems (a
@@ -42,7 +42,7 @@ class JudgeBackend(Protocol):
     def complete(
         self,
         requests: list[tuple[str, list[dict[str, str]]]],
-        on_result: ResultCallback,
+        on_result: JudgedCallback,
         *,
         round_no: int = 1,
     ) -> None: ...

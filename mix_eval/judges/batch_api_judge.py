@@ -3,7 +3,7 @@ go into batches instead of live calls; the rounds, verdicts, journal and judged 
 are the runner's, exactly as in live mode.
 
 Several judging jobs (every model of a `compute_metrics` run, both splits) may use one
-`BatchJudge` at once, each from its own thread: a job is counted with `enroll()` and `leave()`, and its
+`BatchApiJudge` at once, each from its own thread: a job is counted with `enroll()` and `leave()`, and its
 requests wait in `complete` until every registered job is either waiting too or done;
 then all of them go out together, in the same batch(es). Each job's ``on_result`` is
 called (by the thread that runs the batch, while the job's own thread waits) before the
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from mix_eval.judges.api import usage_dict
-from mix_eval.judges.backend import BLOCKED, ERROR, OK, ResultCallback
+from mix_eval.judges.judge import BLOCKED, ERROR, OK, JudgedCallback
 from mix_eval.judges.protocol import messages_digest
 from mix_eval.judges.request import JudgeRequest
 from mix_eval.llm.batch_api import BatchAPI, BatchOutcome, BatchRequest
@@ -32,14 +32,14 @@ logger = logging.getLogger(__name__)
 @dataclass
 class _Call:
     requests: list[tuple[str, list[dict[str, str]]]]
-    on_result: ResultCallback
+    on_result: JudgedCallback
     round_no: int
     finished: bool = False
     error: Optional[BaseException] = None
     items: list[BatchRequest] = field(default_factory=list)
 
 
-class BatchJudge:
+class BatchApiJudge:
     """A judge backend on the Batch API (see the module doc); ``journal``: the batch
     journal, in the run's folder (batches carry the requests of several models)."""
 
@@ -67,7 +67,7 @@ class BatchJudge:
             self._cond.notify_all()
 
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
-                 on_result: ResultCallback, *, round_no: int = 1) -> None:
+                 on_result: JudgedCallback, *, round_no: int = 1) -> None:
         call = _Call(list(requests), on_result, round_no)
         with self._cond:
             self._waiting.append(call)

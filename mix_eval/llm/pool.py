@@ -1,4 +1,4 @@
-"""`run_batch`: many requests through one `ChatClient`, each result delivered as it
+"""`run_pool`: many requests through one `ChatClient`, each result delivered as it
 arrives (to be journaled), a fatal error stopping the batch."""
 from __future__ import annotations
 
@@ -11,19 +11,19 @@ from mix_eval.llm.config import ClientConfig
 from mix_eval.llm.errors import APIBadRequestError, FatalAPIError, TransientAPIError
 from mix_eval.llm.results import ChatResult
 
-__all__ = ["BatchRequest", "ResultCallback", "arun_batch", "run_batch"]
+__all__ = ["PoolRequest", "PoolCallback", "arun_pool", "run_pool"]
 
 _PENDING = object()
 
 
-BatchRequest = Tuple[Hashable, List[Dict[str, Any]], Optional[Mapping[str, Any]]]
-ResultCallback = Callable[[Hashable, Union[ChatResult, Exception]], None]
+PoolRequest = Tuple[Hashable, List[Dict[str, Any]], Optional[Mapping[str, Any]]]
+PoolCallback = Callable[[Hashable, Union[ChatResult, Exception]], None]
 
 
-async def arun_batch(client: Union[ChatClient, ClientConfig], requests: Iterable[BatchRequest],
-                     on_result: Optional[ResultCallback] = None, *, progress: bool = False,
+async def arun_pool(client: Union[ChatClient, ClientConfig], requests: Iterable[PoolRequest],
+                     on_result: Optional[PoolCallback] = None, *, progress: bool = False,
                      desc: str = "API requests") -> Dict[Hashable, Union[ChatResult, Exception]]:
-    """`run_batch` for callers already in an event loop."""
+    """`run_pool` for callers already in an event loop."""
     if isinstance(client, ClientConfig):
         client = ChatClient(client)
     total = len(requests) if hasattr(requests, "__len__") else None  # type: ignore[arg-type]
@@ -44,9 +44,9 @@ async def arun_batch(client: Union[ChatClient, ClientConfig], requests: Iterable
             try:
                 key, messages, params = item
             except (TypeError, ValueError):
-                raise ValueError("run_batch requests must be (key, messages, params) tuples") from None
+                raise ValueError("run_pool requests must be (key, messages, params) tuples") from None
             if key in results:
-                raise ValueError(f"run_batch: duplicate request key {key!r}")
+                raise ValueError(f"run_pool: duplicate request key {key!r}")
             results[key] = _PENDING
             outcome: Union[ChatResult, Exception]
             try:
@@ -79,8 +79,8 @@ async def arun_batch(client: Union[ChatClient, ClientConfig], requests: Iterable
     return {k: v for k, v in results.items() if v is not _PENDING}
 
 
-def run_batch(client: Union[ChatClient, ClientConfig], requests: Iterable[BatchRequest],
-              on_result: Optional[ResultCallback] = None, progress: bool = False, *,
+def run_pool(client: Union[ChatClient, ClientConfig], requests: Iterable[PoolRequest],
+              on_result: Optional[PoolCallback] = None, progress: bool = False, *,
               desc: str = "API requests") -> Dict[Hashable, Union[ChatResult, Exception]]:
     """Send every ``(key, messages, params)`` request concurrently (bounded by the client).
 
@@ -94,7 +94,7 @@ def run_batch(client: Union[ChatClient, ClientConfig], requests: Iterable[BatchR
 
     async def main() -> Dict[Hashable, Union[ChatResult, Exception]]:
         try:
-            return await arun_batch(chat, requests, on_result, progress=progress, desc=desc)
+            return await arun_pool(chat, requests, on_result, progress=progress, desc=desc)
         finally:
             await chat.aclose()
 
@@ -111,7 +111,7 @@ def run_batch(client: Union[ChatClient, ClientConfig], requests: Iterable[BatchR
         except BaseException as e:  # noqa: BLE001 - re-raised in the caller's thread
             box["error"] = e
 
-    thread = threading.Thread(target=target, name="mix_eval-run_batch", daemon=True)
+    thread = threading.Thread(target=target, name="mix_eval-run_pool", daemon=True)
     thread.start()
     thread.join()
     if "error" in box:
