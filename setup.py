@@ -16,10 +16,13 @@ setup(
     # The benchmark ships inside the package, as in the reference: both versions,
     # both benchmarks, both splits (the default --data_path finds them anywhere).
     # The published leaderboard (mix_eval.leaderboard) ships beside it, for the report,
-    # and the reference's responses of two of its models, for `python -m mix_eval.calibrate`.
+    # the reference's responses of two of its models, for `python -m mix_eval.calibrate`, and the
+    # answers explorer's stylesheet, body and script.
     package_data={"mix_eval": ["data/mixeval-2024-06-01/*/*.json", "data/mixeval-2024-08-11/*/*.json",
                                "leaderboard/*.csv", "calibration/reference_responses/*.jsonl.gz",
-                               "calibration/reference_responses/manifest.json"]},
+                               "calibration/reference_responses/manifest.json",
+                               "reporting/explorer/*.css", "reporting/explorer/*.js",
+                               "reporting/explorer/*.html"]},
     install_requires=[
         # torch is installed by setup.sh first (CPU or CUDA build); this bound then
         # installs nothing more.

@@ -145,6 +145,18 @@ def test_pip_install_ships_the_reference_responses_of_the_calibration(installed,
     assert result.stdout.split() == ["8000"], result.stderr[-3000:]
 
 
+def test_pip_install_ships_the_answers_explorer_page(installed, tmp_path):
+    """samples.html is drawn from package data (its stylesheet, body and script): an
+    installed copy renders the same page as the checkout."""
+    from mix_eval.reporting.samples_page import render
+
+    code = ("import json, sys, mix_eval.reporting.samples_page as p; assert p.__file__.startswith(sys.argv[1]); "
+            "sys.stdout.write(p.render({'items': []}))")
+    result = subprocess.run([sys.executable, "-c", code, str(installed)], capture_output=True, text=True,
+                            cwd=tmp_path, env=_env(PYTHONPATH=str(installed)), timeout=60)
+    assert result.returncode == 0 and result.stdout == render({"items": []}), result.stderr[-3000:]
+
+
 def test_an_installed_copy_runs_from_an_unrelated_folder_without_data_path(installed, tiny_chat, tmp_path):
     elsewhere = tmp_path / "some" / "folder"
     elsewhere.mkdir(parents=True)
