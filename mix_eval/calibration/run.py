@@ -36,6 +36,7 @@ from mix_eval.folders import (
     SCORE_FILE,
     model_version_dir,
     read_json,
+    read_json_object,
     response_path,
     write_json,
 )
@@ -91,10 +92,7 @@ def calibrate(settings: CalibrationSettings, *, progress: bool = True,
 def _efforts(root: Path) -> dict[SplitKind, Optional[str]]:
     """Each split's reasoning effort, as the first reference model's judge_report.json says."""
     path = model_version_dir(root, next(iter(REFERENCE_MODELS)), REFERENCE_BENCHMARK, REFERENCE_VERSION)
-    try:
-        report = read_json(path / JUDGE_REPORT_FILE)
-    except (OSError, ValueError):
-        return {}
+    report = read_json_object(path / JUDGE_REPORT_FILE)
     return {kind: (report.get(kind.label) or {}).get("reasoning_effort") for kind in SplitKind}
 
 
