@@ -23,6 +23,7 @@ from mix_eval.responses import (
     COMPLETE,
     IN_PROGRESS,
     check_resumable,
+    thinking_status,
     read_status,
     repair_response_file,
     response_line,
@@ -31,6 +32,7 @@ from mix_eval.responses import (
 )
 from mix_eval.system.files import append_lines_durably
 from mix_eval.system.interrupt import STOP
+from mix_eval.thinking import CUT_OFF_KEY, Answer, answer_fields, answer_from_text, parse_tags
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +46,9 @@ class SplitOutcome:
     time_elapsed: float  # seconds, all runs of this split together
     skipped: bool  # already complete, nothing to do
     failed: int = 0  # items the model gave no response for (an API that kept failing)
+    thought: int = 0  # answers in the file whose model thought (`mix_eval.thinking`)
+    cut_off: int = 0  # answers in the file cut off while thinking
+    answers: int = 0  # answers in the file
 
 
 def _previous_state(status: Optional[Mapping[str, Any]]) -> tuple[int, float]:
@@ -99,19 +104,27 @@ def generate_split(
         )
     pending = [item for item in items if item["id"] not in done]
     batch_id, previous_elapsed = _previous_state(status)
+    answers, thought, cut_off = len(done & wanted), scan.thought, scan.cut_off
+
+    def counts() -> dict[str, Any]:
+        return thinking_status(answers, thought, cut_off)
 
     if not pending:
         if status is None or status["status"].get("status") != COMPLETE:
-            write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=previous_elapsed, state=COMPLETE)
+            write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=previous_elapsed, state=COMPLETE,
+                         extra=counts())
         logger.info("%s: all %d responses are already in %s; skipping", split.name, len(items), resp_file)
-        return SplitOutcome(split.name, resp_file, 0, len(items), previous_elapsed, True)
+        return SplitOutcome(split.name, resp_file, 0, len(items), previous_elapsed, True,
+                            thought=thought, cut_off=cut_off, answers=answers)
 
     if done:
         logger.info("%s: resuming, %d of %d responses already on disk", split.name, len(items) - len(pending), len(items))
     # Written before the first response line: a response file never exists without
     # the arguments that made it.
-    write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=previous_elapsed, state=IN_PROGRESS)
+    write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=previous_elapsed, state=IN_PROGRESS,
+                 extra=counts())
 
+    tags = parse_tags(status_args.get("reasoning_tags"))
     model = get_model()
     records = []
     for item in pending:
@@ -144,25 +157,33 @@ def generate_split(
                     failed += 1
                     continue
                 record = records[i]
-                record["response"] = response
+                answer = response if isinstance(response, Answer) else answer_from_text(response, tags)
+                record.update(answer_fields(answer))
+                thought += CUT_OFF_KEY in record
+                cut_off += answer.cut_off
                 lines.append(response_line(record))
             append_lines_durably(resp_file, lines)
             batch_id += 1
             generated += len(lines)
+            answers += len(lines)
             write_status(
                 stat_file, status_args, batch_id=batch_id,
-                time_elapsed=elapsed_base + (time.time() - run_start), state=IN_PROGRESS,
+                time_elapsed=elapsed_base + (time.time() - run_start), state=IN_PROGRESS, extra=counts(),
             )
             bar.update(len(batch))
             STOP.check()  # after a first Ctrl-C: this batch is saved, stop here
     total_elapsed = elapsed_base + (time.time() - run_start)
+    outcome = SplitOutcome(split.name, resp_file, generated, len(items), total_elapsed, False, failed,
+                           thought=thought, cut_off=cut_off, answers=answers)
     if failed:
-        write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=total_elapsed, state=IN_PROGRESS)
+        write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=total_elapsed, state=IN_PROGRESS,
+                     extra=counts())
         logger.warning("%s: %d items got no response; a rerun retries just those", split.name, failed)
-        return SplitOutcome(split.name, resp_file, generated, len(items), total_elapsed, False, failed)
-    write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=total_elapsed, state=COMPLETE)
+        return outcome
+    write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=total_elapsed, state=COMPLETE,
+                 extra=counts())
     logger.info(
         "%s: %d responses generated in %.1f s (%.1f min for the split in all runs)",
         split.name, generated, time.time() - started, total_elapsed / 60,
     )
-    return SplitOutcome(split.name, resp_file, generated, len(items), total_elapsed, False)
+    return outcome

@@ -32,6 +32,7 @@ from mix_eval.manifest import record_generation
 from mix_eval.responses import check_safe_name
 from mix_eval.settings import RunSettings
 from mix_eval.system.files import FolderBusyError
+from mix_eval.thinking import cut_off_advice
 
 logger = logging.getLogger("mix_eval")
 
@@ -133,6 +134,16 @@ def generate(settings: RunSettings, *, show_progress: bool = True) -> RunResult:
     return RunResult(outcomes, str(version_dir))
 
 
+def cut_off_lines(outcomes: list[SplitOutcome]) -> list[str]:
+    """What generation ends with when answers were cut off while thinking: a line per
+    split that has any, then the fix."""
+    lines = [f"{o.split}: {o.cut_off} of {o.answers} answers were cut off while thinking (no answer after the "
+             "thinking)" for o in outcomes if o.cut_off]
+    if lines:
+        lines.append(f"To give them room: {cut_off_advice()}.")
+    return lines
+
+
 def evaluate(settings: RunSettings, *, echo: Callable[[str], Any] = print) -> RunResult:
     """Generate, then (unless ``inference_only``) score and write the report: everything
     `python -m mix_eval.evaluate` does."""
@@ -144,6 +155,8 @@ def evaluate(settings: RunSettings, *, echo: Callable[[str], Any] = print) -> Ru
     for o in result.outcomes:
         state = "already complete" if o.skipped else f"{o.generated} generated"
         echo(f"{o.split}: {o.total} responses ({state}); {o.time_elapsed / 60:.2f} min -> {o.response_file}")
+    for line in cut_off_lines(result.outcomes):
+        echo(line)
     failed = sum(o.failed for o in result.outcomes)
     if failed:
         raise MixEvalError(

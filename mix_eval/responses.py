@@ -31,6 +31,7 @@ from mix_eval.records.jsonl import (
 )
 from mix_eval.records.schema import keyed_line_problem
 from mix_eval.system.files import write_text_atomic
+from mix_eval.thinking import CUT_OFF_KEY, is_cut_off
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +52,12 @@ RESULT_ARGS = (
     "model_id",
     "model_gen_kwargs",
     "backend",
+    "reasoning_effort",
+    "thinking_budget",
+    "reasoning_tags",
+    "chat_template_kwargs",
 )
-# What a status file written before an argument existed meant by it.
+# What a status file written before an argument existed meant by it (absent: None).
 RESULT_ARG_DEFAULTS = {"backend": "hf"}
 
 
@@ -76,6 +81,8 @@ class ResponseScan:
     content: JsonlContent  # the lines as read, and a torn last line to cut
     records: list[dict[str, Any]] = field(default_factory=list)
     duplicates: int = 0
+    thought: int = 0  # answers whose model thought (`mix_eval.thinking`)
+    cut_off: int = 0  # answers cut off while thinking
 
     @property
     def ids(self) -> list[str]:
@@ -97,7 +104,9 @@ def scan_response_file(path: Path, *, keep_records: bool = True) -> ResponseScan
         )
     firsts, repeats = first_of_each_id(content.lines)
     records = [line.record if keep_records else {"id": str(line.record["id"])} for line in firsts]
-    return ResponseScan(content, records, len(repeats))
+    thought = sum(CUT_OFF_KEY in line.record for line in firsts)
+    cut_off = sum(is_cut_off(line.record) for line in firsts)
+    return ResponseScan(content, records, len(repeats), thought, cut_off)
 
 
 def repair_response_file(scan: ResponseScan) -> None:
@@ -135,14 +144,28 @@ def read_status(path: Path) -> Optional[dict[str, Any]]:
     return status
 
 
-def write_status(path: Path, args: Mapping[str, Any], *, batch_id: int, time_elapsed: float, state: str) -> None:
+def write_status(path: Path, args: Mapping[str, Any], *, batch_id: int, time_elapsed: float, state: str,
+                 extra: Optional[Mapping[str, Any]] = None) -> None:
+    """The status file; ``extra``: more keys of its ``status`` object (the counts of a
+    model that thinks, `THINKING_STATUS_KEY`), written only when there are any."""
     write_json(
         path,
         {
             "args": dict(args),
-            "status": {"batch_id": batch_id, "time_elapsed": time_elapsed, "status": state},
+            "status": {"batch_id": batch_id, "time_elapsed": time_elapsed, "status": state, **(extra or {})},
         },
     )
+
+
+# The status object's counts of a model that thinks: {"answers": M, "with_thinking": T, "cut_off": N}.
+THINKING_STATUS_KEY = "thinking"
+
+
+def thinking_status(total: int, thought: int, cut_off: int) -> dict[str, Any]:
+    """The status keys of a split whose model thought (none for one that did not)."""
+    if not thought and not cut_off:
+        return {}
+    return {THINKING_STATUS_KEY: {"answers": total, "with_thinking": thought, "cut_off": cut_off}}
 
 
 def _same(key: str, old: Any, new: Any) -> bool:

@@ -26,6 +26,7 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 JUDGE_MODES = ("live", "batch")  # API judge calls one by one, or through the Batch API
 REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")  # a reasoning judge's reasoning_effort
 EXECUTORS = ("mp", "ray")
+MODEL_MODES = ("live", "batch")  # an API model's requests one by one, or through the Batch API
 
 
 class SettingsError(MixEvalError):
@@ -35,6 +36,32 @@ class SettingsError(MixEvalError):
 def _choice(flag: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise SettingsError(f"--{flag} {value!r} is not one of: {', '.join(choices)}")
+
+
+def _price(flag: str, value: Any) -> Optional[tuple[float, float]]:
+    """Two numbers >= 0, dollars per million input and output tokens (None stays None)."""
+    if value is None:
+        return None
+    price = tuple(value)
+    if len(price) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0
+                                  for x in price):
+        raise SettingsError(f"--{flag} must be two numbers >= 0 (dollars per million input and "
+                            f"output tokens), got {value!r}")
+    return float(price[0]), float(price[1])
+
+
+def _json_object(flag: str, value: Optional[str], example: str) -> None:
+    """A flag that holds a JSON object as given on the command line."""
+    if value is None:
+        return
+    import json
+
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError as e:
+        raise SettingsError(f"--{flag} is not valid JSON ({e.msg}): {value}") from None
+    if not isinstance(parsed, dict):
+        raise SettingsError(f"--{flag} must be a JSON object, like '{example}', not {value}")
 
 
 def _positive(flag: str, value: Any, *, optional: bool = False) -> None:
@@ -61,6 +88,11 @@ class GenerationSettings:
     max_model_len: Optional[int] = None  # vllm: context length (default: the model's)
     # vllm: how an engine reaches its GPUs; "ray" spreads it over a Ray cluster's machines
     distributed_executor_backend: Optional[str] = None
+    # Models that think (`mix_eval.thinking`); each changes the answers, so a resume must match it.
+    reasoning_effort: Optional[str] = None  # an API model's reasoning_effort (None: the model's default)
+    thinking_budget: Optional[int] = None  # Anthropic's thinking budget_tokens, Gemini's thinking_budget
+    reasoning_tags: Optional[str] = None  # OPEN,CLOSE around thinking in the text (None: <think>,</think>)
+    chat_template_kwargs: Optional[str] = None  # a JSON object for a local model's chat template
 
     def __post_init__(self) -> None:
         _positive("batch_size", self.batch_size)
@@ -73,6 +105,21 @@ class GenerationSettings:
         if self.distributed_executor_backend is not None:
             _choice("distributed_executor_backend", self.distributed_executor_backend, EXECUTORS)
         _positive("max_model_len", self.max_model_len, optional=True)
+        if self.reasoning_effort is not None:
+            _choice("reasoning_effort", self.reasoning_effort, REASONING_EFFORTS)
+        if self.thinking_budget is not None and (isinstance(self.thinking_budget, bool)
+                                                 or not isinstance(self.thinking_budget, int)
+                                                 or self.thinking_budget < 0):
+            raise SettingsError(f"--thinking_budget must be a whole number of tokens >= 0, got "
+                                f"{self.thinking_budget!r}")
+        if self.reasoning_tags is not None:
+            from mix_eval.thinking import parse_tags
+
+            try:
+                parse_tags(self.reasoning_tags)
+            except ValueError as e:
+                raise SettingsError(f"--reasoning_tags: {e}") from None
+        _json_object("chat_template_kwargs", self.chat_template_kwargs, '{"enable_thinking": true}')
         if isinstance(self.gpu_memory_utilization, bool) or not 0 < self.gpu_memory_utilization <= 1:
             raise SettingsError(f"--gpu_memory_utilization must be above 0 and at most 1, got "
                                 f"{self.gpu_memory_utilization!r}")
@@ -101,6 +148,9 @@ class ModelSettings:
     model_id: Optional[str] = None
     model_api_key_env: Optional[str] = None
     model_gen_kwargs: Optional[str] = None  # a JSON object, as given on the command line
+    # an API model's price in $ per million input, output tokens, where none is known
+    model_price: Optional[tuple[float, float]] = None
+    model_mode: str = "live"  # an OpenAI / Azure model: live calls, or the Batch API (half the price)
     generation: GenerationSettings = field(default_factory=GenerationSettings)
     verbose: bool = False
 
@@ -108,6 +158,8 @@ class ModelSettings:
         if not self.model_name:
             raise SettingsError("--model_name is required (python -m mix_eval.models lists the names)")
         object.__setattr__(self, "model_module", tuple(self.model_module or ()))
+        object.__setattr__(self, "model_price", _price("model_price", self.model_price))
+        _choice("model_mode", self.model_mode, MODEL_MODES)
 
     @property
     def batch_size(self) -> int:
@@ -148,6 +200,22 @@ class ModelSettings:
     @property
     def max_model_len(self) -> Optional[int]:
         return self.generation.max_model_len
+
+    @property
+    def reasoning_effort(self) -> Optional[str]:
+        return self.generation.reasoning_effort
+
+    @property
+    def thinking_budget(self) -> Optional[int]:
+        return self.generation.thinking_budget
+
+    @property
+    def reasoning_tags(self) -> Optional[str]:
+        return self.generation.reasoning_tags
+
+    @property
+    def chat_template_kwargs(self) -> Optional[str]:
+        return self.generation.chat_template_kwargs
 
 
 @dataclass(frozen=True)
@@ -193,13 +261,7 @@ class JudgeSettings:
         if self.judge_mode == "batch" and self.judge_model_id:
             raise SettingsError("--judge_mode batch sends the judge requests to an API's Batch API; it cannot "
                                 "be used with a local judge (--judge_model_id)")
-        if self.judge_price is not None:
-            price = tuple(self.judge_price)
-            if len(price) != 2 or not all(isinstance(x, (int, float)) and not isinstance(x, bool) and x >= 0
-                                          for x in price):
-                raise SettingsError(f"--judge_price must be two numbers >= 0 (dollars per million input and "
-                                    f"output tokens), got {self.judge_price!r}")
-            object.__setattr__(self, "judge_price", (float(price[0]), float(price[1])))
+        object.__setattr__(self, "judge_price", _price("judge_price", self.judge_price))
         if self.judge_reasoning_effort is not None:
             _choice("judge_reasoning_effort", self.judge_reasoning_effort, REASONING_EFFORTS)
         if self.judge_revision is not None and not self.judge_model_id:
@@ -281,7 +343,8 @@ EVALUATE_FLAG_ORDER = (
     "max_new_tokens", "limit", "dtype", "output_name", "model_module", "model_base_url", "model_id",
     "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "data_parallel_size",
     "gpu_memory_utilization", "max_model_len", "distributed_executor_backend", "judge_mode", "judge_price",
-    "judge_reasoning_effort", "judge_revision",
+    "judge_reasoning_effort", "judge_revision", "reasoning_effort", "thinking_budget", "reasoning_tags",
+    "chat_template_kwargs", "model_price", "model_mode",
 )
 
 

@@ -28,7 +28,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("client, data, prompts, records", ("mix_eval.llm", "mix_eval.data", "mix_eval.subset", "mix_eval.prompts",
                                       "mix_eval.responses", "mix_eval.records", "mix_eval.splits",
                                       "mix_eval.settings", "mix_eval.engines", "mix_eval.batching",
-                                      "mix_eval.leaderboard", "mix_eval.calibration", "mix_eval.folders")),
+                                      "mix_eval.leaderboard", "mix_eval.calibration", "mix_eval.folders",
+                                      "mix_eval.thinking")),
     ("files", ("mix_eval.errors", "mix_eval.system", ROOT)),
 ]
 COMMAND_LINE = LAYERS[0][1]

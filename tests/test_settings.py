@@ -34,7 +34,8 @@ STATUS_ARGS_ORDER = [
     "max_new_tokens", "limit", "dtype", "output_name", "model_module", "model_base_url", "model_id",
     "model_api_key_env", "model_gen_kwargs", "backend", "tensor_parallel_size", "data_parallel_size",
     "gpu_memory_utilization", "max_model_len", "distributed_executor_backend", "judge_mode", "judge_price",
-    "judge_reasoning_effort", "judge_revision",
+    "judge_reasoning_effort", "judge_revision", "reasoning_effort", "thinking_budget", "reasoning_tags",
+    "chat_template_kwargs", "model_price", "model_mode",
 ]
 
 
@@ -102,7 +103,8 @@ def test_defaults_are_pinned():
         "model_id": None, "model_api_key_env": None, "model_gen_kwargs": None, "backend": "hf",
         "tensor_parallel_size": 1, "data_parallel_size": 1, "gpu_memory_utilization": 0.9, "max_model_len": None,
         "distributed_executor_backend": None, "judge_mode": "live", "judge_price": None,
-        "judge_reasoning_effort": None, "judge_revision": None,
+        "judge_reasoning_effort": None, "judge_revision": None, "reasoning_effort": None, "thinking_budget": None,
+        "reasoning_tags": None, "chat_template_kwargs": None, "model_price": None, "model_mode": "live",
     }
     scoring = scoring_settings(compute_metrics.build_parser().parse_args(SCORING_MIN))
     assert (scoring.model_response_dir, scoring.models_to_eval, scoring.verbose) == (

@@ -14,6 +14,7 @@ from mix_eval.folders import AGREEMENT_FILE, CALIBRATION_FILE, JUDGE_REPORT_FILE
 from mix_eval.engines import ENGINES, engines_help
 from mix_eval.settings import (
     JUDGE_MODES,
+    MODEL_MODES,
     BENCHMARKS,
     DTYPES,
     CalibrationSettings,
@@ -40,6 +41,16 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def nonnegative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
     return value
 
 
@@ -91,6 +102,12 @@ def add_model_flags(p: argparse.ArgumentParser) -> None:
                    help="openai_compatible: the environment variable holding the server's key (if any).")
     g.add_argument("--model_gen_kwargs", type=str, default=None,
                    help='openai_compatible: extra request parameters as JSON, e.g. \'{"temperature": 0}\'.')
+    g.add_argument("--model_price", type=price_pair, default=ModelSettings.model_price, metavar="INPUT,OUTPUT",
+                   help="An API model's price in dollars per million input and output tokens, for the cost "
+                        "recorded per split (default: the known price, where there is one).")
+    g.add_argument("--model_mode", type=str, default=ModelSettings.model_mode, choices=list(MODEL_MODES),
+                   help="An OpenAI or Azure model: live calls, or the Batch API (half the price; answers within "
+                        "24 h; a rerun resumes the batches it submitted).")
 
 
 def add_generation_flags(p: argparse.ArgumentParser) -> None:
@@ -117,6 +134,19 @@ def add_generation_flags(p: argparse.ArgumentParser) -> None:
                    choices=list(EXECUTORS),
                    help="vllm: mp (processes on this machine) or ray (the GPUs of a Ray cluster, over several "
                         "machines; README: Several machines). Default: vLLM's choice.")
+    d = GenerationSettings
+    g.add_argument("--reasoning_effort", type=str, default=d.reasoning_effort, choices=list(REASONING_EFFORTS),
+                   help="A reasoning API model's reasoning_effort (OpenAI gpt-5*, o-series; Claude's adaptive "
+                        "thinking effort). Changes the answers: recorded, and a resume must match it.")
+    g.add_argument("--thinking_budget", type=nonnegative_int, default=d.thinking_budget, metavar="TOKENS",
+                   help="Tokens a model may think: Anthropic's extended thinking budget_tokens, Gemini's "
+                        "thinking_budget (0: off where the model allows). Recorded like --reasoning_effort.")
+    g.add_argument("--reasoning_tags", type=str, default=d.reasoning_tags, metavar="OPEN,CLOSE",
+                   help="The tags around a model's thinking in its text, kept apart from the answer "
+                        "(default: <think>,</think>; none: never split the text).")
+    g.add_argument("--chat_template_kwargs", type=str, default=d.chat_template_kwargs, metavar="JSON",
+                   help='A local model\'s chat template switches, e.g. \'{"enable_thinking": true}\' (hf and '
+                        "vllm). Recorded like --reasoning_effort.")
 
 
 def add_backend_flag(g: Any) -> None:

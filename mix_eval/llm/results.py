@@ -22,16 +22,22 @@ class Usage:
 
 @dataclass(frozen=True)
 class ChatResult:
-    """One answer: ``text`` ("" when the server sent no content), why it stopped, usage."""
+    """One answer: ``text`` ("" when the server sent no content), why it stopped, usage;
+    for a model that thinks, its thinking when the server sends it apart from the text
+    (``reasoning``: ``reasoning_content`` / ``reasoning`` fields, Anthropic's thinking
+    blocks, Gemini's thought parts) and the tokens it spent thinking, where counted."""
 
     text: str
     finish_reason: Optional[str] = None
     usage: Optional[Usage] = None
     model: Optional[str] = None
+    reasoning: Optional[str] = None
+    reasoning_tokens: Optional[int] = None
 
     def as_dict(self) -> Dict[str, Any]:
         return {"text": self.text, "finish_reason": self.finish_reason,
-                "usage": self.usage.as_dict() if self.usage else None, "model": self.model}
+                "usage": self.usage.as_dict() if self.usage else None, "model": self.model,
+                "reasoning": self.reasoning, "reasoning_tokens": self.reasoning_tokens}
 
 
 @dataclass
