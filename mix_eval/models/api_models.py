@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from mix_eval.errors import ModelError
 from mix_eval.llm.errors import APIBadRequestError
@@ -24,6 +24,7 @@ from mix_eval.llm.results import ChatResult
 from mix_eval.models.base_api import APIModelBase
 from mix_eval.models.spec import ModelSpec
 from mix_eval.settings import ModelSettings
+from mix_eval.thinking import Answer, answer_from_chat, parse_tags
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class ChatAPIModel(APIModelBase):
             key_setting=key_var or "--model_api_key_env", label=f"API of model {spec.name}",
         ), make_provider(self.provider_name))
         self.failures: dict[str, str] = {}
+        self.tags = parse_tags(args.reasoning_tags)  # thinking in the text, kept apart from the answer
 
     # -------------------------------------------------------- configuration hooks
 
@@ -92,9 +94,10 @@ class ChatAPIModel(APIModelBase):
 
     # -------------------------------------------------------- generation
 
-    def respond(self, file_inputs: list[str]) -> list[Optional[str]]:
-        """One call per input; None where the API gave no response (retried next run)."""
-        answers: dict[int, Optional[str]] = {i: None for i in range(len(file_inputs))}
+    def respond(self, file_inputs: list[str]) -> list[Union[Answer, str, None]]:
+        """One call per input: the answer with its thinking apart (`mix_eval.thinking`);
+        None where the API gave no response (retried next run)."""
+        answers: dict[int, Union[Answer, str, None]] = {i: None for i in range(len(file_inputs))}
         _Requests(self, answers).run([(i, self.get_messages(x)) for i, x in enumerate(file_inputs)])
         return [answers[i] for i in range(len(file_inputs))]
 
@@ -103,7 +106,7 @@ class _Requests(RefusalRetry):
     """One `ChatAPIModel.respond` call: a refused input is asked again up to `MAX_REFUSALS`
     times in all, then answered with `REFUSAL_TEXT`, as the reference did."""
 
-    def __init__(self, model: ChatAPIModel, answers: dict[int, Optional[str]]):
+    def __init__(self, model: ChatAPIModel, answers: dict[int, Union[Answer, str, None]]):
         super().__init__(model.client, MAX_REFUSALS)
         self.model = model
         self.answers = answers
@@ -112,7 +115,7 @@ class _Requests(RefusalRetry):
         return self.model.params
 
     def on_reply(self, key: Any, result: ChatResult) -> None:
-        self.answers[key] = result.text
+        self.answers[key] = answer_from_chat(result, self.model.tags)
 
     def on_failure(self, key: Any, error: Exception) -> None:
         self.model.failures[str(key)] = str(error)  # left out of the response file: asked next run
