@@ -217,6 +217,17 @@ def tiny_chat(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def tiny_thinking(tmp_path_factory) -> Path:
+    """A tiny random chat checkpoint that thinks: its template opens `<think>` (none with
+    ``enable_thinking`` false), `<think>` and `</think>` are tokens of its own; head size
+    64, so vLLM's CPU build runs it too."""
+    from mix_eval.models.tiny import build_tiny_checkpoint
+
+    return build_tiny_checkpoint(tmp_path_factory.mktemp("tiny-thinking"), hidden_size=128, num_attention_heads=2,
+                                 num_key_value_heads=2, thinking=True, seed=3)
+
+
+@pytest.fixture(scope="session")
 def tiny_base(tmp_path_factory) -> Path:
     """A tiny random base checkpoint: no chat template."""
     from mix_eval.models.tiny import build_tiny_checkpoint

@@ -20,6 +20,21 @@ CHAT_TEMPLATE = (
 )
 
 
+# A thinking model's template, as Qwen3's and DeepSeek-R1's behave: the assistant turn opens
+# `<think>` (the model's text begins inside its thinking); with ``enable_thinking`` false it
+# writes an empty thinking block instead, so the model answers at once.
+THINKING_CHAT_TEMPLATE = (
+    "{{ bos_token }}"
+    "{% for message in messages %}"
+    "<|{{ message['role'] }}|>\n{{ message['content'] }}{{ eos_token }}\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>\n"
+    "{% if enable_thinking is defined and enable_thinking is false %}<think>\n\n</think>\n\n"
+    "{% else %}<think>\n{% endif %}{% endif %}"
+)
+THINKING_TOKENS = ("<think>", "</think>")  # added as ordinary tokens: decoding keeps them
+
+
 def _training_text() -> list[str]:
     from mix_eval.prompts import evaluation_prompts as ep
 
@@ -40,12 +55,15 @@ def build_tiny_checkpoint(
     seed: int = 0,
     chat_template: Optional[str] = CHAT_TEMPLATE,
     pad_token: Optional[str] = None,
+    thinking: bool = False,
 ) -> Path:
     """Write a tiny random LlamaForCausalLM and its tokenizer to ``out_dir``.
 
     ``pad_token=None`` leaves the tokenizer without a pad token, as many real
     checkpoints are (the suite then pads with eos). vLLM's CPU attention needs a head
-    size of 64: ``hidden_size=128, num_attention_heads=2``.
+    size of 64: ``hidden_size=128, num_attention_heads=2``. ``thinking``: a model that
+    thinks, as Qwen3 and DeepSeek-R1 are made: `THINKING_CHAT_TEMPLATE` (which honours
+    ``enable_thinking``) and the tokens `THINKING_TOKENS`.
     """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -74,6 +92,9 @@ def build_tiny_checkpoint(
         pad_token=pad_token,
         model_max_length=max_position_embeddings,
     )
+    if thinking:
+        fast.add_tokens(list(THINKING_TOKENS))
+        chat_template = THINKING_CHAT_TEMPLATE
     if chat_template:
         fast.chat_template = chat_template
     fast.save_pretrained(out)
