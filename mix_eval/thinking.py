@@ -94,7 +94,7 @@ def answer_from_text(text: str, tags: Tags = DEFAULT_TAGS, *, opened: bool = Fal
         end = rest.find(close_tag)
         if end == -1:
             return Answer(before.strip(), rest.strip(), cut_off=True, **common)
-        answer = (before + rest[end + len(close_tag):]).strip()
+        answer = " ".join(part for part in (before.strip(), rest[end + len(close_tag):].strip()) if part)
         return Answer(answer, rest[:end].strip(), cut_off=finish_reason == LENGTH and not answer, **common)
     if close != -1:  # the template opened the tag: the text begins inside it
         answer = text[close + len(close_tag):].strip()
