@@ -29,7 +29,8 @@ SERVERS = {
     "tags": (["--model_name", "openai_compatible", "--model_id", "thinker-tags"], "thinker-tags", None, False),
     "reasoning_content": (["--model_name", "openai_compatible", "--model_id", "thinker-rc"], "thinker-rc", None, True),
     "reasoning": (["--model_name", "openai_compatible", "--model_id", "thinker-r"], "thinker-r", None, True),
-    "anthropic": (["--model_name", "claude_3_haiku"], "claude-3-haiku-20240307", ("ANTHROPIC_BASE_URL", "k_ant"), False),
+    "anthropic": (["--model_name", "claude_3_haiku"], "claude-3-haiku-20240307", ("ANTHROPIC_BASE_URL", "k_ant"),
+                  False),
     "gemini": (["--model_name", "gemini_15_pro"], "gemini-1.5-pro-latest", ("GOOGLE_GEMINI_BASE_URL", "k_g"), True),
 }
 
@@ -71,7 +72,8 @@ def test_the_thinking_is_kept_apart_and_cut_offs_are_counted(kind, server, clean
         cut = 0
         for line in lines:
             sent = thoughts[line["formated_input"]]
-            assert line["response"] == sent.answer and WORD not in line["response"] and "<think>" not in line["response"]
+            assert line["response"] == sent.answer
+            assert WORD not in line["response"] and "<think>" not in line["response"]
             assert line["reasoning"] == sent.thinking and sent.thinking.startswith(WORD)
             assert line["thinking_cut_off"] is sent.cut_off
             assert line.get("reasoning_tokens") == (sent.thinking_tokens if counts_tokens else None)
@@ -109,8 +111,9 @@ def test_a_budget_one_token_short_of_the_answer_is_cut_off(budget, cut, server, 
         assert all(len(x["reasoning"].split()) == server.thinking_length for x in lines)
 
 
-PLAIN_KEYS = {split: set(read_jsonl(REF_RESPONSES / "mixeval_hard" / VERSION / f"gemma_11_7b_instruct_{split}.jsonl")[0])
-              for split in SPLITS}  # the reference's lines
+REF_DIR = REF_RESPONSES / "mixeval_hard" / VERSION
+PLAIN_KEYS = {split: set(read_jsonl(REF_DIR / f"gemma_11_7b_instruct_{split}.jsonl")[0])
+              for split in SPLITS}  # the keys of the reference's lines
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic", "gemini"])

@@ -78,6 +78,12 @@ class ThinkingModels:
         with self._thoughts_lock:
             return list(self._thoughts)
 
+    def reset(self) -> None:
+        """Forget the records, the thoughts with them."""
+        super().reset()  # type: ignore[misc]
+        with self._thoughts_lock:
+            self._thoughts.clear()
+
     def thinks(self, model: Any) -> bool:
         return model in self.thinking
 
@@ -127,14 +133,15 @@ class ThinkingModels:
         else:
             raise ValueError(f"thinking form {form!r} of {model!r} is not one of {FORMS}")
         completion = t.thinking_tokens + t.answer_tokens
+        # a server without a reasoning parser does not count the thinking apart
+        details = {} if form == "tags" else {"completion_tokens_details": {"reasoning_tokens": t.thinking_tokens}}
         prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []) if isinstance(m, dict))
         return {
             "id": f"chatcmpl-fake-{n}", "object": "chat.completion", "created": 0, "model": model,
             "system_fingerprint": "fp_fake",
             "choices": [{"index": 0, "finish_reason": t.finish, "logprobs": None, "message": message}],
-            # a server without a reasoning parser does not count the thinking apart
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-                      **({} if form == "tags" else {"completion_tokens_details": {"reasoning_tokens": t.thinking_tokens}})},
+                      **details},
         }
 
     def thinking_message(self, body: Dict[str, Any], text: str, n: int) -> Dict[str, Any]:
@@ -157,7 +164,8 @@ class ThinkingModels:
         the form ``"hidden"``), and ``thoughtsTokenCount``."""
         config = body.get("generationConfig") or body.get("generation_config") or {}
         thinking_config = config.get("thinkingConfig") or config.get("thinking_config") or {}
-        t = self.think(model, messages, text, _int(config.get("maxOutputTokens") or config.get("max_output_tokens")),
+        budget = _int(config.get("maxOutputTokens") or config.get("max_output_tokens"))
+        t = self.think(model, messages, text, budget,
                        _int(thinking_config.get("thinkingBudget") or thinking_config.get("thinking_budget")))
         parts: List[Dict[str, Any]] = []
         if self.thinking[model] != HIDDEN:

@@ -12,7 +12,9 @@ import os
 from typing import Any, Dict, List, Optional
 
 from mix_eval.llm.config import ClientConfig, strip_userinfo
-from mix_eval.llm.providers.base import Failure, MalformedReply, SetupError, field, int_or_none, sdk_http_failure, sdk_url
+from mix_eval.llm.providers.base import (
+    Failure, MalformedReply, SetupError, field, int_or_none, sdk_http_failure, sdk_url,
+)
 from mix_eval.llm.results import ChatResult, Usage
 
 __all__ = ["AnthropicProvider", "ANTHROPIC_DEFAULT_URL"]

@@ -16,7 +16,7 @@ from mix_eval.llm.errors import APIConfigError
 from mix_eval.llm.providers.base import Failure, MalformedReply, SetupError, int_or_none, sdk_http_failure, sdk_url
 from mix_eval.llm.results import ChatResult, Usage
 
-__all__ = ["OpenAIProvider", "REASONING_FIELDS", "request_body", "sdk_client"]
+__all__ = ["OpenAIProvider", "REASONING_FIELDS", "reasoning_of", "reasoning_tokens_of", "request_body", "sdk_client"]
 
 # The message fields servers put the thinking in, in the order they are read.
 REASONING_FIELDS = ("reasoning_content", "reasoning")
