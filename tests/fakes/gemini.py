@@ -3,7 +3,8 @@
 gets HTTP 400 ``API_KEY_INVALID`` as from Google. ``reply`` sees the body with ``model``
 and OpenAI-style ``messages`` added, and may return `BLOCKED` (a candidate with no text,
 finish reason ``SAFETY``) or `BLOCKED_PROMPT` (no candidates, ``promptFeedback.blockReason``
-``SAFETY``), which also work as scripted or permanent faults here."""
+``SAFETY``), which also work as scripted or permanent faults here. A thinking model answers thought
+parts first (`fakes.thinking`)."""
 from __future__ import annotations
 
 import json
@@ -80,6 +81,8 @@ class GeminiGenerate:
                 {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]}],
                 "usageMetadata": {**usage, "totalTokenCount": usage["promptTokenCount"]},
                 "modelVersion": model}
+        elif self.thinks(model):  # thought parts first (`fakes.thinking`)
+            answer = self.thinking_candidates(model, body, messages, str(text), usage["promptTokenCount"])
         else:
             out = len(str(text).split())
             answer = {"candidates": [{"content": {"parts": [{"text": str(text)}], "role": "model"},

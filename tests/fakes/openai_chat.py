@@ -68,7 +68,9 @@ class OpenAIChat:
                 "total_tokens": prompt_tokens + completion_tokens, **details}
 
     def chat_completion(self, body: Dict[str, Any], text: str, n: int) -> Dict[str, Any]:
-        """The ``n``-th chat.completion, answering ``text``."""
+        """The ``n``-th chat.completion, answering ``text`` (a thinking model's: `fakes.thinking`)."""
+        if self.thinks(body.get("model")):
+            return self.thinking_completion(body, text, n)
         return {
             "id": f"chatcmpl-fake-{n}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "fake-model"), "system_fingerprint": "fp_fake",

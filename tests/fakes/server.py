@@ -42,15 +42,16 @@ Knobs, all changeable while it runs:
   the client never repeats it.
 * ``models``, ``retired``, ``reasoning``, ``max_context``, ``models_route``: see `fakes.openai_chat`;
   ``batch_states``, ``push_batch_outcomes``, ``block_at``: see `fakes.batch_api`.
+* ``thinking``, ``thinking_length``: models that think, on every route: see `fakes.thinking`.
 
 Records: ``requests`` (every request: method, path, query parameters, headers with
 lower-case names including ``authorization``, parsed JSON body, arrival time from
 ``time.monotonic()``, status), ``chat_requests()``, ``status_counts``, ``count(status)``,
-``reset()``, ``reply_errors``.
+``reset()``, ``reply_errors``, ``thoughts`` (each thinking reply sent: `fakes.thinking.Thought`).
 """
 from __future__ import annotations
 
-from typing import Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 from . import anthropic_messages, azure_openai, batch_api, gemini, openai_chat, reka
 from .anthropic_messages import AnthropicMessages
@@ -59,10 +60,12 @@ from .batch_api import BatchAPI
 from .core import Reply, ServerCore
 from .gemini import GeminiGenerate
 from .openai_chat import OpenAIChat
+from .thinking import ThinkingLength, ThinkingModels
 from .reka import RekaChat
 
 
-class FakeOpenAIServer(BatchAPI, AzureOpenAI, AnthropicMessages, GeminiGenerate, RekaChat, OpenAIChat, ServerCore):
+class FakeOpenAIServer(BatchAPI, AzureOpenAI, AnthropicMessages, GeminiGenerate, RekaChat, OpenAIChat, ThinkingModels,
+                       ServerCore):
     """An OpenAI-compatible chat server (and Azure, Anthropic, Gemini, Reka, Batch API) on
     127.0.0.1 in a background thread."""
 
@@ -82,9 +85,11 @@ class FakeOpenAIServer(BatchAPI, AzureOpenAI, AnthropicMessages, GeminiGenerate,
                  burst: Optional[float] = None, api_key: Optional[str] = None, models: Optional[List[str]] = None,
                  hang_seconds: float = 30.0, retired: Optional[Iterable[str]] = None,
                  reasoning: Optional[Iterable[str]] = None, max_context: Optional[int] = None,
-                 reply_crash_is_500: bool = False, host: str = "127.0.0.1", port: int = 0):
+                 reply_crash_is_500: bool = False, host: str = "127.0.0.1", port: int = 0,
+                 thinking: Optional[Dict[str, str]] = None, thinking_length: ThinkingLength = (20, 60)):
         super().__init__(reply=reply, latency=latency, rate_limit=rate_limit, burst=burst, api_key=api_key,
                          models=models, hang_seconds=hang_seconds, reply_crash_is_500=reply_crash_is_500,
                          host=host, port=port)
         self._init_openai(retired, reasoning, max_context)
         self._init_batch_api()
+        self._init_thinking(thinking, thinking_length)

@@ -29,6 +29,7 @@ __all__ = ["GeminiProvider", "GEMINI_DEFAULT_URL", "GEMINI_API_VERSION", "vertex
 GEMINI_DEFAULT_URL = "https://generativelanguage.googleapis.com"
 # The reference's google.generativeai SDK called the v1beta API; google-genai defaults to v1.
 GEMINI_API_VERSION = "v1beta"
+_MAX_TOKENS = "MAX_TOKENS"  # Gemini's finish reason for a reply cut by max_output_tokens ("length")
 _BAD_KEY_REASONS = {"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED"}
 
 
@@ -194,6 +195,12 @@ class GeminiProvider:
             model=model, contents=parts, config=types.GenerateContentConfig(**config))
 
     def parse(self, response: Any) -> ChatResult:
+        """The answer is the text of the parts that are not thoughts; the parts marked
+        ``thought`` (thought summaries, with ``include_thoughts``) are its reasoning, and
+        ``usage_metadata.thoughts_token_count`` its reasoning tokens (billed as output:
+        counted in ``completion_tokens`` too). No answer text is a blocked answer, as in the
+        reference, except when the budget ran out while thinking (finish reason
+        ``MAX_TOKENS`` after thoughts): an empty answer, cut off."""
         candidates = field(response, "candidates")
         if not candidates:
             feedback = field(response, "prompt_feedback")
@@ -204,19 +211,30 @@ class GeminiProvider:
         candidate = candidates[0]
         finish = _enum_text(field(candidate, "finish_reason"))
         parts = field(field(candidate, "content"), "parts") or []
-        texts = [field(p, "text") for p in parts if isinstance(field(p, "text"), str) and not field(p, "thought")]
-        if not texts:   # the reference's `completion.text` raised here: counted as blocked
+        texts: List[str] = []
+        thoughts: List[str] = []
+        for part in parts:
+            text = field(part, "text")
+            if isinstance(text, str):
+                (thoughts if field(part, "thought") is True else texts).append(text)
+        meta = field(response, "usage_metadata")
+        thinking_tokens = int_or_none(field(meta, "thoughts_token_count")) if meta is not None else None
+        reasoning = "".join(thoughts) if thoughts else None
+        cut_while_thinking = finish == _MAX_TOKENS and (reasoning is not None or bool(thinking_tokens))
+        if not texts and not cut_while_thinking:  # the reference's `completion.text` raised here: blocked
             raise BlockedReply(f"Gemini returned no text (finish reason {finish or 'unknown'}); "
                                "the answer was blocked")
         usage: Optional[Usage] = None
-        meta = field(response, "usage_metadata")
         if meta is not None:
-            usage = Usage(int_or_none(field(meta, "prompt_token_count")),
-                          int_or_none(field(meta, "candidates_token_count")),
+            completion = int_or_none(field(meta, "candidates_token_count"))
+            if thinking_tokens:
+                completion = (completion or 0) + thinking_tokens
+            usage = Usage(int_or_none(field(meta, "prompt_token_count")), completion,
                           int_or_none(field(meta, "total_token_count")))
         model = field(response, "model_version")
-        return ChatResult(text="".join(texts), finish_reason=finish, usage=usage,
-                          model=model if isinstance(model, str) else None)
+        return ChatResult(text="".join(texts), finish_reason="length" if finish == _MAX_TOKENS else finish,
+                          usage=usage, model=model if isinstance(model, str) else None, reasoning=reasoning,
+                          reasoning_tokens=thinking_tokens)
 
     def classify(self, error: Exception) -> Optional[Failure]:
         from google.genai import errors

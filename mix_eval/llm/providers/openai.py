@@ -1,4 +1,11 @@
-"""OpenAI-compatible chat APIs (OpenAI, Azure OpenAI, vLLM, ...) through the ``openai`` SDK."""
+"""OpenAI-compatible chat APIs (OpenAI, Azure OpenAI, vLLM, ...) through the ``openai`` SDK.
+
+A server that thinks apart from its answer puts the thinking in a field the SDK does not
+declare, which its models keep as extra attributes: ``message.reasoning_content``
+(DeepSeek's API, vLLM before 0.30) or ``message.reasoning`` (vLLM 0.30 and later with
+``--reasoning-parser``, whose ``content`` may then be null); OpenAI's own reasoning models
+hide theirs and count it in ``usage.completion_tokens_details.reasoning_tokens``.
+"""
 from __future__ import annotations
 
 import os
@@ -9,7 +16,10 @@ from mix_eval.llm.errors import APIConfigError
 from mix_eval.llm.providers.base import Failure, MalformedReply, SetupError, int_or_none, sdk_http_failure, sdk_url
 from mix_eval.llm.results import ChatResult, Usage
 
-__all__ = ["OpenAIProvider", "request_body", "sdk_client"]
+__all__ = ["OpenAIProvider", "REASONING_FIELDS", "reasoning_of", "reasoning_tokens_of", "request_body", "sdk_client"]
+
+# The message fields servers put the thinking in, in the order they are read.
+REASONING_FIELDS = ("reasoning_content", "reasoning")
 
 
 def request_body(model: str, messages: List[Dict[str, Any]], params: Dict[str, Any]) -> Dict[str, Any]:
@@ -28,6 +38,40 @@ def sdk_client(config: ClientConfig, *, asynchronous: bool, **options: Any) -> A
         return azure(azure_endpoint=config.azure_endpoint, api_version=config.api_version, **options)
     plain = openai.AsyncOpenAI if asynchronous else openai.OpenAI
     return plain(base_url=config.base_url, **options)
+
+
+def _extra(obj: Any, name: str) -> Any:
+    """A field the SDK's model does not declare: an attribute, else in ``model_extra``."""
+    value = getattr(obj, name, None)
+    if value is None:
+        extra = getattr(obj, "model_extra", None)
+        if isinstance(extra, dict):
+            value = extra.get(name)
+    return value
+
+
+def reasoning_of(message: Any) -> Optional[str]:
+    """The thinking a server sent beside the answer (`REASONING_FIELDS`; both when they
+    differ, in that order); None when it sent none, or only empty ones. A field that is
+    not text is a malformed reply."""
+    found: List[str] = []
+    for name in REASONING_FIELDS:
+        value = _extra(message, name)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise MalformedReply(f"the message {name} is a {type(value).__name__}, not text")
+        if value.strip() and value not in found:
+            found.append(value)
+    return "\n\n".join(found) if found else None
+
+
+def reasoning_tokens_of(usage: Any) -> Optional[int]:
+    """``usage.completion_tokens_details.reasoning_tokens``, where the server counts them."""
+    details = getattr(usage, "completion_tokens_details", None) if usage is not None else None
+    if isinstance(details, dict):
+        return int_or_none(details.get("reasoning_tokens"))
+    return int_or_none(getattr(details, "reasoning_tokens", None)) if details is not None else None
 
 
 def _http_client(config: ClientConfig) -> Any:
@@ -101,6 +145,7 @@ class OpenAIProvider:
             content = ""
         if not isinstance(content, str):
             raise MalformedReply(f"the message content is a {type(content).__name__}, not text")
+        reasoning = reasoning_of(message)
         finish = getattr(choice, "finish_reason", None)
         usage = None
         raw_usage = getattr(completion, "usage", None)
@@ -109,7 +154,8 @@ class OpenAIProvider:
                             for name in ("prompt_tokens", "completion_tokens", "total_tokens")))
         model = getattr(completion, "model", None)
         return ChatResult(text=content, finish_reason=finish if isinstance(finish, str) else None,
-                          usage=usage, model=model if isinstance(model, str) else None)
+                          usage=usage, model=model if isinstance(model, str) else None, reasoning=reasoning,
+                          reasoning_tokens=reasoning_tokens_of(raw_usage))
 
     def classify(self, error: Exception) -> Optional[Failure]:
         import openai
