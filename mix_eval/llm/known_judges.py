@@ -12,7 +12,7 @@ user can see what a judge costs, whether it is still served, and how it must be 
 
 A model not in the table is matched by its family (the prefixes below); an unknown
 model is asked in the classic style, and in the other once if the server refuses the
-style's parameters (`mix_eval.judges.api`).
+style's parameters (`mix_eval.llm.refusals`).
 """
 from __future__ import annotations
 
