@@ -106,8 +106,12 @@ def generate_split(
     batch_id, previous_elapsed = _previous_state(status)
     answers, thought, cut_off = len(done & wanted), scan.thought, scan.cut_off
 
+    loaded: list[Any] = []  # the model, once loaded
+
     def counts() -> dict[str, Any]:
-        return thinking_status(answers, thought, cut_off)
+        # what the model records of its requests (an API model whose request style switched)
+        notes = getattr(loaded[0], "status_notes", None) if loaded else None
+        return {**thinking_status(answers, thought, cut_off), **(notes() if notes else {})}
 
     if not pending:
         if status is None or status["status"].get("status") != COMPLETE:
@@ -126,6 +130,7 @@ def generate_split(
 
     tags = parse_tags(status_args.get("reasoning_tags"))
     model = get_model()
+    loaded.append(model)
     records = []
     for item in pending:
         record = dict(item)

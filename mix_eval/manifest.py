@@ -367,20 +367,21 @@ def _judge_from_settings(judge: JudgeSettings, name: str, kind: SplitKind) -> di
     from mix_eval.judges.api import judge_client_config
     from mix_eval.judges.request import judge_request
     from mix_eval.llm.config import OPENAI_DEFAULT_BASE_URL
+    from mix_eval.llm.providers import AZURE, OPENAI, provider_entry
 
     try:
         request = judge_request(judge, kind)
         config = judge_client_config(judge, name, request.provider)
     except MixEvalError:
         return {}
-    if request.provider != "openai":  # Anthropic's or Google's API, at its SDK's address
+    if not provider_entry(request.provider).openai_compatible:  # Anthropic's or Google's API, at its SDK's address
         provider, url = request.provider, config.base_url
     elif config.azure_endpoint:
-        provider, url = "azure", config.azure_endpoint
+        provider, url = AZURE, config.azure_endpoint
     elif config.base_url:
-        provider, url = "openai", config.base_url  # a compatible server: its host says which
+        provider, url = OPENAI, config.base_url  # a compatible server: its host says which
     else:  # the OpenAI SDK's own default, which OPENAI_BASE_URL moves
-        provider, url = "openai", os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
+        provider, url = OPENAI, os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
     return {"provider": provider, "endpoint_host": endpoint_host(url) if url else None, "params": request.params(),
             "judge_mode": judge.judge_mode}
 

@@ -98,6 +98,12 @@ def get_model(model_name: str) -> type:
         _load_entry_points()
         if model_name in MODEL_REGISTRY:
             return MODEL_REGISTRY[model_name]
+        from mix_eval.models.factory import class_for_id
+
+        by_id = class_for_id(model_name)  # a current API model named by its id (gpt-*, claude-*, ...)
+        if by_id is not None:
+            MODEL_REGISTRY[model_name] = by_id
+            return by_id
         names = available_model_names()
         folded = {n.lower(): n for n in names}
         close = [folded[m] for m in difflib.get_close_matches(

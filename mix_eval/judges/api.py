@@ -7,14 +7,11 @@ models' parameters for gpt-5* and the o-series. Concurrency, rate limits and ret
 belong to the chat client (`mix_eval.llm`); this module adds the judge's rules for
 requests the API refuses as bad (HTTP 400):
 
-* each distinct reason the server gives is logged once, as the server worded it;
-* a judge whose style is not known is asked once in the other style when the server
-  refuses the first style's parameters, and keeps the style that worked;
-* a judge that refuses the first requests of a round, or more than half of them,
-  stops the run (`JudgeRefusedError`, quoting the server): such a judge would turn
-  every item into a placeholder verdict;
-* a request too long for the judge's context is refused the same way every time: it
-  is blocked at once, not asked again;
+* the rules every API model is asked under (`mix_eval.llm.refusals.RefusalRules`):
+  each reason logged once, the other request style tried once for an unknown judge, a
+  judge that refuses the first requests of a round, or more than half of them, stopped
+  (`JudgeRefusedError`, quoting the server: such a judge would turn every item into a
+  placeholder verdict), context-length refusals not asked again;
 * any other refusal (a content filter) is asked again up to ten times, then the item is
   "blocked", as in the reference.
 """
@@ -22,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 from collections import Counter
 from typing import Any, Mapping, Optional
@@ -36,23 +32,18 @@ from mix_eval.llm.client import ChatClient
 from mix_eval.llm.config import ClientConfig
 from mix_eval.llm.env import load_dotenv_once
 from mix_eval.llm.errors import APIBadRequestError, APIConfigError
-from mix_eval.llm.providers import make_provider
-from mix_eval.llm.refusals import AskAgain, Pass, RefusalRetry
+from mix_eval.llm.providers import AZURE, OPENAI, make_provider, provider_entry
+from mix_eval.llm.refusals import Asked, RefusalRules, refused_too_long, server_reason
 from mix_eval.llm.results import ChatResult
 from mix_eval.settings import JudgeSettings
 
 logger = logging.getLogger(__name__)
 
 MAX_BLOCKED = 10
-FIRST_REQUESTS = 10  # a round whose first this many replies are all refusals stops the run
 NO_KEY_NEEDED = "EMPTY"  # sent to self-hosted servers that want no key
-# Providers other than OpenAI-compatible ones: the key's variable, as the evaluated models use it.
-PROVIDER_KEYS = {"anthropic": "k_ant", "gemini": "k_g"}
-_TOO_LONG = re.compile(r"(?i)maximum context length|context_length_exceeded|context window|prompt is too long|"
-                       r"too many (input )?tokens")
 
 
-def judge_client_config(settings: JudgeSettings, judge_model: str, provider: str = "openai") -> ClientConfig:
+def judge_client_config(settings: JudgeSettings, judge_model: str, provider: str = OPENAI) -> ClientConfig:
     """The judge API's settings from the flags and the environment (or `.env`).
 
     OpenAI-compatible: ``MODEL_PARSER_API`` (OpenAI, or the server of ``--api_base_url``);
@@ -67,8 +58,9 @@ def judge_client_config(settings: JudgeSettings, judge_model: str, provider: str
         timeout=60.0,
         label="judge API",
     )
-    if provider in PROVIDER_KEYS:
-        var = PROVIDER_KEYS[provider]
+    entry = provider_entry(provider)
+    if not entry.openai_compatible:
+        var = entry.key_var
         key = os.environ.get(var)
         if not key:
             raise MixEvalError(f"the judge {judge_model} is a {provider} model: set its key {var} in the environment "
@@ -77,7 +69,7 @@ def judge_client_config(settings: JudgeSettings, judge_model: str, provider: str
     key = os.environ.get("MODEL_PARSER_API")
     if key:
         return ClientConfig(api_key=key, base_url=settings.api_base_url, key_setting="MODEL_PARSER_API", **common)
-    if os.environ.get("OPENAI_API_TYPE", "").lower() == "azure":
+    if os.environ.get("OPENAI_API_TYPE", "").lower() == AZURE:
         missing = [v for v in ("OPENAI_API_KEY", "OPENAI_API_BASE", "OPENAI_API_VERSION") if not os.environ.get(v)]
         if missing:
             raise MixEvalError(
@@ -106,15 +98,6 @@ def usage_dict(result: ChatResult) -> Optional[dict[str, Any]]:
     return {"prompt_tokens": result.usage.prompt_tokens, "completion_tokens": result.usage.completion_tokens}
 
 
-def too_long(error: APIBadRequestError) -> bool:
-    """Whether the server refused the request as longer than the judge's context."""
-    return bool(_TOO_LONG.search(f"{error.code or ''} {error.server_message or ''}"))
-
-
-class _StyleRefused(AskAgain):
-    """The server refused the style's parameters: ask again in the other style."""
-
-
 class ApiJudge:
     """A judge backend on the shared chat client (see the module doc)."""
 
@@ -122,12 +105,22 @@ class ApiJudge:
 
     def __init__(self, config: ClientConfig, request: Optional[JudgeRequest] = None, *, progress: bool = True,
                  blocked_pause: float = 1.0):
-        self.request = request or JudgeRequest(config.model, style_known=True)
-        self.client = ChatClient(config, make_provider(self.request.provider))
+        request = request or JudgeRequest(config.model, style_known=True)
+        self.client = ChatClient(config, make_provider(request.provider))
         self.name = config.model
         self.progress = progress
         self.blocked_pause = blocked_pause
-        self.reasons: Counter = Counter()  # every refusal's reason, as the server gave it
+        self.asked = Asked(f"the judge {self.name}", request)
+
+    @property
+    def request(self) -> JudgeRequest:
+        """How the judge is asked now (its style may have switched once)."""
+        return self.asked.request
+
+    @property
+    def reasons(self) -> Counter:
+        """Every refusal's reason, as the server gave it."""
+        return self.asked.reasons
 
     def complete(self, requests: list[tuple[str, list[dict[str, str]]]],
                  on_result: JudgedCallback, *, round_no: int = 1) -> None:
@@ -136,18 +129,10 @@ class ApiJudge:
         except APIConfigError as e:
             raise retired_or(e, self.name) from None
 
-    def note_refusal(self, error: APIBadRequestError) -> None:
-        """Count a refusal's reason; log it the first time it is given."""
-        reason = error.server_message or str(error)
-        self.reasons[reason] += 1
-        if self.reasons[reason] == 1:
-            logger.warning("the judge %s refused a request (HTTP %s%s): %s", self.name, error.status_code,
-                           f" {error.code}" if error.code else "", reason)
-
     def refusal_error(self, refused: int, asked: int, round_no: int, errors: Mapping[Any, APIBadRequestError], *,
-                first: bool = False) -> JudgeRefusedError:
+                      first: bool = False) -> JudgeRefusedError:
         """The error that stops a run whose judge refuses the requests."""
-        reason, _ = Counter(e.server_message or str(e) for e in errors.values()).most_common(1)[0]
+        reason, _ = Counter(server_reason(e) for e in errors.values()).most_common(1)[0]
         sample = next(iter(errors.values()))
         where = f"the first {asked}" if first else f"{refused} of the {asked}"
         return JudgeRefusedError(
@@ -162,46 +147,30 @@ class ApiJudge:
         return self.client.stats.as_dict()
 
 
-class _Round(RefusalRetry):
-    """One `ApiJudge.complete` call: the refusal-retry loop with the judge's rules."""
+class _Round(RefusalRules):
+    """One `ApiJudge.complete` call: the refusal rules of every API model, a round's verdicts."""
 
     def __init__(self, judge: ApiJudge, on_result: JudgedCallback, round_no: int):
-        super().__init__(judge.client, MAX_BLOCKED, progress=judge.progress, desc="judging")
+        super().__init__(judge.client, judge.asked, MAX_BLOCKED, progress=judge.progress, desc="judging")
         self.judge = judge
         self.on_result = on_result
         self.round_no = round_no
 
-    def params(self) -> dict[str, Any]:
-        return self.judge.request.params()
-
-    def on_reply(self, key: Any, result: ChatResult) -> None:
+    def answer(self, key: Any, result: ChatResult) -> None:
         self.on_result(key, OK, result.text, usage_dict(result))
 
     def on_failure(self, key: Any, error: Exception) -> None:
         logger.warning("judge request %s failed: %s", key, error)  # judged again next round
         self.on_result(key, ERROR, None)
 
-    def on_refusal(self, key: Any, error: APIBadRequestError, sent: Pass) -> None:
-        if self.judge.request.can_switch_style and error.code in STYLE_REFUSAL_CODES:
-            raise _StyleRefused(error.server_message or str(error))
-        self.judge.note_refusal(error)
-        if sent.attempt == 1 and not sent.answered and len(sent.refused) >= min(FIRST_REQUESTS, sent.asked):
-            raise self.judge.refusal_error(len(sent.refused), len(sent.refused), self.round_no, sent.refused,
-                                           first=True)
+    def stop_error(self, refused: int, asked: int, errors: Mapping[Any, APIBadRequestError], *,
+                   first: bool) -> Exception:
+        return self.judge.refusal_error(refused, asked, self.round_no, errors, first=first)
 
-    def on_ask_again(self, why: AskAgain) -> None:
-        old = self.judge.request
-        self.judge.request = old.other_style()
+    def on_style_switch(self, old: Any, new: Any, why: str) -> None:
         logger.warning("the judge %s refused the %s request style (server said: %s); asking it in the "
                        "%s style, which is recorded in %s", self.judge.name, old.style, why,
-                       self.judge.request.style, JUDGE_REPORT_FILE)
-
-    def after_attempt(self, refused: Mapping[Any, APIBadRequestError], asked: int, attempt: int) -> None:
-        if attempt == 1 and len(refused) * 2 > asked:
-            raise self.judge.refusal_error(len(refused), asked, self.round_no, refused)
-
-    def hopeless(self, error: APIBadRequestError) -> bool:
-        return too_long(error)  # refused the same way every time
+                       new.style, JUDGE_REPORT_FILE)
 
     def retrying(self, refused: int, attempt: int) -> None:
         logger.warning("%d judge request(s) refused by the API (HTTP 400); retrying (%d/%d)",
@@ -214,12 +183,11 @@ class _Round(RefusalRetry):
 
 def refusal_advice(error: APIBadRequestError, request: JudgeRequest) -> str:
     """What to do about a judge that refuses the requests."""
-    if too_long(error):
+    if refused_too_long(error):
         return ("The judge prompts are longer than this judge's context: serve it with a longer context (vLLM: "
                 "--max-model-len 8192 or more) or pick a judge with a longer one.")
     if error.code in STYLE_REFUSAL_CODES:
-        return (f"The judge does not take the {request.style} request style's parameters "
-                f"({', '.join(request.params())}); see README: Judging after GPT-3.5.")
+        return (f"The judge does not take the {request.describe()}; see README: Judging after GPT-3.5.")
     return "Check that this model can serve as a judge (README: Judging after GPT-3.5)."
 
 

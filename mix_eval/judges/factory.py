@@ -29,12 +29,13 @@ def check_judge_config(settings: JudgeSettings) -> None:
         return
     from mix_eval.judges.api import judge_client_config
     from mix_eval.judges.request import judge_request
+    from mix_eval.llm.providers import provider_entry
 
     for kind in SplitKind:
         if settings.parser(kind) != "model":
             continue
         request = judge_request(settings, kind)
-        if settings.judge_mode == "batch" and request.provider != "openai":
+        if settings.judge_mode == "batch" and not provider_entry(request.provider).batch_api:
             raise MixEvalError(f"--judge_mode batch sends the judge requests to the OpenAI (or Azure) Batch API; "
                                f"the judge {request.model} is a {request.provider} model: use --judge_mode live")
         judge_client_config(settings, request.model, request.provider)
@@ -49,10 +50,11 @@ def check_not_retired(settings: JudgeSettings) -> None:
     from mix_eval.judges.request import judge_request
     from mix_eval.judges.retired import endpoint_says_gone, retired_error
     from mix_eval.llm.known_judges import known_judge
+    from mix_eval.llm.providers import provider_entry
 
     flags: dict[str, list[str]] = {}
     for kind in SplitKind:
-        if settings.parser(kind) == "model" and judge_request(settings, kind).provider == "openai":
+        if settings.parser(kind) == "model" and provider_entry(judge_request(settings, kind).provider).openai_compatible:
             flags.setdefault(settings.judge(kind), []).append("--" + kind.judge_flag)
     for judge, judge_flags in flags.items():
         known = known_judge(judge)

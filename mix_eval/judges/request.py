@@ -14,7 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Optional
 
-from mix_eval.llm.known_judges import CLASSIC, REASONING, known_judge, provider_of
+from mix_eval.llm.known_judges import known_judge, provider_of
+from mix_eval.llm.providers import OPENAI
+from mix_eval.llm.request import CLASSIC, REASONING, STYLE_REFUSAL_CODES, ChatRequest
 from mix_eval.settings import JudgeSettings, SettingsError
 from mix_eval.splits import SplitKind
 
@@ -23,18 +25,17 @@ __all__ = ["JudgeRequest", "judge_request", "MAX_REPLY_TOKENS", "REASONING_MAX_C
 
 MAX_REPLY_TOKENS = 999  # the reference's max_tokens
 REASONING_MAX_COMPLETION_TOKENS = 4096  # reply and hidden reasoning together
-# The codes with which OpenAI refuses a parameter of the other style.
-STYLE_REFUSAL_CODES = ("unsupported_parameter", "unsupported_value")
 
 
 @dataclass(frozen=True)
 class JudgeRequest:
     """How one API judge is asked (see the module doc). ``style_known``: the style comes
     from the table of known judges; otherwise the classic style is tried first and the
-    other once, when the server refuses the first one's parameters."""
+    other once, when the server refuses the first one's parameters. The request itself is
+    shaped where every chat request is (`mix_eval.llm.request.ChatRequest`)."""
 
     model: str
-    provider: str = "openai"
+    provider: str = OPENAI
     style: str = CLASSIC
     reasoning_effort: Optional[str] = None
     style_known: bool = False
@@ -45,19 +46,16 @@ class JudgeRequest:
         reasoning effort when one is asked for."""
         return self.model if self.reasoning_effort is None else f"{self.model}|reasoning_effort={self.reasoning_effort}"
 
+    @property
+    def chat(self) -> ChatRequest:
+        """The chat request: the reference's 999 tokens, or 4096 in the reasoning style."""
+        tokens = REASONING_MAX_COMPLETION_TOKENS if self.style == REASONING else MAX_REPLY_TOKENS
+        return ChatRequest(self.model, self.provider, self.style, tokens, self.reasoning_effort,
+                           style_known=self.style_known, reasoning_budget=REASONING_MAX_COMPLETION_TOKENS)
+
     def params(self) -> dict[str, Any]:
         """The request parameters beside model and messages."""
-        if self.provider == "anthropic":
-            return {"max_tokens": MAX_REPLY_TOKENS}
-        if self.provider == "gemini":
-            return {"max_output_tokens": MAX_REPLY_TOKENS}
-        if self.style == REASONING:
-            params: dict[str, Any] = {"max_completion_tokens": REASONING_MAX_COMPLETION_TOKENS,
-                                      "response_format": {"type": "text"}}
-            if self.reasoning_effort is not None:
-                params["reasoning_effort"] = self.reasoning_effort
-            return params
-        return {"max_tokens": MAX_REPLY_TOKENS, "response_format": {"type": "text"}}
+        return self.chat.params()
 
     def other_style(self) -> "JudgeRequest":
         """The same judge asked in the other style (an unknown model that refused this one)."""
@@ -65,7 +63,10 @@ class JudgeRequest:
 
     @property
     def can_switch_style(self) -> bool:
-        return not self.style_known and self.provider == "openai"
+        return self.chat.can_switch_style
+
+    def describe(self) -> str:
+        return self.chat.describe()
 
     def as_dict(self) -> dict[str, Any]:
         """As judge_report.json records it."""
@@ -78,7 +79,7 @@ def judge_request(settings: JudgeSettings, kind: SplitKind) -> JudgeRequest:
     model = settings.judge(kind)
     known = known_judge(model)
     effort = settings.judge_reasoning_effort
-    provider = "openai" if settings.api_base_url else provider_of(model)
+    provider = OPENAI if settings.api_base_url else provider_of(model)
     if known is not None and known.style == REASONING:
         return JudgeRequest(model, provider, REASONING, effort or known.lowest_effort, style_known=True)
     if effort is not None and known is not None:

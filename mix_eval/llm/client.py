@@ -73,6 +73,11 @@ class _DeadlineExceeded(Exception):
     """The request took longer than ``timeout``."""
 
 
+def _retrieve(task: "asyncio.Future[Any]") -> None:
+    if not task.cancelled():
+        task.exception()
+
+
 def default_provider() -> Provider:
     """The OpenAI-compatible provider (OpenAI, Azure OpenAI, any compatible server)."""
     from mix_eval.llm.providers import make_provider
@@ -428,6 +433,9 @@ class ChatClient:
             done, _ = await asyncio.wait({task}, timeout=self._config.timeout)
         finally:
             self._inflight.discard(task)
+            # A reply that comes (or fails) as its caller is cancelled, when the pool stops, is
+            # dropped: retrieved here, so asyncio does not log it as a lost exception.
+            task.add_done_callback(_retrieve)
             if not task.done():
                 task.cancel()
         if not done:

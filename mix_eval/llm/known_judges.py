@@ -1,4 +1,5 @@
-"""Judges as data: the LLM judges mix_eval knows, with their price, shutdown and request style.
+"""Judges as data: the LLM judges mix_eval knows, with their price, shutdown and request style
+(the families below also give an evaluated API model named by its id its provider and style).
 
 MixEval's scores are defined by its judge, ``gpt-3.5-turbo-0125``, which OpenAI shut
 down on 2026-10-23. Every judge named here is a fact with a source and a date, so a
@@ -11,13 +12,16 @@ user can see what a judge costs, whether it is still served, and how it must be 
 
 A model not in the table is matched by its family (the prefixes below); an unknown
 model is asked in the classic style, and in the other once if the server refuses the
-style's parameters (`mix_eval.judges.api`).
+style's parameters (`mix_eval.llm.refusals`).
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
 from typing import Optional
+
+from mix_eval.llm.providers import OPENAI
+from mix_eval.llm.request import CLASSIC, REASONING
 
 __all__ = [
     "BATCH_DISCOUNT", "CHECKED", "CLASSIC", "KNOWN_JUDGES", "REASONING", "SOURCES", "KnownJudge", "Price",
@@ -26,9 +30,6 @@ __all__ = [
 
 Price = tuple[float, float]  # US dollars per million (input, output) tokens
 
-CLASSIC = "classic"
-REASONING = "reasoning"
-STYLES = (CLASSIC, REASONING)
 BATCH_DISCOUNT = 0.5  # the Batch API charges half the live price
 
 CHECKED = "2026-12-06"  # the date the table below was last checked against its sources
@@ -48,7 +49,7 @@ class KnownJudge:
     """One judge model: who serves it, its live price, when it is shut down, how to ask it."""
 
     model: str
-    provider: str = "openai"
+    provider: str = OPENAI
     price: Optional[Price] = None  # live, per million (input, output) tokens; None: not known
     shutdown: Optional[dt.date] = None  # announced shutdown date
     substitute: Optional[str] = None  # the replacement the provider names
@@ -79,10 +80,10 @@ KNOWN_JUDGES: dict[str, KnownJudge] = {j.model: j for j in (
 
 # Families of models not listed one by one: (name prefix, provider, style, lowest effort).
 _FAMILIES = (
-    ("gpt-5", "openai", REASONING, "minimal"),
-    ("o1", "openai", REASONING, "low"),
-    ("o3", "openai", REASONING, "low"),
-    ("o4", "openai", REASONING, "low"),
+    ("gpt-5", OPENAI, REASONING, "minimal"),
+    ("o1", OPENAI, REASONING, "low"),
+    ("o3", OPENAI, REASONING, "low"),
+    ("o4", OPENAI, REASONING, "low"),
     ("claude-", "anthropic", CLASSIC, None),
     ("gemini-", "gemini", CLASSIC, None),
 )
@@ -114,4 +115,4 @@ def family_of(model: str) -> Optional[tuple[str, str, str, Optional[str]]]:
 def provider_of(model: str) -> str:
     """``openai`` (any OpenAI-compatible API), ``anthropic`` or ``gemini``, by the model's name."""
     judge = known_judge(model)
-    return judge.provider if judge is not None else "openai"
+    return judge.provider if judge is not None else OPENAI

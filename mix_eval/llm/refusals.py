@@ -1,26 +1,45 @@
-"""Requests the API refuses as bad (HTTP 400), asked again: the one loop of the judge
-and the evaluated API models.
+"""Requests the API refuses as bad (HTTP 400), asked again, and the rules that stop
+asking: the one loop of the judge and the evaluated API models.
 
 A refusal is often a content filter that may let the same request through next time,
 so the reference asks a refused request again, a fixed number of times (the judge 10,
 the API models 11), and then gives up on its item: a judge's item is "blocked", a
 model's answer is its refusal text. `RefusalRetry` does this over the chat client;
 its caller says, by overriding the hooks, what a reply, a failure and a given-up item
-become, and which refusals end the asking early (the judge's rules, `mix_eval.judges.api`).
-After a Ctrl-C nothing more is sent and nothing is given up: the next run asks again.
+become. After a Ctrl-C nothing more is sent and nothing is given up: the next run asks again.
+
+`RefusalRules` adds the rules both the judge and the API models keep, because a model
+that cannot be asked must not be scored (its answers would all be placeholders):
+
+* each distinct reason the server gives is logged once, as the server worded it;
+* a model whose request style no table knows is asked once in the other style when the
+  server refuses the first style's parameters (`mix_eval.llm.request`), and keeps it;
+* when the first `FIRST_REQUESTS` requests are all refused, or more than half of the
+  requests of an attempt's first sending are, the asking stops with the caller's error,
+  quoting the server (`RefusalRules.stop_error`);
+* a request longer than the model's context is refused the same way every time: given
+  up at once, not asked again.
 """
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Hashable, Mapping
+from typing import Any, Hashable, Mapping, Optional
 
-from mix_eval.llm.pool import run_pool
 from mix_eval.llm.client import ChatClient
 from mix_eval.llm.errors import APIBadRequestError
+from mix_eval.llm.pool import run_pool
+from mix_eval.llm.request import STYLE_REFUSAL_CODES, ChatRequest, too_long
 from mix_eval.llm.results import ChatResult
 from mix_eval.system.interrupt import STOP, until_stopped
 
-__all__ = ["AskAgain", "Pass", "RefusalRetry"]
+__all__ = ["AskAgain", "FIRST_REQUESTS", "Pass", "RefusalRetry", "RefusalRules", "Asked", "refused_too_long",
+           "server_reason"]
+
+logger = logging.getLogger(__name__)
+
+FIRST_REQUESTS = 10  # when this many first requests are all refused, asking stops
 
 Request = tuple[Hashable, list[dict[str, str]]]  # (key, messages)
 
@@ -133,3 +152,107 @@ class RefusalRetry:
                 pending = [(k, m) for k, m in pending if k not in done]
                 continue
             return sent.refused
+
+
+def server_reason(error: APIBadRequestError) -> str:
+    """A refusal's reason, as the server worded it."""
+    return error.server_message or str(error)
+
+
+def refused_too_long(error: APIBadRequestError) -> bool:
+    """Whether the server refused the request as longer than the model's context."""
+    return too_long(error.code, error.server_message)
+
+
+class _StyleRefused(AskAgain):
+    """The server refused the style's parameters: ask again in the other style."""
+
+
+@dataclass
+class Asked:
+    """What one model (a judge or a model under evaluation) was asked and answered, over
+    the asking's lifetime: its request (switched in place when the style changes), the
+    refusals' reasons, and the answers and refusals before its first answer."""
+
+    label: str  # "the judge gpt-4.1-mini", "the model gpt_4o": for messages
+    request: Any  # a `ChatRequest` (or what offers its params, can_switch_style and other_style)
+    reasons: Counter = field(default_factory=Counter)
+    answered: int = 0
+    refused_before_answer: int = 0
+    switched_from: Optional[str] = None  # the style refused before the style in use, if any
+    switch_reason: Optional[str] = None  # what the server said of it
+
+
+class RefusalRules(RefusalRetry):
+    """`RefusalRetry` with the rules of the module doc over an `Asked`.
+
+    ``first_over_life``: the first-requests rule counts the requests of the asking's whole
+    life until its first answer (a model under evaluation, asked one batch at a time);
+    otherwise those of each sending (a judge's round). ``min_half``: the smallest sending
+    the more-than-half rule applies to."""
+
+    first_over_life = False
+    min_half = 1
+
+    def __init__(self, client: ChatClient, asked: Asked, attempts: int, *, progress: bool = False,
+                 desc: str = "API requests"):
+        super().__init__(client, attempts, progress=progress, desc=desc)
+        self.asked = asked
+
+    # ---- what the caller says
+
+    def answer(self, key: Hashable, result: ChatResult) -> None:
+        """A reply."""
+        raise NotImplementedError
+
+    def stop_error(self, refused: int, asked: int, errors: Mapping[Hashable, APIBadRequestError], *,
+                   first: bool) -> Exception:
+        """The error that stops the asking (the rules above)."""
+        raise NotImplementedError
+
+    def on_style_switch(self, old: ChatRequest, new: ChatRequest, why: str) -> None:
+        """After the request style changed (logged by the caller)."""
+
+    # ---- the rules
+
+    def params(self) -> Mapping[str, Any]:
+        return self.asked.request.params()
+
+    def on_reply(self, key: Hashable, result: ChatResult) -> None:
+        self.asked.answered += 1
+        self.answer(key, result)
+
+    def note_refusal(self, error: APIBadRequestError) -> None:
+        """Count a refusal's reason; log it the first time it is given."""
+        reason = server_reason(error)
+        self.asked.reasons[reason] += 1
+        if self.asked.reasons[reason] == 1:
+            logger.warning("%s refused a request (HTTP %s%s): %s", self.asked.label, error.status_code,
+                           f" {error.code}" if error.code else "", reason)
+
+    def on_refusal(self, key: Hashable, error: APIBadRequestError, sent: Pass) -> None:
+        if self.asked.request.can_switch_style and error.code in STYLE_REFUSAL_CODES:
+            raise _StyleRefused(server_reason(error))
+        self.note_refusal(error)
+        asked = self.asked
+        if not asked.answered:
+            asked.refused_before_answer += 1
+        if self.first_over_life:
+            if not asked.answered and asked.refused_before_answer >= FIRST_REQUESTS:
+                raise self.stop_error(asked.refused_before_answer, asked.refused_before_answer, sent.refused,
+                                      first=True)
+        elif sent.attempt == 1 and not sent.answered and len(sent.refused) >= min(FIRST_REQUESTS, sent.asked):
+            raise self.stop_error(len(sent.refused), len(sent.refused), sent.refused, first=True)
+
+    def on_ask_again(self, why: AskAgain) -> None:
+        old = self.asked.request
+        self.asked.request = old.other_style()
+        self.asked.switched_from, self.asked.switch_reason = old.style, str(why)
+        self.on_style_switch(old, self.asked.request, str(why))
+
+    def after_attempt(self, refused: Mapping[Hashable, APIBadRequestError], asked: int, attempt: int) -> None:
+        if attempt == 1 and asked >= self.min_half and len(refused) * 2 > asked:
+            raise self.stop_error(len(refused), asked, refused, first=False)
+
+    def hopeless(self, error: APIBadRequestError) -> bool:
+        return refused_too_long(error)  # refused the same way every time

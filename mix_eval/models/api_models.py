@@ -1,25 +1,36 @@
 """API models under evaluation, on the shared chat client (`mix_eval.llm`).
 
 `ChatAPIModel` is the base of the suite's API models: the key, the endpoint, the client
-on the provider its class names, and the request loop, in which an input the API
-refuses (HTTP 400) is asked again up to 11 times and then answered with the
-reference's refusal text (`mix_eval.llm.refusals`). One class of it serves every
-OpenAI-compatible provider (OpenAI, DeepSeek, Yi, Mistral's and DashScope's compatible
-endpoints, and any server a user runs: vLLM, llama.cpp, TGI, SGLang, Ollama): what
-differs is data in the model's spec; the others are in `mix_eval.models.sdk_models`.
-Rate limits, retries and fail-fast errors come from the client; an item that still
-fails is left out of the response file, so the next run retries just that item.
+on the provider its class names, the request (`mix_eval.llm.request.ChatRequest`: the
+classic style, or the reasoning style with ``max_completion_tokens`` and an effort; a
+thinking budget), and the request loop under the rules the judge keeps too
+(`mix_eval.llm.refusals.RefusalRules`): an input the API refuses (HTTP 400) is asked
+again up to 11 times and then answered with the reference's refusal text, but a model
+that refuses its first requests, or more than half of a batch, is not asked on: the run
+stops quoting the server (`ModelRefusedError`) and writes no answer for those items.
+One class of it serves every OpenAI-compatible provider (OpenAI, DeepSeek, Yi,
+Mistral's and DashScope's compatible endpoints, and any server a user runs: vLLM,
+llama.cpp, TGI, SGLang, Ollama): what differs is data in the model's spec; the others
+are in `mix_eval.models.sdk_models`. Rate limits, retries and fail-fast errors come from
+the client; an item that still fails is left out of the response file, so the next run
+retries just that item.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
-from typing import Any, Optional, Union
+from collections import Counter
+from typing import Any, Mapping, Optional, Union
 
 from mix_eval.errors import ModelError
 from mix_eval.llm.errors import APIBadRequestError
-from mix_eval.llm.refusals import RefusalRetry
+from mix_eval.llm.known_judges import known_judge
+from mix_eval.llm.providers import OPENAI, provider_entry
+from mix_eval.llm.refusals import Asked, RefusalRules, refused_too_long, server_reason
+from mix_eval.llm.request import (
+    CLASSIC, DEFAULT_REASONING_BUDGET, REASONING, STYLE_REFUSAL_CODES, ChatRequest,
+)
 from mix_eval.llm.results import ChatResult
 from mix_eval.models.base_api import APIModelBase
 from mix_eval.models.spec import ModelSpec
@@ -38,6 +49,12 @@ REFUSAL_TEXT = "Response not available due to content restrictions."
 # The reference gives up on a prompt the provider keeps refusing after more than 10 refusals.
 MAX_REFUSALS = 11
 NO_KEY = "EMPTY"
+# The status object's record of a request style switched for an unknown model (`ChatAPIModel.status_notes`).
+REQUEST_STYLE_KEY = "request_style"
+
+
+class ModelRefusedError(ModelError):
+    """The model under evaluation refuses the requests: its answers would all be placeholders."""
 
 
 class ChatAPIModel(APIModelBase):
@@ -48,7 +65,8 @@ class ChatAPIModel(APIModelBase):
     carry (`_base_params`, `_extra_params`)."""
 
     spec: ModelSpec
-    provider_name = "openai"
+    provider_name = OPENAI
+    by_id = False  # made from a model id of a known family (`mix_eval.models.catalog.spec_for_id`), not a catalog row
 
     def __init__(self, args: ModelSettings):
         super().__init__(args)
@@ -69,20 +87,95 @@ class ChatAPIModel(APIModelBase):
             )
         if spec.system_message:
             self.SYSTEM_MESSAGE = {"role": "system", "content": spec.system_message}
-        self.params: dict[str, Any] = self._base_params()
-        self.params.update(self._extra_params(args))
+        request = self._request(args)
+        shown = spec.name if spec.model_id == self.model_name else f"{self.model_name} (--model_name {spec.name})"
+        self.asked = Asked(f"the model {shown}", request)
         self.client = ChatClient(ClientConfig(
             api_key=key, model=self.model_name, base_url=base_url, max_concurrency=self.parallel,
             key_setting=key_var or "--model_api_key_env", label=f"API of model {spec.name}",
         ), make_provider(self.provider_name))
         self.failures: dict[str, str] = {}
         self.tags = parse_tags(args.reasoning_tags)  # thinking in the text, kept apart from the answer
+        if request.dropped():
+            logger.warning("%s is asked in the reasoning style, which takes none of %s: left out of its requests",
+                           spec.name, ", ".join(request.dropped()))
+
+    @property
+    def request(self) -> ChatRequest:
+        """How the model is asked now (an unknown model's style may have switched once)."""
+        return self.asked.request
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The request parameters beside model and messages."""
+        return self.request.params()
+
+    def status_notes(self) -> dict[str, Any]:
+        """What the split's status object records of the requests: the style, when it was
+        switched because the server refused the other one (none otherwise)."""
+        asked = self.asked
+        if asked.switched_from is None:
+            return {}
+        return {REQUEST_STYLE_KEY: {"style": asked.request.style, "switched_from": asked.switched_from,
+                                    "server_said": asked.switch_reason, "params": sorted(asked.request.params())}}
+
+    # -------------------------------------------------------- the request
+
+    def _style(self, args: ModelSettings) -> tuple[str, bool]:
+        """(request style, whether a table knows it). A catalog row is known (its o1 rows
+        are reasoning models, as the table of known models says); a model named by its id
+        is known when its family is (`mix_eval.llm.known_judges`), else it is asked in the
+        classic style (the reasoning one when an effort is given) and may switch once."""
+        known = known_judge(self.model_name)
+        if known is not None:
+            return known.style, True
+        if self.by_id:
+            return (REASONING if args.reasoning_effort else CLASSIC), False
+        return CLASSIC, True
+
+    def _request(self, args: ModelSettings) -> ChatRequest:
+        """How this model is asked, from its spec and the flags; a flag that cannot apply to
+        it is refused, naming the flag."""
+        style, known = self._style(args)
+        entry = provider_entry(self.provider_name)
+        effort, budget = args.reasoning_effort, args.thinking_budget
+        name = self.spec.name
+        if effort is not None:
+            if entry.effort_params is None:
+                other = " (it takes --thinking_budget)" if entry.budget_params is not None else ""
+                raise ModelError(f"--reasoning_effort cannot apply to {name}, a {self.provider_name} model{other}: "
+                                 "leave the flag out")
+            if entry.reasoning_token_param is not None and known and style != REASONING:
+                raise ModelError(f"--reasoning_effort applies to reasoning models (gpt-5*, o-series, or a model "
+                                 f"served with --model_name openai_compatible); {name} is not one: leave the flag out")
+        if budget is not None:
+            if entry.budget_params is None:
+                other = " (reasoning models take --reasoning_effort)" if entry.effort_params is not None else ""
+                raise ModelError(f"--thinking_budget cannot apply to {name}, a {self.provider_name} model{other}: "
+                                 "leave the flag out")
+            if budget < entry.min_budget:
+                raise ModelError(f"--thinking_budget {budget}: {name} takes a thinking budget of at least "
+                                 f"{entry.min_budget} tokens")
+            if effort is not None:
+                raise ModelError(f"give {name} one of --thinking_budget (a budget of thinking tokens) or "
+                                 "--reasoning_effort (adaptive thinking at an effort), not both")
+        from_table = known and not self.by_id  # a catalog row: its budget is the reference's
+        reasoning_budget = args.max_new_tokens or DEFAULT_REASONING_BUDGET
+        if style == REASONING and not from_table and not args.max_new_tokens:
+            max_tokens = DEFAULT_REASONING_BUDGET
+        else:
+            max_tokens = self.closeended_max_new_tokens
+        extra = self._base_params()
+        extra.update(self._extra_params(args))
+        return ChatRequest(self.model_name, self.provider_name, style, max_tokens, effort, budget, style_known=known,
+                           extra=extra, reasoning_budget=reasoning_budget)
 
     # -------------------------------------------------------- configuration hooks
 
     def _base_params(self) -> dict[str, Any]:
-        """The request parameters the reference sent (beside model and messages)."""
-        raise NotImplementedError
+        """The request parameters the reference sent beside model, messages, the token
+        limit and the text format (`_request` adds those)."""
+        return {}
 
     def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
         """(base URL, the key's variable); None: the SDK's default URL, a server without keys."""
@@ -102,19 +195,21 @@ class ChatAPIModel(APIModelBase):
         return [answers[i] for i in range(len(file_inputs))]
 
 
-class _Requests(RefusalRetry):
+class _Requests(RefusalRules):
     """One `ChatAPIModel.respond` call: a refused input is asked again up to `MAX_REFUSALS`
-    times in all, then answered with `REFUSAL_TEXT`, as the reference did."""
+    times in all, then answered with `REFUSAL_TEXT`, as the reference did; but a model
+    whose first requests are all refused, or that refuses more than half of a batch of two
+    or more, stops the run (`ModelRefusedError`) and nothing of the batch is written."""
+
+    first_over_life = True  # the model's first requests, over however many batches they take
+    min_half = 2  # one refused input of a batch of one is a content filter, not a broken model
 
     def __init__(self, model: ChatAPIModel, answers: dict[int, Union[Answer, str, None]]):
-        super().__init__(model.client, MAX_REFUSALS)
+        super().__init__(model.client, model.asked, MAX_REFUSALS)
         self.model = model
         self.answers = answers
 
-    def params(self) -> dict[str, Any]:
-        return self.model.params
-
-    def on_reply(self, key: Any, result: ChatResult) -> None:
+    def answer(self, key: Any, result: ChatResult) -> None:
         self.answers[key] = answer_from_chat(result, self.model.tags)
 
     def on_failure(self, key: Any, error: Exception) -> None:
@@ -123,14 +218,38 @@ class _Requests(RefusalRetry):
     def give_up(self, key: Any, error: APIBadRequestError) -> None:
         self.answers[key] = REFUSAL_TEXT
 
+    def on_style_switch(self, old: ChatRequest, new: ChatRequest, why: str) -> None:
+        logger.warning("%s refused the %s (the server said: %s); asking it in the %s, recorded in the split's "
+                       "status file", self.asked.label, old.describe(), why, new.describe())
+
+    def stop_error(self, refused: int, asked: int, errors: Mapping[Any, APIBadRequestError], *,
+                   first: bool) -> Exception:
+        reason, _ = Counter(server_reason(e) for e in errors.values()).most_common(1)[0]
+        sample = next(iter(errors.values()))
+        where = f"its first {asked} requests" if first else f"{refused} of a batch of {asked} requests"
+        return ModelRefusedError(
+            f"{self.asked.label} at {self.client.base_url} refused {where} (HTTP {sample.status_code}"
+            f"{' ' + sample.code if sample.code else ''}); the server said: \"{reason}\". "
+            f"{refusal_advice(sample, self.asked.request)} No answer was written for these items: a rerun asks "
+            "them again."
+        )
+
+
+def refusal_advice(error: APIBadRequestError, request: ChatRequest) -> str:
+    """What to do about a model that refuses the requests."""
+    if refused_too_long(error):
+        return ("The prompts are longer than this model's context: serve it with a longer context (vLLM: "
+                "--max-model-len 8192 or more).")
+    if error.code in STYLE_REFUSAL_CODES:
+        return (f"The model does not take the {request.describe()}: a reasoning model takes --reasoning_effort "
+                "(and --max_new_tokens for its budget); leave out --model_gen_kwargs it refuses "
+                "(README: Evaluating models that think).")
+    return ("Check the model id, the flags that shape its requests (--model_gen_kwargs, --reasoning_effort, "
+            "--thinking_budget, --max_new_tokens) and that the server serves it as a chat model.")
+
 
 class OpenAICompatibleModel(ChatAPIModel):
     """A chat model behind an OpenAI-compatible API, configured by its spec."""
-
-    def _base_params(self) -> dict[str, Any]:
-        """The reference's request: max tokens (o1: max_completion_tokens), text format."""
-        token_param = "max_completion_tokens" if self.spec.model_id.startswith("o1") else "max_tokens"
-        return {token_param: self.closeended_max_new_tokens, "response_format": {"type": "text"}}
 
     def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
         base_url, key_var = super()._endpoint(args)
@@ -145,8 +264,13 @@ class OpenAICompatibleEndpoint(OpenAICompatibleModel):
     """`--model_name openai_compatible`: any server, from the command line.
 
     ``--model_base_url URL --model_id SERVED_ID [--model_api_key_env VAR]
-    [--model_gen_kwargs JSON]``.
+    [--model_gen_kwargs JSON]``. No table knows the served model: it is asked in the
+    classic style (the reasoning style when ``--reasoning_effort`` is given) and once in
+    the other when the server refuses the first style's parameters.
     """
+
+    def _style(self, args: ModelSettings) -> tuple[str, bool]:
+        return (REASONING if args.reasoning_effort else CLASSIC), False
 
     def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
         base_url = args.model_base_url

@@ -1,8 +1,9 @@
 """Classes made from catalog specs: a model is data, its class is derived."""
 from __future__ import annotations
 
+import logging
 import os
-from typing import Any
+from typing import Any, Optional
 
 from mix_eval.engines import DEFAULT_ENGINE
 from mix_eval.errors import ModelError
@@ -10,6 +11,8 @@ from mix_eval.models.base import BaseModel, ChatModel
 from mix_eval.models.engine import engine_class
 from mix_eval.models.spec import ModelSpec, resolve_gen_kwargs
 from mix_eval.settings import ModelSettings
+
+logger = logging.getLogger(__name__)
 
 
 def check_backend(model_name: str, model_cls: type, backend: str) -> None:
@@ -26,6 +29,24 @@ def check_backend(model_name: str, model_cls: type, backend: str) -> None:
             f"the others listed by python -m mix_eval.models); {model_name} is {what}: leave --backend out"
         )
     engine_class(backend).check_available()
+
+
+def check_model_flags(model_name: str, model_cls: type, settings: ModelSettings) -> None:
+    """Refuse, before any work, the flags of models that think through an API
+    (``--reasoning_effort``, ``--thinking_budget``) for a model that is no API model: a
+    local checkpoint's thinking is switched by its chat template. (An API model checks
+    them against its provider when it is made: `ChatAPIModel._request`.)"""
+    from mix_eval.models.base_api import APIModelBase
+
+    if issubclass(model_cls, APIModelBase):
+        return
+    for flag in ("reasoning_effort", "thinking_budget"):
+        if getattr(settings, flag) is not None:
+            raise ModelError(
+                f"--{flag} applies to API models; {model_name} is a local model, whose thinking its chat template "
+                "switches: pass --chat_template_kwargs (e.g. '{\"enable_thinking\": true}', or "
+                "'{\"reasoning_effort\": \"high\"}' for gpt-oss) instead"
+            )
 
 
 def check_model_path(flag: str, path: Any) -> str:
@@ -98,8 +119,34 @@ def model_class_for(spec: ModelSpec) -> type:
     return type(_class_name(spec), bases, {"spec": spec, "__module__": __name__})
 
 
+# OpenAI model ids beyond the families of `mix_eval.llm.known_judges` (gpt-5*, o-series,
+# claude-*, gemini-*): any of these evaluates a current model by its id (`class_for_id`).
+OPENAI_ID_PREFIXES = ("gpt-", "chatgpt-")
+
+
+def class_for_id(model_id: str) -> Optional[type]:
+    """The API model class of a ``--model_name`` that is no catalog name but a current
+    model's id of a known family (gpt-*, chatgpt-*, o1/o3/o4*, claude-*, gemini-*):
+    that provider's model class, asked by that id with the provider's key variable; None
+    for any other name. Its request style is its family's (`ChatAPIModel._style`)."""
+    from mix_eval.llm.known_judges import family_of, provider_of
+    from mix_eval.llm.providers import provider_entry
+    from mix_eval.models.sdk_models import MODEL_CLASSES
+
+    if family_of(model_id) is None and not model_id.startswith(OPENAI_ID_PREFIXES):
+        return None
+    provider = provider_of(model_id)
+    spec = ModelSpec(name=model_id, kind="api", model_id=model_id, env_keys=(provider_entry(provider).key_var,),
+                     description=f"{provider} model {model_id}, named by its id")
+    logger.info("--model_name %s is not in the catalog: evaluating the %s API model %s by its id (key %s)",
+                model_id, provider, model_id, spec.env_keys[0])
+    return type(_class_name(spec), (MODEL_CLASSES[provider],),
+                {"spec": spec, "by_id": True, "__module__": __name__})
+
+
 def _api_class_for(spec: ModelSpec) -> type:
     """The class of an API spec: the model class of its SDK's provider (`models.sdk_models`)."""
+    from mix_eval.llm.providers import OPENAI
     from mix_eval.models.api_models import OpenAICompatibleEndpoint
     from mix_eval.models.sdk_models import MODEL_CLASSES, SDK_PROVIDERS
 
@@ -107,7 +154,7 @@ def _api_class_for(spec: ModelSpec) -> type:
     if spec.name == "openai_compatible":
         base: type = OpenAICompatibleEndpoint
     elif known or not spec.sdk:
-        base = MODEL_CLASSES[known[0] if known else "openai"]
+        base = MODEL_CLASSES[known[0] if known else OPENAI]
     else:
         raise ModelError(
             f"{spec.name} is served through the {'/'.join(spec.sdk)} SDK, which this version does not "

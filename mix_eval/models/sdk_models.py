@@ -51,7 +51,14 @@ def require_sdk(module: str, pip_name: str, model: str) -> None:
 
 
 class AnthropicModel(ChatAPIModel):
-    """Claude models: ``messages.create(model, max_tokens=1536, messages)``, as the reference."""
+    """Claude models: ``messages.create(model, max_tokens=1536, messages)``, as the reference.
+
+    ``--thinking_budget N`` (Claude 4.5 and earlier): ``thinking={"type": "enabled",
+    "budget_tokens": N}`` with ``max_tokens`` N + the answer's budget (1536, or
+    ``--max_new_tokens``), since Anthropic wants ``max_tokens`` above the budget.
+    ``--reasoning_effort E`` (Claude 4.6 and later): ``thinking={"type": "adaptive"}`` and
+    ``output_config={"effort": E}``. The table of providers says so
+    (`mix_eval.llm.providers.PROVIDERS`)."""
 
     provider_name = "anthropic"
 
@@ -62,16 +69,15 @@ class AnthropicModel(ChatAPIModel):
     def _endpoint(self, args: ModelSettings) -> tuple[Optional[str], Optional[str]]:
         return None, self.spec.env_keys[0]  # the SDK reads ANTHROPIC_BASE_URL when set
 
-    def _base_params(self) -> dict[str, Any]:
-        return {"max_tokens": self.closeended_max_new_tokens}
-
 
 class GeminiModel(ChatAPIModel):
     """Gemini models, as the reference's ``google.generativeai`` calls, on ``google-genai``.
 
     One user message, ``candidate_count=1``, ``max_output_tokens=1536`` and the four
     harm categories set to ``BLOCK_NONE``; an answer blocked by the safety filters is
-    a refusal (retried, then `REFUSAL_TEXT`). Key: ``k_g``; or Vertex AI (see
+    a refusal (retried, then `REFUSAL_TEXT`). ``--thinking_budget N``:
+    ``thinking_config={"thinking_budget": N, "include_thoughts": True}`` (the thinking
+    shares ``max_output_tokens``; 0 turns it off where the model allows). Key: ``k_g``; or Vertex AI (see
     `vertex_settings`). Base URL: ``GOOGLE_GEMINI_BASE_URL`` (the SDK's own variable).
     """
 
@@ -97,7 +103,6 @@ class GeminiModel(ChatAPIModel):
     def _base_params(self) -> dict[str, Any]:
         return {
             "candidate_count": 1,
-            "max_output_tokens": self.closeended_max_new_tokens,
             "safety_settings": [{"category": c, "threshold": "BLOCK_NONE"} for c in GEMINI_HARM_CATEGORIES],
         }
 
@@ -129,8 +134,6 @@ class RekaModel(ChatAPIModel):
         base_url = self.spec.base_url or os.environ.get("REKA_BASE_URL") or None
         return base_url, self.spec.env_keys[0]
 
-    def _base_params(self) -> dict[str, Any]:
-        return {"max_tokens": self.closeended_max_new_tokens}
 
 
 # The model class of each provider, by the provider's name in `mix_eval.llm.providers.PROVIDERS`.

@@ -7,8 +7,11 @@ go through it): ``models`` (a chat request for another model gets 404
 since: 404 ``model_not_found`` "The model `<id>` has been deprecated, ...", on chat and
 ``GET /v1/models/{id}``), ``reasoning`` (models that take requests as OpenAI's reasoning
 models do: HTTP 400 ``unsupported_parameter`` for ``max_tokens`` and ``unsupported_value``
-for a temperature other than 1, in OpenAI's wording; their usage counts
-``reasoning_tokens``, billed as output), ``max_context`` (a context length in tokens,
+for a temperature other than 1, in OpenAI's wording; they spend hidden reasoning tokens,
+`REASONING_TOKENS` by ``reasoning_effort``, against ``max_completion_tokens``: a budget
+smaller than the reasoning is all spent on it, and the reply is ``content: ""`` with
+``finish_reason: "length"``; usage counts ``completion_tokens_details.reasoning_tokens``,
+billed as output), ``max_context`` (a context length in tokens,
 about 4 characters each: a longer prompt gets vLLM's HTTP 400 "This model's maximum
 context length is N tokens. ..."), ``models_route`` (False: ``GET /v1/models/{id}`` is
 unknown, 404 without a code, as on servers that only list ``/v1/models``).
@@ -53,6 +56,21 @@ class OpenAIChat:
 
     # ---- answers
 
+    def reasoning_spent(self, body: Dict[str, Any]) -> Optional[int]:
+        """The hidden reasoning tokens a reasoning model spends on this request (None: not a
+        reasoning model): its effort's, at most the whole ``max_completion_tokens``."""
+        if body.get("model") not in self.reasoning:
+            return None
+        reasoning = REASONING_TOKENS.get(body.get("reasoning_effort"), 256)
+        budget = body.get("max_completion_tokens")
+        return min(reasoning, budget) if isinstance(budget, int) else reasoning
+
+    def out_of_budget(self, body: Dict[str, Any]) -> bool:
+        """Whether a reasoning model's budget ran out while it reasoned (no answer left)."""
+        spent, budget = self.reasoning_spent(body), body.get("max_completion_tokens")
+        return spent is not None and isinstance(budget, int) and budget < REASONING_TOKENS.get(
+            body.get("reasoning_effort"), 256)
+
     def usage(self, body: Dict[str, Any], text: str) -> Dict[str, Any]:
         """A chat.completion's usage: words of the messages and of the text (a stand-in
         for tokens), plus the hidden reasoning of a reasoning model."""
@@ -60,21 +78,26 @@ class OpenAIChat:
                             for m in body.get("messages", []) if isinstance(m, dict))
         completion_tokens = len(text.split())
         details = {}
-        if body.get("model") in self.reasoning:  # hidden reasoning, billed as output
-            reasoning = REASONING_TOKENS.get(body.get("reasoning_effort"), 256)
+        reasoning = self.reasoning_spent(body)
+        if reasoning is not None:  # hidden reasoning, billed as output
             completion_tokens += reasoning
             details = {"completion_tokens_details": {"reasoning_tokens": reasoning}}
         return {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens, **details}
 
     def chat_completion(self, body: Dict[str, Any], text: str, n: int) -> Dict[str, Any]:
-        """The ``n``-th chat.completion, answering ``text`` (a thinking model's: `fakes.thinking`)."""
+        """The ``n``-th chat.completion, answering ``text`` (a thinking model's: `fakes.thinking`;
+        ``""`` and finish reason ``length`` when a reasoning model's budget ran out while it
+        reasoned)."""
         if self.thinks(body.get("model")):
             return self.thinking_completion(body, text, n)
+        finish = "stop"
+        if self.out_of_budget(body):
+            text, finish = "", "length"
         return {
             "id": f"chatcmpl-fake-{n}", "object": "chat.completion", "created": int(time.time()),
             "model": body.get("model", "fake-model"), "system_fingerprint": "fp_fake",
-            "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
+            "choices": [{"index": 0, "finish_reason": finish, "logprobs": None,
                          "message": {"role": "assistant", "content": text, "refusal": None}}],
             "usage": self.usage(body, text),
         }
