@@ -19,6 +19,7 @@ from mix_eval.batching import length_sorted_batches
 from mix_eval.data import Split
 from mix_eval.errors import ResumeError
 from mix_eval.folders import response_path, status_path
+from mix_eval.models.batch_api_model import batch_status
 from mix_eval.responses import (
     COMPLETE,
     IN_PROGRESS,
@@ -107,7 +108,7 @@ def generate_split(
     answers, thought, cut_off = len(done & wanted), scan.thought, scan.cut_off
 
     def counts() -> dict[str, Any]:
-        return thinking_status(answers, thought, cut_off)
+        return {**thinking_status(answers, thought, cut_off), **batch_status(version_dir, split.name)}
 
     if not pending:
         if status is None or status["status"].get("status") != COMPLETE:
@@ -126,6 +127,9 @@ def generate_split(
 
     tags = parse_tags(status_args.get("reasoning_tags"))
     model = get_model()
+    start_split = getattr(model, "start_split", None)  # a model keeping files of its own there (batch mode)
+    if start_split is not None:
+        start_split(version_dir, split.name)
     records = []
     for item in pending:
         record = dict(item)

@@ -77,6 +77,11 @@ class ChatAPIModel(APIModelBase):
         ), make_provider(self.provider_name))
         self.failures: dict[str, str] = {}
         self.tags = parse_tags(args.reasoning_tags)  # thinking in the text, kept apart from the answer
+        self.batch = None  # --model_mode batch: the Batch API answers (`models.batch_api_model`)
+        if args.model_mode == "batch":
+            from mix_eval.models.batch_api_model import BatchGeneration
+
+            self.batch = BatchGeneration(self, REFUSAL_TEXT)
 
     # -------------------------------------------------------- configuration hooks
 
@@ -94,9 +99,24 @@ class ChatAPIModel(APIModelBase):
 
     # -------------------------------------------------------- generation
 
+    def batch_size_for(self, requested: int) -> int:
+        """Batch mode: every pending item of a split at once."""
+        if self.batch is not None:
+            from mix_eval.models.batch_api_model import ALL_AT_ONCE
+
+            return ALL_AT_ONCE
+        return requested
+
+    def start_split(self, version_dir: Any, split_name: str) -> None:
+        """Where the split's files are (batch mode keeps its journal there)."""
+        if self.batch is not None:
+            self.batch.start_split(version_dir, split_name)
+
     def respond(self, file_inputs: list[str]) -> list[Union[Answer, str, None]]:
         """One call per input: the answer with its thinking apart (`mix_eval.thinking`);
         None where the API gave no response (retried next run)."""
+        if self.batch is not None:
+            return self.batch.respond(file_inputs)
         answers: dict[int, Union[Answer, str, None]] = {i: None for i in range(len(file_inputs))}
         _Requests(self, answers).run([(i, self.get_messages(x)) for i, x in enumerate(file_inputs)])
         return [answers[i] for i in range(len(file_inputs))]
