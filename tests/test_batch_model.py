@@ -107,7 +107,42 @@ def test_batch_generation_writes_the_live_files_from_the_same_bodies(tmp_path, m
     assert sum(r["completion_tokens"] for r in records) == billed > 0
     assert sum(r["completion_tokens"] for r in records) == sum(x["usage"]["completion_tokens"] for x in written)
     assert all("batch" not in status(tmp_path / "live", split) for split in SPLITS)
+    # the cost: the batch price, half the live one (a live split's status prices it all live)
+    from mix_eval.models.batch_api_model import split_cost
+
+    price = (2.5, 10.0)
+    for split in SPLITS:
+        lines = read_jsonl(vdir(out) / f"{MODEL}_{split}.jsonl")
+        tokens = (sum(x["usage"]["prompt_tokens"] for x in lines), sum(x["usage"]["completion_tokens"] for x in lines))
+        live_cost = (tokens[0] * price[0] + tokens[1] * price[1]) / 1e6
+        assert split_cost(*tokens, status(out, split), price) == pytest.approx(live_cost / 2)
+        assert split_cost(*tokens, status(tmp_path / "live", split), price) == pytest.approx(live_cost)
     assert all(status(out, split)["status"] == "complete" for split in SPLITS)
+
+
+def test_a_split_begun_live_and_finished_in_batches_prices_each_part_at_its_rate(tmp_path, model_env):
+    """Three items live, then --limit 5 in batch mode: the batch carries the other two,
+    the status entry their tokens, and the split's cost prices them at half."""
+    from mix_eval.models.batch_api_model import split_cost
+
+    out = tmp_path / "mixed"
+    with FakeOpenAIServer(reply=thinking_answer, api_key=MODEL_KEY) as s:
+        model_env.setenv("OPENAI_BASE_URL", s.base_url)
+        assert run(out, n=3) == 0
+        assert run(out, "--model_mode", "batch", n=5) == 0
+        assert [len(b["lines"]) for b in s.batches.values()] == [2, 2]
+    price = (1.0, 4.0)
+    for split in SPLITS:
+        lines = read_jsonl(vdir(out) / f"{MODEL}_{split}.jsonl")
+        record = status(out, split)["batch"]
+        assert len(lines) == 5 and record["replies"] == 2
+        batch = [x["usage"] for x in lines[3:]]  # the lines the batch answered come last
+        assert (record["prompt_tokens"], record["completion_tokens"]) == (
+            sum(u["prompt_tokens"] for u in batch), sum(u["completion_tokens"] for u in batch))
+        cost = sum((u["prompt_tokens"] * price[0] + u["completion_tokens"] * price[1]) / 1e6
+                   * (0.5 if n >= 3 else 1.0) for n, u in enumerate(x["usage"] for x in lines))
+        total = (sum(x["usage"]["prompt_tokens"] for x in lines), sum(x["usage"]["completion_tokens"] for x in lines))
+        assert split_cost(*total, status(out, split), price) == pytest.approx(cost)
 
 
 # ---------------------------------------------------------------- faults of batches
@@ -186,6 +221,49 @@ def test_kills_at_every_batch_step_never_buy_a_request_twice(tmp_path, model_env
         assert s.batch_creates == 2 and len(batch_lines(s)) == 2 * 3  # nothing bought twice
         assert s.chat_requests() == []
     assert response_bytes(root) == clean
+
+
+def test_requests_failing_in_the_batch_are_left_for_the_rerun(tmp_path, model_env, capsys):
+    """A request that fails in its batch (HTTP 500 in the error file) gets no line, the
+    run says to rerun, and the rerun submits just that one, as live generation does."""
+    broken = free_form_inputs(N)[0]
+    out = tmp_path / "batch"
+    with FakeOpenAIServer(reply=lambda body: Fault("500") if body["messages"][-1]["content"] == broken
+                          else thinking_answer(body), api_key=MODEL_KEY) as s:
+        model_env.setenv("OPENAI_BASE_URL", s.base_url)
+        assert run(out, "--model_mode", "batch") == 2
+        assert "Rerun the same command" in capsys.readouterr().err
+        assert len(read_jsonl(vdir(out) / f"{MODEL}_{SPLITS[0]}.jsonl")) == N - 1
+        s.reply = thinking_answer
+        assert run(out, "--model_mode", "batch") == 0
+        assert [len(b["lines"]) for b in s.batches.values()] == [N, N, 1]
+        assert list(s.batches.values())[2]["lines"][0]["body"]["messages"][-1]["content"] == broken
+    assert sorted(int(x["id"]) for x in read_jsonl(vdir(out) / f"{MODEL}_{SPLITS[0]}.jsonl")) == list(range(N))
+
+
+def test_ctrl_c_while_polling_leaves_the_batch_running_and_the_rerun_collects_it(tmp_path, model_env):
+    """SIGINT while the split's batch runs: the run stops (status 130) without cancelling
+    it; the rerun polls that batch to its end and creates none."""
+    import signal
+    import time
+
+    root = tmp_path / "r"
+    with FakeOpenAIServer(reply=thinking_answer, api_key=MODEL_KEY) as s:
+        s.batch_states = {"validating": 1, "in_progress": 10 ** 6, "finalizing": 1}  # runs until told
+        proc = _evaluate(root, s, tmp_path)
+        deadline = time.monotonic() + 60
+        while not any(b["status"] == "in_progress" for b in s.batches.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=60) == 130, proc.stderr.read().decode()[-2000:]
+        assert "keep running" in proc.stderr.read().decode()
+        assert not any(r.path.endswith("/cancel") for r in s.requests)
+        assert [b["status"] for b in s.batches.values()] == ["in_progress"]
+        s.batch_states["in_progress"] = 1
+        proc = _evaluate(root, s, tmp_path)
+        assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]
+        assert s.batch_creates == 2 and [b["status"] for b in s.batches.values()] == ["completed", "completed"]
+    assert [len(read_jsonl(vdir(root) / f"{MODEL}_{split}.jsonl")) for split in SPLITS] == [3, 3]
 
 
 # ---------------------------------------------------------------- refusals
