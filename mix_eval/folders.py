@@ -14,6 +14,7 @@ benchmark and version, and the files of the whole run::
         judge_results_<ff|mp>_rule.jsonl       the judged files: rule parser,
         judge_results_<ff|mp>_model_judge_<judge>.jsonl    or model judge
         .journal_<judged file stem>.jsonl      every reply of the judge behind a judged file
+        .batch_journal_<split>.jsonl           --model_mode batch: the split's files, batches and replies
         score.json, score_intervals.json, judge_report.json, run_manifest.json
         derived_from.json                      a MixEval-Hard folder made from the MixEval one
         .mix_eval.lock                         held by the one run writing the folder
@@ -138,6 +139,11 @@ def batch_journal_path(run_dir: Path, judge: str) -> Path:
     """The journal of the Batch API batches of ``judge``, in the run's folder (a batch
     carries the requests of every model of the run)."""
     return Path(run_dir) / f"{_BATCH_JOURNAL_PREFIX}{judge_in_file_name(judge)}{_JSONL}"
+
+
+def model_batch_journal_path(version_dir: Path, split_name: str) -> Path:
+    """The batch journal of a split generated through the Batch API (``--model_mode batch``)."""
+    return Path(version_dir) / f"{_BATCH_JOURNAL_PREFIX}{split_name}{_JSONL}"
 
 
 def lock_path(version_dir: Path) -> Path:

@@ -19,6 +19,7 @@ from mix_eval.batching import length_sorted_batches
 from mix_eval.data import Split
 from mix_eval.errors import ResumeError
 from mix_eval.folders import response_path, status_path
+from mix_eval.models.batch_api_model import batch_status
 from mix_eval.responses import (
     COMPLETE,
     IN_PROGRESS,
@@ -109,9 +110,11 @@ def generate_split(
     loaded: list[Any] = []  # the model, once loaded
 
     def counts() -> dict[str, Any]:
-        # what the model records of its requests (an API model whose request style switched)
+        # what the model records of its requests (an API model whose request style switched;
+        # the batches of --model_mode batch)
         notes = getattr(loaded[0], "status_notes", None) if loaded else None
-        return {**thinking_status(answers, thought, cut_off), **(notes() if notes else {})}
+        return {**thinking_status(answers, thought, cut_off), **batch_status(version_dir, split.name),
+                **(notes() if notes else {})}
 
     if not pending:
         if status is None or status["status"].get("status") != COMPLETE:
@@ -131,6 +134,9 @@ def generate_split(
     tags = parse_tags(status_args.get("reasoning_tags"))
     model = get_model()
     loaded.append(model)
+    start_split = getattr(model, "start_split", None)  # a model keeping files of its own there (batch mode)
+    if start_split is not None:
+        start_split(version_dir, split.name)
     records = []
     for item in pending:
         record = dict(item)

@@ -17,6 +17,12 @@ cut off is looked up among the account's batches by its input file. A Ctrl-C sto
 polling but leaves the batches running (they are paid for); the rerun collects them.
 A batch that failed, expired or was cancelled hands over what it completed, and only
 the rest is submitted again.
+
+With ``keep_replies`` the journal also keeps every reply (the output line's response)
+before its batch is marked collected, and a rerun hands a request its kept reply
+instead of asking again: for a caller that saves the replies only once all of them
+are in (an evaluated model's response file), so a kill between the download and that
+save costs nothing. Refusals and failures are not kept: a rerun asks them again.
 """
 from __future__ import annotations
 
@@ -39,7 +45,7 @@ from mix_eval.system.interrupt import STOP
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BatchAPI", "BatchOutcome", "BatchRequest", "poll_interval_from_env"]
+__all__ = ["BatchAPI", "BatchOutcome", "BatchRequest", "journal_spend", "poll_interval_from_env"]
 
 MAX_REQUESTS_PER_FILE = 50_000
 MAX_BYTES_PER_FILE = 200 * 1024 * 1024
@@ -77,16 +83,17 @@ class BatchRequest:
 
 @dataclass(frozen=True)
 class BatchOutcome:
-    """What a batch made of one request: a reply, or the HTTP status and message of its
-    error (``status`` 400: the API refused the request; others: it failed)."""
+    """What a batch made of one request: a reply, or the HTTP status, message and code of
+    its error (``status`` 400: the API refused the request; others: it failed)."""
 
     result: Optional[ChatResult] = None
     status: Optional[int] = None
     error: Optional[str] = None
+    code: Optional[str] = None
 
 
 _EVENT_FIELDS = {"file": ("file_id", "requests"), "creating": ("file_id",), "batch": ("batch_id", "file_id"),
-                 "done": ("batch_id",)}
+                 "reply": ("ident", "response"), "done": ("batch_id",)}
 
 
 def _event_problem(event: Any) -> Optional[str]:
@@ -105,6 +112,7 @@ class _Journal:
         self.creating: dict[str, float] = {}  # input file id -> when a batch was asked for
         self.batches: dict[str, str] = {}  # batch id -> input file id, in creation order
         self.done: set[str] = set()  # batches whose results were handed over
+        self.replies: dict[str, list[dict[str, Any]]] = defaultdict(list)  # ident -> kept responses (keep_replies)
         if self.path.exists():
             content = read_jsonl(self.path, Mode.TOLERANT, check=_event_problem)
             cut_torn_tail(content)  # a torn last line from a kill: that step is done again
@@ -123,14 +131,45 @@ class _Journal:
         elif kind == "batch":
             self.batches[event["batch_id"]] = event["file_id"]
             self.creating.pop(event["file_id"], None)
+        elif kind == "reply":
+            self.replies[event["ident"]].append(event["response"])
         elif kind == "done":
             self.done.add(event["batch_id"])
 
     def add(self, **event: Any) -> None:
-        event.setdefault("time", time.time())
+        self.add_all([event])
+
+    def add_all(self, events: list[dict[str, Any]]) -> None:
+        """Append events, forced to disk together."""
+        if not events:
+            return
+        now = time.time()
+        for event in events:
+            event.setdefault("time", now)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        append_lines_durably(self.path, [json.dumps(event)])
-        self._apply(event)
+        append_lines_durably(self.path, [json.dumps(event) for event in events])
+        for event in events:
+            self._apply(event)
+
+
+def journal_spend(path: Path) -> Optional[dict[str, Any]]:
+    """What a batch journal kept with ``keep_replies`` says was bought: the batch ids in
+    creation order, and the replies with their tokens (as the API counted them); None
+    when there is no journal or it names no batch."""
+    if not Path(path).exists():
+        return None
+    journal = _Journal(path)
+    if not journal.batches:
+        return None
+    replies = [r for kept in journal.replies.values() for r in kept]
+    tokens = {"prompt_tokens": 0, "completion_tokens": 0}
+    for response in replies:
+        usage = (response.get("body") or {}).get("usage") if isinstance(response, dict) else None
+        for name in tokens:
+            value = usage.get(name) if isinstance(usage, dict) else None
+            if isinstance(value, int) and not isinstance(value, bool):
+                tokens[name] += value
+    return {"batches": list(journal.batches), "replies": len(replies), **tokens}
 
 
 class BatchAPI:
@@ -142,11 +181,13 @@ class BatchAPI:
 
     def __init__(self, config: ClientConfig, journal: Path, *, poll_interval: Optional[float] = None,
                  progress: bool = True, max_requests: int = MAX_REQUESTS_PER_FILE,
-                 max_bytes: int = MAX_BYTES_PER_FILE):
+                 max_bytes: int = MAX_BYTES_PER_FILE, keep_replies: bool = False, desc: str = "judging (batch)"):
         self.config = config
         self.journal = _Journal(journal)
         self.poll_interval = poll_interval_from_env() if poll_interval is None else poll_interval
         self.progress = progress
+        self.keep_replies = keep_replies
+        self.desc = desc
         self.max_requests = max_requests
         self.max_bytes = max_bytes
         self.url = "/chat/completions" if config.is_azure else "/v1/chat/completions"
@@ -198,6 +239,8 @@ class BatchAPI:
         batch's results come in. Raises `StopRequested` after a Ctrl-C (the batches go on
         at the API; a rerun with the same requests collects them)."""
         pending = set(range(len(requests)))
+        if self.keep_replies:
+            self._reuse(requests, pending, deliver)
         fruitless = 0
         while pending:
             active = self._assign(requests, pending)
@@ -208,6 +251,23 @@ class BatchAPI:
                 raise TransientAPIError(
                     f"{fruitless} batches in a row at {self.config.display_url} ended without a single "
                     f"result ({self._last_errors}); fix the cause and rerun the same command")
+
+    def _reuse(self, requests: list[BatchRequest], pending: set[int],
+               deliver: Callable[[int, BatchOutcome], None]) -> None:
+        """Hand each request a reply the journal kept for its ident (each kept reply once)."""
+        kept = {ident: deque(responses) for ident, responses in self.journal.replies.items()}
+        reused = 0
+        for i in sorted(pending):
+            queue = kept.get(requests[i].ident)
+            if queue:
+                outcome = self._outcome({"response": queue.popleft()})
+                if outcome is not None and outcome.result is not None:
+                    deliver(i, outcome)
+                    pending.discard(i)
+                    reused += 1
+        if reused:
+            logger.info("%d request(s) answered from the replies kept in %s (bought before)", reused,
+                        self.journal.path)
 
     def _assign(self, requests: list[BatchRequest], pending: set[int]) -> dict[str, list[Optional[int]]]:
         """Batches to collect, each with the request index of each of its lines (None: a
@@ -318,7 +378,7 @@ class BatchAPI:
             from tqdm.auto import tqdm
 
             bar = tqdm(total=sum(sum(i is not None for i in lines) for lines in active.values()),
-                       desc="judging (batch)", unit="req", dynamic_ncols=True)
+                       desc=self.desc, unit="req", dynamic_ncols=True)
         counts: dict[str, int] = {}
         try:
             waiting = dict(active)
@@ -328,7 +388,7 @@ class BatchAPI:
                     rc = batch.request_counts
                     counts[batch_id] = (rc.completed + rc.failed) if rc is not None else 0
                     if batch.status in TERMINAL:
-                        self._hand_over(batch, waiting.pop(batch_id), pending, deliver)
+                        self._hand_over(requests, batch, waiting.pop(batch_id), pending, deliver)
                 if bar is not None:
                     bar.n = min(bar.total, sum(counts.values()))
                     bar.set_postfix_str(f"{len(waiting)} batch(es) running", refresh=False)
@@ -355,10 +415,11 @@ class BatchAPI:
                 logger.warning("skipping an unreadable line of batch file %s", file_id)
         return lines
 
-    def _hand_over(self, batch: Any, lines: list[Optional[int]], pending: set[int],
+    def _hand_over(self, requests: list[BatchRequest], batch: Any, lines: list[Optional[int]], pending: set[int],
                    deliver: Callable[[int, BatchOutcome], None]) -> None:
         """Deliver a finished batch's results; what it did not do stays pending."""
         outcomes: dict[int, BatchOutcome] = {}
+        kept: list[dict[str, Any]] = []
         for record in self._download(batch.output_file_id) + self._download(batch.error_file_id):
             try:
                 position = int(str(record.get("custom_id", "")).rsplit("-", 1)[-1])
@@ -369,6 +430,10 @@ class BatchAPI:
             outcome = self._outcome(record)
             if outcome is not None:
                 outcomes[position] = outcome
+                if self.keep_replies and outcome.result is not None and lines[position] in pending:
+                    kept.append({"event": "reply", "ident": requests[lines[position]].ident,
+                                 "response": record["response"]})
+        self.journal.add_all(kept)  # on disk before anyone is handed a reply
         for position, outcome in sorted(outcomes.items()):
             index = lines[position]
             if index in pending:
@@ -399,7 +464,9 @@ class BatchAPI:
                 return BatchOutcome(result=OpenAIProvider().parse(ChatCompletion.model_validate(body)))
             except Exception as e:  # noqa: BLE001 - a malformed reply is a failed request
                 return BatchOutcome(status=200, error=f"malformed reply ({type(e).__name__})")
-        message = None
+        message = code = None
         if isinstance(body, dict) and isinstance(body.get("error"), dict):
             message = body["error"].get("message")
-        return BatchOutcome(status=status if isinstance(status, int) else None, error=message or f"HTTP {status}")
+            code = body["error"].get("code") or body["error"].get("type")
+        return BatchOutcome(status=status if isinstance(status, int) else None, error=message or f"HTTP {status}",
+                            code=str(code) if code else None)

@@ -100,6 +100,12 @@ class ChatAPIModel(APIModelBase):
             logger.warning("%s is asked in the reasoning style, which takes none of %s: left out of its requests",
                            spec.name, ", ".join(request.dropped()))
 
+        self.batch = None  # --model_mode batch: the Batch API answers (`models.batch_api_model`)
+        if args.model_mode == "batch":
+            from mix_eval.models.batch_api_model import BatchGeneration
+
+            self.batch = BatchGeneration(self, REFUSAL_TEXT)
+
     @property
     def request(self) -> ChatRequest:
         """How the model is asked now (an unknown model's style may have switched once)."""
@@ -187,9 +193,24 @@ class ChatAPIModel(APIModelBase):
 
     # -------------------------------------------------------- generation
 
+    def batch_size_for(self, requested: int) -> int:
+        """Batch mode: every pending item of a split at once."""
+        if self.batch is not None:
+            from mix_eval.models.batch_api_model import ALL_AT_ONCE
+
+            return ALL_AT_ONCE
+        return requested
+
+    def start_split(self, version_dir: Any, split_name: str) -> None:
+        """Where the split's files are (batch mode keeps its journal there)."""
+        if self.batch is not None:
+            self.batch.start_split(version_dir, split_name)
+
     def respond(self, file_inputs: list[str]) -> list[Union[Answer, str, None]]:
         """One call per input: the answer with its thinking apart (`mix_eval.thinking`);
         None where the API gave no response (retried next run)."""
+        if self.batch is not None:
+            return self.batch.respond(file_inputs)
         answers: dict[int, Union[Answer, str, None]] = {i: None for i in range(len(file_inputs))}
         _Requests(self, answers).run([(i, self.get_messages(x)) for i, x in enumerate(file_inputs)])
         return [answers[i] for i in range(len(file_inputs))]

@@ -49,6 +49,37 @@ def check_model_flags(model_name: str, model_cls: type, settings: ModelSettings)
             )
 
 
+def check_model_mode(settings: ModelSettings, model_cls: Any) -> None:
+    """Refuse ``--model_mode batch`` for a model that cannot be asked through OpenAI's
+    Batch API: a local checkpoint, a model of a provider without one (``batch_api`` in
+    `llm.providers.PROVIDERS`) or a catalog model served by another company's
+    OpenAI-compatible endpoint."""
+    if settings.model_mode != "batch":
+        return
+    from mix_eval.llm.providers import provider_entry
+    from mix_eval.models.api_models import COMPATIBLE_ENDPOINTS, OpenAICompatibleEndpoint
+
+    name = settings.model_name
+    spec = getattr(model_cls, "spec", None)
+    provider = getattr(model_cls, "provider_name", None) if isinstance(model_cls, type) else None
+    leave = "leave --model_mode out (live calls)"
+    if provider is None or not provider_entry(provider).batch_api or spec is None:
+        if spec is not None and spec.kind != "api":
+            what = "a local checkpoint"
+        elif spec is not None:
+            what = f"a model of the {'/'.join(spec.sdk) or 'its own'} API"
+        else:
+            what = "a model class of its own"
+        raise ModelError(f"--model_mode batch sends an OpenAI model's requests through OpenAI's Batch API; "
+                         f"{name} is {what}: {leave}")
+    if issubclass(model_cls, OpenAICompatibleEndpoint):
+        return  # the server of --model_base_url: a 404 on its /files says it has no Batch API
+    other = spec.base_url or next((COMPATIBLE_ENDPOINTS[s][0] for s in spec.sdk if s in COMPATIBLE_ENDPOINTS), None)
+    if other:
+        raise ModelError(f"--model_mode batch sends an OpenAI model's requests through OpenAI's Batch API; {name} "
+                         f"is served at {other}, which has none: {leave}")
+
+
 def check_model_path(flag: str, path: Any) -> str:
     """A local checkpoint folder or a Hub id (``org/name``); else a clear error naming ``flag``."""
     path = str(path)
