@@ -355,35 +355,25 @@ def _data(benchmark: str, version: str, data_path: Optional[str]) -> dict[str, A
     return {"benchmark": benchmark, "version": version, "fingerprints": prints, "published_content": published}
 
 
-def _judge_from_settings(judge: JudgeSettings, name: str, kind: SplitKind) -> dict[str, Any]:
+def _judge_from_settings(judge: JudgeSettings, kind: SplitKind) -> dict[str, Any]:
     """Provider, endpoint host and request parameters of the judge this run called."""
-    if judge.judge_model_id:
-        from mix_eval.judges.local import JUDGE_MAX_NEW_TOKENS
-
-        revision, _ = checkpoint_revision(judge.judge_model_id)
-        return {"provider": "local", "endpoint_host": None, "revision": revision,
-                "params": {"max_new_tokens": JUDGE_MAX_NEW_TOKENS, "backend": judge.backend,
-                           "batch_size": judge.batch_size_judge}}
-    from mix_eval.judges.api import judge_client_config
-    from mix_eval.judges.request import judge_request
-    from mix_eval.llm.config import OPENAI_DEFAULT_BASE_URL
-    from mix_eval.llm.providers import AZURE, OPENAI, provider_entry
+    from mix_eval.judges.resolved import resolve_judge
 
     try:
-        request = judge_request(judge, kind)
-        config = judge_client_config(judge, name, request.provider)
+        resolved = resolve_judge(judge, kind)
     except MixEvalError:
         return {}
-    if not provider_entry(request.provider).openai_compatible:  # Anthropic's or Google's API, at its SDK's address
-        provider, url = request.provider, config.base_url
-    elif config.azure_endpoint:
-        provider, url = AZURE, config.azure_endpoint
-    elif config.base_url:
-        provider, url = OPENAI, config.base_url  # a compatible server: its host says which
-    else:  # the OpenAI SDK's own default, which OPENAI_BASE_URL moves
-        provider, url = OPENAI, os.environ.get("OPENAI_BASE_URL") or OPENAI_DEFAULT_BASE_URL
-    return {"provider": provider, "endpoint_host": endpoint_host(url) if url else None, "params": request.params(),
-            "judge_mode": judge.judge_mode}
+    if resolved.is_local:
+        from mix_eval.judges.local import JUDGE_MAX_NEW_TOKENS
+
+        revision, _ = checkpoint_revision(resolved.name)
+        return {"provider": resolved.provider, "endpoint_host": None, "revision": revision,
+                "params": {"max_new_tokens": JUDGE_MAX_NEW_TOKENS, "backend": resolved.backend,
+                           "batch_size": judge.batch_size_judge}}
+    assert resolved.request is not None
+    provider, url = resolved.endpoint()
+    return {"provider": provider, "endpoint_host": endpoint_host(url) if url else None,
+            "params": resolved.request.params(), "judge_mode": resolved.kind}
 
 
 JUDGE_FIELDS = ("judge", "provider", "endpoint_host", "revision", "params", "judge_mode", "first_call", "last_call")
@@ -409,7 +399,7 @@ def _judges(vdir: Path, judge: Optional[JudgeSettings], old: Mapping[str, Any]) 
                              last_call=line.get("last_call"),
                              endpoint_host=endpoint_host(line.get("endpoint_host") or line.get("endpoint")))
             if judge.uses_model_judge:  # this run called it: what its settings say
-                for key, value in _judge_from_settings(judge, entry["judge"], kind).items():
+                for key, value in _judge_from_settings(judge, kind).items():
                     entry[key] = value if entry.get(key) is None else entry[key]
             before = old.get(kind.label)
             if isinstance(before, dict) and before.get("judged_file") == name and before.get("judge") == entry["judge"]:

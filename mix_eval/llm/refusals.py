@@ -154,6 +154,12 @@ class RefusalRetry:
             return sent.refused
 
 
+def most_refused(refused: int, asked: int) -> bool:
+    """The rule that stops the asking: more than half of a sending refused (a model or a
+    judge that cannot be asked), not a content filter's few."""
+    return refused * 2 > asked
+
+
 def server_reason(error: APIBadRequestError) -> str:
     """A refusal's reason, as the server worded it."""
     return error.server_message or str(error)
@@ -251,7 +257,7 @@ class RefusalRules(RefusalRetry):
         self.on_style_switch(old, self.asked.request, str(why))
 
     def after_attempt(self, refused: Mapping[Hashable, APIBadRequestError], asked: int, attempt: int) -> None:
-        if attempt == 1 and asked >= self.min_half and len(refused) * 2 > asked:
+        if attempt == 1 and asked >= self.min_half and most_refused(len(refused), asked):
             raise self.stop_error(len(refused), asked, refused, first=False)
 
     def hopeless(self, error: APIBadRequestError) -> bool:

@@ -36,6 +36,7 @@ from mix_eval.llm.batch_api import BatchAPI, BatchOutcome, BatchRequest, journal
 from mix_eval.llm.errors import APIConfigError
 from mix_eval.llm.pricing import Price, cost_usd
 from mix_eval.llm.providers.openai import request_body
+from mix_eval.llm.refusals import most_refused
 from mix_eval.thinking import Answer, answer_from_chat
 
 logger = logging.getLogger(__name__)
@@ -103,7 +104,7 @@ class BatchGeneration:
                                  "/batches): leave --model_mode out to call this one live") from None
             raise
         refused = {i: o for i, o in outcomes.items() if o.result is None and o.status == 400}
-        if refused and len(refused) * 2 > len(requests):
+        if refused and most_refused(len(refused), len(requests)):
             raise self._refused_error(refused, len(requests))
         answers: list[Union[Answer, str, None]] = []
         failed = 0

@@ -36,7 +36,6 @@ from mix_eval.judges.factory import JudgeFactory, check_judge_config
 from mix_eval.judges.report import JudgeReport, report_dict
 from mix_eval.judges.runner import judge_records
 from mix_eval.judges.summary import judge_summary_lines
-from mix_eval.llm.pricing import price_for
 from mix_eval.scoring import aggregate, rules
 from mix_eval.manifest import record_scoring
 from mix_eval.scoring.derive import HARD, SOURCE, derive_hard
@@ -80,26 +79,12 @@ def judge_split(judge: JudgeSettings, inputs: ModelInputs, kind: SplitKind,
         judge_fn = rules.judge_file_multichoice_rule if kind.is_multichoice else rules.judge_file_freeform_rule
         return judge_fn(records, extract_base=inputs.extract_base), None
     journal = journal_path(judged_path)
-    name = judge.judge(kind)
-    identity, request = judge_identity(judge, kind)
+    resolved = judges.resolved(kind)
     return judge_records(
-        records, kind, name, lambda: judges.get(kind), journal,
-        extract_base=inputs.extract_base, previous_judged_file=judged_path,
-        price=None if judge.judge_model_id and judge.judge_price is None else price_for(name, judge.judge_price),
-        mode=judge.judge_mode, identity=identity, request=request,
+        records, kind, resolved.name, lambda: judges.get(kind), journal,
+        extract_base=inputs.extract_base, previous_judged_file=judged_path, price=resolved.price,
+        mode=judge.judge_mode, identity=resolved.identity, request=resolved.record(),
     )
-
-
-def judge_identity(judge: JudgeSettings, kind: SplitKind) -> tuple[str, dict[str, Any]]:
-    """What the kind's judge requests are identified by (beside their messages), and how
-    the judge is asked, as judge_report.json records it."""
-    if judge.judge_model_id:  # other weights give other verdicts: a pinned revision is part of the identity
-        identity = f"{judge.judge_model_id}@{judge.judge_revision}" if judge.judge_revision else judge.judge_model_id
-        return identity, {"provider": "local", "backend": judge.backend, "revision": judge.judge_revision}
-    from mix_eval.judges.request import judge_request
-
-    request = judge_request(judge, kind)
-    return request.identity, request.as_dict()
 
 
 Judged = tuple[list[dict[str, Any]], Optional[JudgeReport]]
