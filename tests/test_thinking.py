@@ -259,3 +259,22 @@ def test_bad_thinking_flags_are_one_line(data_path, tmp_path, capsys, flag, valu
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
     assert not list((tmp_path / "out").rglob("*.jsonl"))  # nothing generated
+
+
+def test_the_readme_section_on_models_that_think_names_only_real_flags():
+    """README "Evaluating models that think": every flag it names is a flag of
+    ``python -m mix_eval.evaluate`` (vLLM's own ``--reasoning-parser`` aside)."""
+    import re
+
+    from conftest import REPO
+
+    from mix_eval.evaluate import build_parser
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    start = text.index("## Evaluating models that think")
+    section = text[start:text.index("\n## ", start + 1)]
+    named = set(re.findall(r"(--[a-z_]+)(?![\w-])", section))
+    known = {o for a in build_parser()._actions for o in a.option_strings}
+    assert {"--reasoning_effort", "--thinking_budget", "--reasoning_tags", "--chat_template_kwargs",
+            "--model_price", "--model_mode"} <= named
+    assert named - known == set()
