@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import signal
 import subprocess
@@ -76,6 +77,12 @@ def test_rule_parsers_reproduce_reference_figures_and_combine(tmp_path, capsys):
         assert run_scores == {"my_model": scores}
         out = capsys.readouterr().out
         assert "|    overall    |" in out or "| overall |" in out.replace("  ", " ")
+        # every cell at the 3 decimals of the split scores, the combined ones too (kept
+        # unrounded in score.json, as the reference keeps them)
+        cells = re.findall(r"\|\s*([\w -]+?)\s*\|\s*(\d\.\d+)\s*\|", out)
+        assert {name for name, _ in cells} >= set(scores) and all(len(v.split(".")[1]) == 3 for _, v in cells)
+        assert dict(cells)["overall"] == f"{scores['overall']:.3f}"
+        assert any(len(repr(v).split(".")[1]) > 3 for v in scores.values() if isinstance(v, float))
         # scoring again from the judged files gives the same numbers, without judging: both
         # score.json files are deleted first, so the ones compared are this run's
         judged = {p.name: p.read_bytes() for p in vdir.glob("judge_results_*")}

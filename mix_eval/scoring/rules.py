@@ -2,7 +2,8 @@
 
 These are the ``--free_form_parser rule`` / ``--multi_choice_parser rule`` judges of the
 reference suite. They must give the reference's figures to the item, so every quirk that
-changes a verdict is kept (see REFERENCE.md, Appendix "the rule parsers, step by step").
+changes a verdict is kept (each quirk is named where it is kept, and tested in
+`tests/test_rule_parsers.py`).
 Standard library only: this module is imported by scoring code that must start fast and
 must not pull in torch.
 """

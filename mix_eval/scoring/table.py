@@ -11,13 +11,19 @@ def format_interval(low: float, high: float) -> str:
     return f"[{low:.3f}, {high:.3f}]"
 
 
+def format_score(value: float) -> str:
+    """A score at 3 decimals, as the split scores are: a combined score (kept unrounded in
+    score.json, as the reference keeps it) is printed at the same precision as its parts."""
+    return f"{value:.3f}" if isinstance(value, float) else str(value)
+
+
 def format_table(scores: Mapping[str, float],
                  intervals: Optional[Mapping[str, tuple[float, float]]] = None) -> str:
     """A two-column table (Split, Score), with a third (95% CI) when intervals are given."""
     header = ["Split", "Score"] + ([CI_HEADER] if intervals is not None else [])
     rows = []
     for key, value in scores.items():
-        row = [str(key), str(value)]
+        row = [str(key), format_score(value)]
         if intervals is not None:
             row.append(format_interval(*intervals[key]) if key in intervals else "")
         rows.append(row)
