@@ -282,6 +282,26 @@ def wait_until(condition: Callable[[], bool], proc: subprocess.Popen, timeout: f
     assert condition(), f"the run did not get there within {timeout} s"
 
 
+def kill_at_each_point(server: Any, points: Any, start: Callable[[], subprocess.Popen]) -> int:
+    """For each Batch API step ``(step, when, nth)`` of ``points``: start a run, SIGKILL it
+    when the loopback server reaches that step (a run that ends first must have succeeded),
+    and let the server go on. Returns how many kills landed."""
+    kills = 0
+    for step, when, nth in points:
+        server.block_at(step, when, nth)
+        proc = start()
+        reached = False
+        while proc.poll() is None and not reached:
+            reached = server.blocked.wait(0.05)
+        if reached:
+            proc.kill()
+            kills += 1
+        proc.wait(timeout=60)
+        server.release()
+        assert reached or proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+    return kills
+
+
 def clear_api_settings(monkeypatch: pytest.MonkeyPatch, cwd: Path) -> None:
     """No `API_SETTINGS` from the developer's shell; work in ``cwd`` (no stray .env)."""
     for var in API_SETTINGS:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import JUDGE_KEY, REPO, fake_server, judge_reply, make_responses
+from conftest import JUDGE_KEY, REPO, fake_server, judge_reply, kill_at_each_point, make_responses
 from fake_openai_server import Fault, FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
@@ -313,20 +313,8 @@ def test_kills_at_every_batch_step_never_create_a_second_batch(tmp_path, judge_e
         clean_creates, clean_lines = s.batch_creates, len(batch_lines(s))
     assert clean_creates == 2
     root = responses(tmp_path / "killed", n=6)
-    kills = 0
     with FakeOpenAIServer(reply=flaky_judge(), api_key=JUDGE_KEY) as s:
-        for step, when, nth in points:
-            s.block_at(step, when, nth)
-            proc = _compute_metrics(root, s, tmp_path)
-            reached = False
-            while proc.poll() is None and not reached:
-                reached = s.blocked.wait(0.05)
-            if reached:
-                proc.kill()
-                kills += 1
-            proc.wait(timeout=60)
-            s.release()
-            assert reached or proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+        kills = kill_at_each_point(s, points, lambda: _compute_metrics(root, s, tmp_path))
         proc = _compute_metrics(root, s, tmp_path)
         assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]
         assert kills == len(points), points  # every kill landed

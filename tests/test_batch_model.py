@@ -17,7 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from conftest import REPO, model_answer, read_jsonl
+from conftest import REPO, kill_at_each_point, model_answer, read_jsonl
 from fake_openai_server import Fault, FakeOpenAIServer
 from test_batch_judge import KILL_POINTS, batch_lines
 
@@ -201,20 +201,8 @@ def test_kills_at_every_batch_step_never_buy_a_request_twice(tmp_path, model_env
         assert run(tmp_path / "clean", "--model_mode", "batch", n=3) == 0
         clean = response_bytes(tmp_path / "clean")
     root = tmp_path / "killed"
-    kills = 0
     with FakeOpenAIServer(reply=thinking_answer, api_key=MODEL_KEY) as s:
-        for step, when, nth in KILL_POINTS:
-            s.block_at(step, when, nth)
-            proc = _evaluate(root, s, tmp_path)
-            reached = False
-            while proc.poll() is None and not reached:
-                reached = s.blocked.wait(0.05)
-            if reached:
-                proc.kill()
-                kills += 1
-            proc.wait(timeout=60)
-            s.release()
-            assert reached or proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+        kills = kill_at_each_point(s, KILL_POINTS, lambda: _evaluate(root, s, tmp_path))
         proc = _evaluate(root, s, tmp_path)
         assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()[-2000:]
         assert kills == len(KILL_POINTS)  # every kill landed

@@ -33,7 +33,7 @@ from mix_eval.llm.config import ClientConfig
 from mix_eval.llm.env import load_dotenv_once
 from mix_eval.llm.errors import APIBadRequestError, APIConfigError
 from mix_eval.llm.providers import AZURE, OPENAI, make_provider, provider_entry
-from mix_eval.llm.refusals import Asked, RefusalRules, refused_too_long, server_reason
+from mix_eval.llm.refusals import Asked, RefusalRules, refusal_quote, refused_too_long
 from mix_eval.llm.results import ChatResult
 from mix_eval.settings import JudgeSettings
 
@@ -132,13 +132,12 @@ class ApiJudge:
     def refusal_error(self, refused: int, asked: int, round_no: int, errors: Mapping[Any, APIBadRequestError], *,
                       first: bool = False) -> JudgeRefusedError:
         """The error that stops a run whose judge refuses the requests."""
-        reason, _ = Counter(server_reason(e) for e in errors.values()).most_common(1)[0]
+        reason, status = refusal_quote(errors)
         sample = next(iter(errors.values()))
         where = f"the first {asked}" if first else f"{refused} of the {asked}"
         return JudgeRefusedError(
             f"the judge {self.name} at {self.client.base_url} refused {where} request(s) of round {round_no} "
-            f"(HTTP {sample.status_code}{' ' + sample.code if sample.code else ''}); the server said: "
-            f"\"{reason}\". {refusal_advice(sample, self.request)} Nothing was scored and no {SCORE_FILE} written; "
+            f"({status}); the server said: \"{reason}\". {refusal_advice(sample, self.request)} Nothing was scored and no {SCORE_FILE} written; "
             "the judgments received so far are saved."
         )
 

@@ -160,6 +160,14 @@ def most_refused(refused: int, asked: int) -> bool:
     return refused * 2 > asked
 
 
+def refusal_quote(errors: Mapping[Hashable, APIBadRequestError]) -> tuple[str, str]:
+    """What a stop quotes of the refusals: (the reason the server gave most often, as it
+    worded it; the status and code, e.g. ``HTTP 400 invalid_request_error``)."""
+    reason, _ = Counter(server_reason(e) for e in errors.values()).most_common(1)[0]
+    sample = next(iter(errors.values()))
+    return reason, f"HTTP {sample.status_code}{' ' + sample.code if sample.code else ''}"
+
+
 def server_reason(error: APIBadRequestError) -> str:
     """A refusal's reason, as the server worded it."""
     return error.server_message or str(error)

@@ -20,14 +20,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections import Counter
 from typing import Any, Mapping, Optional, Union
 
 from mix_eval.errors import ModelError
 from mix_eval.llm.errors import APIBadRequestError
 from mix_eval.llm.known_judges import known_judge
 from mix_eval.llm.providers import OPENAI, provider_entry
-from mix_eval.llm.refusals import Asked, RefusalRules, refused_too_long, server_reason
+from mix_eval.llm.refusals import Asked, RefusalRules, refusal_quote, refused_too_long
 from mix_eval.llm.request import (
     CLASSIC, DEFAULT_REASONING_BUDGET, REASONING, STYLE_REFUSAL_CODES, ChatRequest,
 )
@@ -245,12 +244,11 @@ class _Requests(RefusalRules):
 
     def stop_error(self, refused: int, asked: int, errors: Mapping[Any, APIBadRequestError], *,
                    first: bool) -> Exception:
-        reason, _ = Counter(server_reason(e) for e in errors.values()).most_common(1)[0]
+        reason, status = refusal_quote(errors)
         sample = next(iter(errors.values()))
         where = f"its first {asked} requests" if first else f"{refused} of a batch of {asked} requests"
         return ModelRefusedError(
-            f"{self.asked.label} at {self.client.base_url} refused {where} (HTTP {sample.status_code}"
-            f"{' ' + sample.code if sample.code else ''}); the server said: \"{reason}\". "
+            f"{self.asked.label} at {self.client.base_url} refused {where} ({status}); the server said: \"{reason}\". "
             f"{refusal_advice(sample, self.asked.request)} No answer was written for these items: a rerun asks "
             "them again."
         )
