@@ -201,19 +201,22 @@ def _reference_folder(root: Path, model: str) -> Path:
     return vdir
 
 
-def _think(vdir: Path, model: str, split: str, cut: set[int], *, hidden: bool = False) -> list[dict]:
-    """Make the lines of a split those of a model that thought: usage on every line, the
-    thinking (or, ``hidden``, only its token count), and the lines ``cut`` cut off."""
+def _think(vdir: Path, model: str, split: str, cut: set[int], *, hidden: bool = False,
+           usage: bool = True) -> list[dict]:
+    """Make the lines of a split those of a model that thought: usage on every line (none
+    without ``usage``), the thinking (or, ``hidden``, only its token count), and the lines
+    ``cut`` cut off."""
     path = vdir / f"{model}_{split}.jsonl"
     lines = read_jsonl(path)
     for i, line in enumerate(lines):
         if not hidden:
             line["reasoning"] = f"Thinking {i}: " + "hmm " * (i % 5)
-        line["reasoning_tokens"] = 10 + i
+        if usage:
+            line["reasoning_tokens"] = 10 + i
+            line["usage"] = {"prompt_tokens": 100 + i, "completion_tokens": 20 + 2 * i}
         line["thinking_cut_off"] = i in cut
         if i in cut:
             line["response"] = ""
-        line["usage"] = {"prompt_tokens": 100 + i, "completion_tokens": 20 + 2 * i}
     path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
     return lines
 
@@ -315,6 +318,62 @@ def test_a_folder_without_thinking_shows_none_of_it_and_with_thinking_every_coun
     entry = json.loads((vdir / "run_manifest.json").read_text())["generation"]["splits"][SPLITS[0]]
     assert entry["cost_usd"] is None and entry["price"] is None and entry["tokens"]["prompt"] > 0
     assert "unknown (no price: give --model_price INPUT,OUTPUT)" in (root / "report.html").read_text(encoding="utf-8")
+
+
+def test_every_answer_cut_off_and_no_usage_counted_alike_with_no_tokens_and_no_cost(tmp_path):
+    """The other edge: all 500 free-form answers cut off while thinking, by an API model
+    whose server counted no tokens there; on multiple-choice it did not think and its
+    tokens were counted (a model that does not think: tokens and cost, nothing of thinking)."""
+    root = tmp_path / "responses"
+    vdir = _reference_folder(root, "m")
+    for split in SPLITS:
+        write_status(vdir / f"status_{split}.json",
+                     {"model_name": "openai_compatible", "model_base_url": "http://127.0.0.1:9/v1",
+                      "model_id": "gpt-4.1-mini", "split": split, "limit": None, "model_price": [1.0, 2.0]},
+                     batch_id=1, time_elapsed=10.0, state="complete")
+    ff = _think(vdir, "m", SPLITS[0], set(range(500)), usage=False)
+    assert all("usage" not in line and "reasoning_tokens" not in line for line in ff)
+    mp_path = vdir / f"m_{SPLITS[1]}.jsonl"
+    mp = [{**line, "usage": {"prompt_tokens": 1000, "completion_tokens": 10}} for line in read_jsonl(mp_path)]
+    mp_path.write_text("".join(json.dumps(line) + "\n" for line in mp), encoding="utf-8")
+    assert compute_main(["--benchmark", "mixeval_hard", "--version", VERSION, "--model_response_dir", str(root),
+                         "--free_form_parser", "rule", "--multi_choice_parser", "rule"]) == 0
+
+    # the manifest: the counts, and no tokens, no cost, no price (nothing was counted)
+    splits = json.loads((vdir / "run_manifest.json").read_text())["generation"]["splits"]
+    assert splits[SPLITS[0]] == {"status": "complete", "time_elapsed": 10.0,
+                                 "thinking": {"answers": 500, "with_thinking": 500, "cut_off": 500}}
+    assert splits[SPLITS[1]] == {"status": "complete", "time_elapsed": 10.0,  # no thinking keys
+                                 "tokens": {"prompt": 500_000, "completion": 5000, "reasoning": None,
+                                            "answers_with_usage": 500},
+                                 "cost_usd": 0.51, "price": {"input": 1.0, "output": 2.0, "from": "given"},
+                                 "model_mode": "live"}
+
+    # the report: 100%, the fix once, no tokens and no cost on either split
+    page, md = (root / "report.html").read_text(encoding="utf-8"), (root / "report.md").read_text(encoding="utf-8")
+    words = cut_off_line(500, 500)
+    assert f"free-form: {words} (100.0%; no answer after the thinking, scored as wrong)" in page
+    assert f"<td>{words} (100.0%)</td>" in page and f"| {words} (100.0%) |" in md
+    assert page.count(f"To fix: {cut_off_advice()}") == 1 and "multiple-choice: " not in page
+    health = page.split('<table class="model-health">')[1].split("</table>")[0]
+    cells = [re.findall(r"<td[^>]*>([^<]*)</td>", row) for row in health.split("<tr>")[2:]]
+    assert cells == [["free-form", "500", "500", f"{words} (100.0%)", "—", "—"],
+                     ["multiple-choice", "500", "—", "—", "500,000 in / 5,000 out", "$0.5100 (--model_price)"]]
+
+    # check_eval_complete: complete, one warning, for that split's file
+    log = tmp_path / "checks.log"
+    assert _check(root, log) == 0
+    lines = log.read_text().splitlines()
+    assert lines[0] == CLOSING_LINE and len(lines) == 2
+    assert lines[1].startswith(f"Warning: {vdir / f'm_{SPLITS[0]}.jsonl'}: {words} (")
+
+    # the explorer: every free-form item flagged, no multiple-choice one; no token count
+    data = explorer_data(collect(ReportSettings(model_response_dir=str(root))), str(root))
+    f = {name: i for i, name in enumerate(data["fields"]["item"])}
+    flagged = [row[f["split"]] for row in data["items"] if row[f["flags"]] & CUT_OFF]
+    assert flagged == [0] * 500 and "thinking" in data
+    assert all(row[f["thinking"]][1] is None for row in data["items"] if row[f["split"]] == 0)
+    assert all(row[f["thinking"]] is None for row in data["items"] if row[f["split"]] == 1)
 
 
 def test_the_thinking_of_a_large_run_keeps_the_explorer_a_few_megabytes(tmp_path):
