@@ -61,8 +61,8 @@ GENERATION_ARGS = (
     *engine_flags(), "model_gen_kwargs",
 )
 LIBRARIES = ("torch", "transformers", *engine_packages())
-# The status file's arguments that say how a model was asked to think: recorded per split
-# when any is given (a run that set none records none of them).
+# The status file's arguments that say how a model was asked to think: recorded per split,
+# those given (one not given is the model's or the default's; a run that set none records none).
 THINKING_ARGS = ("reasoning_effort", "thinking_budget", "reasoning_tags", "chat_template_kwargs")
 
 # What a checkpoint folder's revision is hashed from: the files that change its answers
@@ -333,8 +333,8 @@ def _answers(vdir: Path, folder_name: str, split: str, args: Mapping[str, Any]) 
     and, for an API model, their cost at its price (``--model_price``, else the known
     models' table; null when neither knows it). Counted from the response file."""
     entry: dict[str, Any] = {}
-    settings = {key: args.get(key) for key in THINKING_ARGS}
-    if any(value is not None for value in settings.values()):
+    settings = {key: args[key] for key in THINKING_ARGS if args.get(key) is not None}
+    if settings:
         entry["thinking_settings"] = settings
     stats = read_answer_stats(response_path(vdir, folder_name, split))
     if stats is None:
