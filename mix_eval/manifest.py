@@ -326,13 +326,14 @@ def _dtype(args: Mapping[str, Any], device: Optional[str]) -> Optional[str]:
     return spec.dtype if spec is not None else "auto"
 
 
-def _answers(vdir: Path, folder_name: str, split: str, args: Mapping[str, Any]) -> dict[str, Any]:
+def _answers(vdir: Path, folder_name: str, split: str, status: Mapping[str, Any]) -> dict[str, Any]:
     """What a split's manifest entry says of how the model answered, beyond its status: the
     thinking settings (when any was given), the counts of answers with thinking and cut off
     while thinking (when the model thought), the model's tokens (when its lines count them)
     and, for an API model, their cost at its price (``--model_price``, else the known
     models' table; null when neither knows it). Counted from the response file."""
     entry: dict[str, Any] = {}
+    args = _args_of(status)
     settings = {key: args[key] for key in THINKING_ARGS if args.get(key) is not None}
     if settings:
         entry["thinking_settings"] = settings
@@ -343,7 +344,7 @@ def _answers(vdir: Path, folder_name: str, split: str, args: Mapping[str, Any]) 
         entry["thinking"] = stats.counts()
     if stats.has_tokens:
         entry["tokens"] = stats.tokens()
-    cost = model_cost(stats, args)
+    cost = model_cost(stats, status)
     if cost is not None:
         entry.update(cost.manifest())
     return entry
@@ -369,7 +370,7 @@ def _generation(vdir: Path, folder_name: str, statuses: Mapping[str, tuple[Path,
         "last_written": _utc(newest) if newest is not None else None,
         "splits": {name: {"status": status["status"].get("status"),
                           "time_elapsed": status["status"].get("time_elapsed"),
-                          **_answers(vdir, folder_name, name, _args_of(status))}
+                          **_answers(vdir, folder_name, name, status)}
                    for name, (_, status) in statuses.items()},
     }
 

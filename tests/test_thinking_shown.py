@@ -273,18 +273,22 @@ def test_a_folder_without_thinking_shows_none_of_it_and_with_thinking_every_coun
     assert "thinking" not in data and all(row[-1] is None and not row[-2] & CUT_OFF for row in data["items"])
     assert 'id="t-cut" aria-pressed="false" hidden' in (root / "samples.html").read_text(encoding="utf-8")
 
-    # the same folder from an API model that thought, at a known price, through the Batch API
-    for split in SPLITS:
+    # the same folder from an API model that thought, at a known price, through the Batch API:
+    # all of free-form, half of multiple-choice (the rest live), as the status files record it
+    ff = _think(vdir, "m", SPLITS[0], {1, 2, 3, 50})
+    mp = _think(vdir, "m", SPLITS[1], set(), hidden=True)
+    for split, batched in ((SPLITS[0], ff), (SPLITS[1], mp[:250])):
+        sold = {"batches": ["batch_1"], "replies": len(batched),
+                "prompt_tokens": sum(line["usage"]["prompt_tokens"] for line in batched),
+                "completion_tokens": sum(line["usage"]["completion_tokens"] for line in batched)}
         write_status(vdir / f"status_{split}.json",
                      {"model_name": "openai_compatible", "model_base_url": "http://127.0.0.1:9/v1",
                       "model_id": "gpt-4.1-mini", "split": split, "limit": None, "reasoning_effort": "low",
                       "model_mode": "batch", "model_price": None},
-                     batch_id=1, time_elapsed=10.0, state="complete")
-    ff = _think(vdir, "m", SPLITS[0], {1, 2, 3, 50})
-    mp = _think(vdir, "m", SPLITS[1], set(), hidden=True)
+                     batch_id=1, time_elapsed=10.0, state="complete", extra={"batch": sold})
     assert compute_main(rule) == 0
     manifest = json.loads((vdir / "run_manifest.json").read_text())
-    for split, lines, cut in ((SPLITS[0], ff, 4), (SPLITS[1], mp, 0)):
+    for split, lines, cut, batched in ((SPLITS[0], ff, 4, ff), (SPLITS[1], mp, 0, mp[:250])):
         entry = manifest["generation"]["splits"][split]
         prompt = sum(line["usage"]["prompt_tokens"] for line in lines)
         completion = sum(line["usage"]["completion_tokens"] for line in lines)
@@ -292,8 +296,12 @@ def test_a_folder_without_thinking_shows_none_of_it_and_with_thinking_every_coun
         assert entry["tokens"] == {"prompt": prompt, "completion": completion,
                                    "reasoning": sum(line["reasoning_tokens"] for line in lines),
                                    "answers_with_usage": 500}
-        # gpt-4.1-mini's list price (0.40, 1.60), halved for the Batch API
-        assert entry["cost_usd"] == pytest.approx((prompt * 0.40 + completion * 1.60) / 1e6 / 2, abs=1e-6)
+        # gpt-4.1-mini's list price (0.40, 1.60), halved for what the Batch API sold
+        live = sum(line["usage"]["prompt_tokens"] * 0.40 + line["usage"]["completion_tokens"] * 1.60
+                   for line in lines) / 1e6
+        sold = sum(line["usage"]["prompt_tokens"] * 0.40 + line["usage"]["completion_tokens"] * 1.60
+                   for line in batched) / 1e6
+        assert entry["cost_usd"] == pytest.approx(live - sold / 2, abs=1e-6)
         assert entry["price"] == {"input": 0.4, "output": 1.6, "from": "known"} and entry["model_mode"] == "batch"
         assert entry["thinking_settings"] == {"reasoning_effort": "low"}
     page = (root / "report.html").read_text(encoding="utf-8")
@@ -301,7 +309,7 @@ def test_a_folder_without_thinking_shows_none_of_it_and_with_thinking_every_coun
     assert "<td>0 of 500 answers cut off while thinking (0.0%)</td>" in page
     assert "multiple-choice: 0 of 500" not in page
     assert "Asked to think with --reasoning_effort low; --thinking_budget not given" in page
-    assert "(list price, Batch API)" in page
+    assert page.count("(list price, Batch API)") == 1 and page.count("(list price, partly Batch API)") == 1
     data = explorer_data(collect(ReportSettings(model_response_dir=str(root))), str(root))
     f = {name: i for i, name in enumerate(data["fields"]["item"])}
     cut_ids = {row[f["id"]] for row in data["items"] if row[f["flags"]] & CUT_OFF}

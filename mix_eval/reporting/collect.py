@@ -77,7 +77,7 @@ class RunFacts:
     time_elapsed: Optional[float]  # seconds, both splits
     generated: Optional[str]  # when the last status file was written (UTC)
     complete: bool
-    split_args: dict[str, dict[str, Any]] = field(default_factory=dict)  # each split's status args, by split name
+    split_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # each split's status file, by split name
 
     @property
     def limit(self) -> Optional[int]:
@@ -210,7 +210,7 @@ def _read_judging(run: ScoredRun) -> None:
 
 def _read_facts(run: ScoredRun) -> None:
     statuses = []
-    split_args: dict[str, dict[str, Any]] = {}
+    split_status: dict[str, dict[str, Any]] = {}
     for split in splits_for(run.benchmark):
         path = status_path(run.vdir, split.name)
         try:
@@ -220,7 +220,7 @@ def _read_facts(run: ScoredRun) -> None:
             continue
         if status is not None:
             statuses.append((path, status))
-            split_args[split.name] = dict(status.get("args") or {})
+            split_status[split.name] = status
     if not statuses:
         return
     elapsed = [s["status"].get("time_elapsed") for _, s in statuses]
@@ -231,7 +231,7 @@ def _read_facts(run: ScoredRun) -> None:
         time_elapsed=sum(float(e) for e in elapsed) if all(isinstance(e, (int, float)) for e in elapsed) else None,
         generated=_utc(newest),
         complete=len(statuses) == 2 and all(s["status"].get("status") == "complete" for _, s in statuses),
-        split_args=split_args,
+        split_status=split_status,
     )
 
 
@@ -244,9 +244,9 @@ def _read_answers(run: ScoredRun) -> None:
         except OSError as e:
             run.notes.append(f"{split.name}'s response file could not be read ({e.strerror or e})")
             continue
-        args = run.facts.split_args.get(split.name, run.facts.args) if run.facts else {}
+        status = run.facts.split_status.get(split.name, {}) if run.facts else {}
         if judging.answers is not None:
-            judging.cost = model_cost(judging.answers, args)
+            judging.cost = model_cost(judging.answers, status)
 
 
 def model_kind(run: ScoredRun) -> Optional[str]:

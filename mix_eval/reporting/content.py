@@ -224,7 +224,8 @@ def _cost_text(cost: Optional[ModelCost]) -> str:
     if cost.usd is None:
         return "unknown (no price: give --model_price INPUT,OUTPUT)"
     where = "--model_price" if cost.source == GIVEN else "list price"
-    return f"${cost.usd:.4f} ({where}{', Batch API' if cost.batch else ''})"
+    batch = {"all": ", Batch API", "part": ", partly Batch API"}.get(cost.through_batch, "")
+    return f"${cost.usd:.4f} ({where}{batch})"
 
 
 def _model_table(run: ScoredRun) -> Optional[Table]:

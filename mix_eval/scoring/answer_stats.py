@@ -9,8 +9,9 @@ count the thinking in the completion) and ``reasoning_tokens`` where the API cou
 A file whose model did not think and whose lines carry no usage gives nothing to show.
 
 An API model's tokens have a cost when its price is known: ``--model_price`` as its status
-file recorded it, else the known models' table (`mix_eval.llm.pricing`), halved for
-``--model_mode batch``; else the cost is unknown (None), never guessed.
+file recorded it, else the known models' table (`mix_eval.llm.pricing`); the tokens the
+status file says the Batch API sold (its ``batch`` entry, ``--model_mode batch``) at half
+that price. Else the cost is unknown (None), never guessed.
 """
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ from mix_eval.records.schema import keyed_line_problem
 from mix_eval.thinking import CUT_OFF_KEY, REASONING_TOKENS_KEY, USAGE_KEY, cut_off_line, is_cut_off
 
 __all__ = ["AnswerStats", "ModelCost", "is_api_model", "model_cost", "model_id", "read_answer_stats", "tally"]
+
+# The status object's record of the tokens a split bought through the Batch API:
+# {"batches": [ids], "replies": R, "prompt_tokens": P, "completion_tokens": C}.
+BATCH_STATUS_KEY = "batch"
 
 
 def _count(value: Any) -> Optional[int]:
@@ -135,22 +140,49 @@ class ModelCost:
     usd: Optional[float]
     price: Optional[Price]  # live, dollars per million (input, output) tokens
     source: Optional[str]  # `mix_eval.llm.pricing.GIVEN` (--model_price) or `KNOWN`
-    batch: bool  # --model_mode batch: the Batch API's half price
+    mode: str  # --model_mode of the run that wrote the status file: live or batch
+    batch_tokens: int = 0  # the tokens (prompt and completion) the Batch API sold, at half the price
+    tokens: int = 0  # all the split's tokens
+
+    @property
+    def through_batch(self) -> str:
+        """"all", "part" or "" of the tokens bought through the Batch API."""
+        if not self.batch_tokens:
+            return ""
+        return "all" if self.batch_tokens >= self.tokens else "part"
 
     def manifest(self) -> dict[str, Any]:
         """The keys a split's manifest entry holds of it."""
         return {"cost_usd": self.usd,
                 "price": None if self.price is None else {"input": self.price[0], "output": self.price[1],
                                                           "from": self.source},
-                "model_mode": "batch" if self.batch else "live"}
+                "model_mode": self.mode}
 
 
-def model_cost(stats: AnswerStats, args: Mapping[str, Any]) -> Optional[ModelCost]:
-    """The cost of a split's answers (None: not an API model, or no line counted tokens)."""
+def _batch_tokens(status: Mapping[str, Any]) -> tuple[int, int]:
+    batch = status.get(BATCH_STATUS_KEY)
+    batch = batch if isinstance(batch, Mapping) else {}
+    return _count(batch.get("prompt_tokens")) or 0, _count(batch.get("completion_tokens")) or 0
+
+
+def _split_cost(prompt_tokens: int, completion_tokens: int, status: Mapping[str, Any], price: Price) -> float:
+    """Dollars for a split's tokens at the live ``price``, those the status object says the
+    Batch API sold at its price (a split may be made partly live, partly in batches)."""
+    bp, bc = _batch_tokens(status)
+    live = cost_usd(max(0, prompt_tokens - bp), max(0, completion_tokens - bc), price)
+    return live + cost_usd(bp, bc, price, batch=True)
+
+
+def model_cost(stats: AnswerStats, status_file: Mapping[str, Any]) -> Optional[ModelCost]:
+    """The cost of a split's answers from its status file's ``args`` and ``status`` (None:
+    not an API model, or no line counted tokens)."""
+    args, status = (v if isinstance(v, Mapping) else {} for v in (status_file.get("args"), status_file.get("status")))
     if not stats.with_usage or not is_api_model(args):
         return None
     price, source = priced(model_id(args), args.get("model_price"))
-    batch = args.get("model_mode") == "batch"
-    usd = None if price is None else round(cost_usd(stats.prompt_tokens, stats.completion_tokens, price,
-                                                    batch=batch), 6)
-    return ModelCost(usd, price, source, batch)
+    usd = None
+    if price is not None:
+        usd = round(_split_cost(stats.prompt_tokens, stats.completion_tokens, status, price), 6)
+    tokens = stats.prompt_tokens + stats.completion_tokens
+    return ModelCost(usd, price, source, str(args.get("model_mode") or "live"), min(sum(_batch_tokens(status)), tokens),
+                     tokens)
