@@ -66,7 +66,7 @@ class ThinkingServer:
         return text
 
 
-def test_an_api_model_that_thinks_is_counted_the_same_in_every_file(clean_env, data_path, tmp_path):
+def test_an_api_model_that_thinks_is_counted_the_same_in_every_file(clean_env, data_path, tmp_path, capsys):
     from fake_openai_server import FakeOpenAIServer
 
     clean_env.setenv("MODEL_PARSER_API", JUDGE_KEY)
@@ -92,6 +92,9 @@ def test_an_api_model_that_thinks_is_counted_the_same_in_every_file(clean_env, d
         assert [line["reasoning"] for line in lines] == [r["thinking"].strip() for r in asked]
         assert [line["thinking_cut_off"] for line in lines] == [r["cut"] for r in asked]
     assert all(0 < e["cut_off"] < 15 for e in expected.values()), expected
+    printed = capsys.readouterr().out
+    for split in SPLITS:  # the line evaluate ended generation with
+        assert f"{split}: {expected[split]['cut_off']} of 15 answers were cut off while thinking" in printed
 
     # the status file (the generation loop's counts)
     for split in SPLITS:
