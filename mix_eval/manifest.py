@@ -2,7 +2,10 @@
 
 A score can be trusted, or reproduced, only when its reader knows what made it: the
 checkpoint and its revision, the chat template, the generation settings, dtype, engine
-and device, the library versions, the benchmark data, and each judge with its endpoint.
+and device, the library versions, the benchmark data, and each judge with its endpoint;
+per split, for a model that thinks, how it was asked to think and how many answers were
+cut off while thinking, and the model's tokens and (for an API model at a known price)
+their cost, counted from the response file.
 `evaluate` records the generation side once it has generated (`record_generation`);
 every scoring run records the scoring side (`record_scoring`). Each writes the whole
 file again (atomically), keeping from the manifest already there what it cannot know
@@ -38,10 +41,12 @@ from mix_eval.folders import (
     judge_in_file_name,
     judged_file_name,
     read_json_object,
+    response_path,
     status_path,
     write_json,
 )
 from mix_eval.responses import read_status
+from mix_eval.scoring.answer_stats import is_api_model, model_cost, model_id, read_answer_stats
 from mix_eval.settings import JudgeSettings, ScoringSettings
 from mix_eval.splits import SplitKind
 
@@ -56,6 +61,9 @@ GENERATION_ARGS = (
     *engine_flags(), "model_gen_kwargs",
 )
 LIBRARIES = ("torch", "transformers", *engine_packages())
+# The status file's arguments that say how a model was asked to think: recorded per split,
+# those given (one not given is the model's or the default's; a run that set none records none).
+THINKING_ARGS = ("reasoning_effort", "thinking_budget", "reasoning_tags", "chat_template_kwargs")
 
 # What a checkpoint folder's revision is hashed from: the files that change its answers
 # (besides the weights), hashed by content, then the weights index, or when there is
@@ -271,6 +279,11 @@ def _statuses(vdir: Path, benchmark: str) -> dict[str, tuple[Path, dict[str, Any
     return found
 
 
+def _args_of(status: Mapping[str, Any]) -> dict[str, Any]:
+    args = status.get("args")
+    return args if isinstance(args, dict) else {}
+
+
 def _spec(model_name: Optional[str]) -> Any:
     if not model_name:
         return None
@@ -283,10 +296,8 @@ def _model(folder_name: str, args: Mapping[str, Any], old: Mapping[str, Any]) ->
     model_name = args.get("model_name")
     spec = _spec(model_name)
     kind = spec.kind if spec is not None else None
-    is_api = kind == "api" or bool(args.get("model_base_url"))
-    path = args.get("model_path") or args.get("model_id")
-    if not path and spec is not None and not spec.is_local:
-        path = spec.model_id
+    is_api = is_api_model(args)
+    path = model_id(args)
     revision, files = (None, None) if is_api else checkpoint_revision(path)
     if spec is not None and spec.chat_template:  # the catalog's own template, used instead of the tokenizer's
         template: Optional[str] = _sha256_bytes(spec.chat_template.encode("utf-8"))
@@ -315,8 +326,32 @@ def _dtype(args: Mapping[str, Any], device: Optional[str]) -> Optional[str]:
     return spec.dtype if spec is not None else "auto"
 
 
-def _generation(statuses: Mapping[str, tuple[Path, dict[str, Any]]], args: Mapping[str, Any],
-                old: Mapping[str, Any], generated: bool) -> dict[str, Any]:
+def _answers(vdir: Path, folder_name: str, split: str, status: Mapping[str, Any]) -> dict[str, Any]:
+    """What a split's manifest entry says of how the model answered, beyond its status: the
+    thinking settings (when any was given), the counts of answers with thinking and cut off
+    while thinking (when the model thought), the model's tokens (when its lines count them)
+    and, for an API model, their cost at its price (``--model_price``, else the known
+    models' table; null when neither knows it). Counted from the response file."""
+    entry: dict[str, Any] = {}
+    args = _args_of(status)
+    settings = {key: args[key] for key in THINKING_ARGS if args.get(key) is not None}
+    if settings:
+        entry["thinking_settings"] = settings
+    stats = read_answer_stats(response_path(vdir, folder_name, split))
+    if stats is None:
+        return entry
+    if stats.thought:
+        entry["thinking"] = stats.counts()
+    if stats.has_tokens:
+        entry["tokens"] = stats.tokens()
+    cost = model_cost(stats, status)
+    if cost is not None:
+        entry.update(cost.manifest())
+    return entry
+
+
+def _generation(vdir: Path, folder_name: str, statuses: Mapping[str, tuple[Path, dict[str, Any]]],
+                args: Mapping[str, Any], old: Mapping[str, Any], generated: bool) -> dict[str, Any]:
     spec = _spec(args.get("model_name"))
     if not statuses:
         device = None
@@ -334,7 +369,8 @@ def _generation(statuses: Mapping[str, tuple[Path, dict[str, Any]]], args: Mappi
         "versions": library_versions() if generated else old.get("versions"),
         "last_written": _utc(newest) if newest is not None else None,
         "splits": {name: {"status": status["status"].get("status"),
-                          "time_elapsed": status["status"].get("time_elapsed")}
+                          "time_elapsed": status["status"].get("time_elapsed"),
+                          **_answers(vdir, folder_name, name, status)}
                    for name, (_, status) in statuses.items()},
     }
 
@@ -421,13 +457,12 @@ def _write(vdir: Path, folder_name: str, benchmark: str, version: str, data_path
     # a derived folder's generation and judges are its MixEval folder's, just recorded
     old = read_json_object((source or vdir) / MANIFEST_FILE)
     statuses = _statuses(vdir, benchmark)
-    args = next(iter(statuses.values()))[1].get("args") if statuses else None
-    args = args if isinstance(args, dict) else {}
+    args = _args_of(next(iter(statuses.values()))[1]) if statuses else {}
     old_scoring = old.get("scoring") if isinstance(old.get("scoring"), dict) else {}
     manifest = {
         "format": FORMAT,
         "model": _model(folder_name, args, old.get("model") or {}),
-        "generation": _generation(statuses, args, old.get("generation") or {}, generated),
+        "generation": _generation(vdir, folder_name, statuses, args, old.get("generation") or {}, generated),
         "data": _data(benchmark, version, args.get("data_path") or data_path),
         "judges": _judges(vdir, judge, old.get("judges") or {}),
         "scoring": ({"scored": _now(), "versions": {"python": platform.python_version(),

@@ -157,6 +157,11 @@ def write_status(path: Path, args: Mapping[str, Any], *, batch_id: int, time_ela
     )
 
 
+# The status object's record of what the Batch API sold for a split generated (in part)
+# through it (--model_mode batch): {"batches": [ids], "replies": R, "prompt_tokens": P,
+# "completion_tokens": C}.
+BATCH_STATUS_KEY = "batch"
+
 # The status object's counts of a model that thinks: {"answers": M, "with_thinking": T, "cut_off": N}.
 THINKING_STATUS_KEY = "thinking"
 

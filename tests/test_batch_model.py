@@ -108,7 +108,7 @@ def test_batch_generation_writes_the_live_files_from_the_same_bodies(tmp_path, m
     assert sum(r["completion_tokens"] for r in records) == sum(x["usage"]["completion_tokens"] for x in written)
     assert all("batch" not in status(tmp_path / "live", split) for split in SPLITS)
     # the cost: the batch price, half the live one (a live split's status prices it all live)
-    from mix_eval.models.batch_api_model import split_cost
+    from mix_eval.scoring.answer_stats import split_cost
 
     price = (2.5, 10.0)
     for split in SPLITS:
@@ -123,7 +123,7 @@ def test_batch_generation_writes_the_live_files_from_the_same_bodies(tmp_path, m
 def test_a_split_begun_live_and_finished_in_batches_prices_each_part_at_its_rate(tmp_path, model_env):
     """Three items live, then --limit 5 in batch mode: the batch carries the other two,
     the status entry their tokens, and the split's cost prices them at half."""
-    from mix_eval.models.batch_api_model import split_cost
+    from mix_eval.scoring.answer_stats import split_cost
 
     out = tmp_path / "mixed"
     with FakeOpenAIServer(reply=thinking_answer, api_key=MODEL_KEY) as s:

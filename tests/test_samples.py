@@ -166,6 +166,8 @@ def test_the_explorer_of_two_judges_that_disagree_in_a_real_browser(tmp_path, ju
     with Browser(tmp_path / "chromium") as browser:
         browser.open(page.as_uri())
         assert browser.run("document.body.dataset.ready") == "1"
+        # models that did not think: no cut-off filter on the page
+        assert browser.run("document.getElementById('t-cut').getClientRects().length") == 0
         counts = shown_counts(browser)
         assert counts.pop("total") == 1200
         # score.json's judge is the newest one: judge B

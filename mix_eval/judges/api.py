@@ -137,8 +137,8 @@ class ApiJudge:
         where = f"the first {asked}" if first else f"{refused} of the {asked}"
         return JudgeRefusedError(
             f"the judge {self.name} at {self.client.base_url} refused {where} request(s) of round {round_no} "
-            f"({status}); the server said: \"{reason}\". {refusal_advice(sample, self.request)} Nothing was scored and no {SCORE_FILE} written; "
-            "the judgments received so far are saved."
+            f"({status}); the server said: \"{reason}\". {refusal_advice(sample, self.request)} Nothing was scored "
+            f"and no {SCORE_FILE} written; the judgments received so far are saved."
         )
 
     @property

@@ -28,22 +28,21 @@ import json
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any, Mapping, Optional, Union
+from typing import Any, Optional, Union
 
 from mix_eval.errors import ModelError
 from mix_eval.folders import model_batch_journal_path
 from mix_eval.llm.batch_api import BatchAPI, BatchOutcome, BatchRequest, journal_spend
 from mix_eval.llm.errors import APIConfigError
-from mix_eval.llm.pricing import Price, cost_usd
 from mix_eval.llm.providers.openai import request_body
 from mix_eval.llm.refusals import most_refused
+from mix_eval.responses import BATCH_STATUS_KEY
 from mix_eval.thinking import Answer, answer_from_chat
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["BATCH_STATUS_KEY", "BatchGeneration", "batch_status", "split_cost"]
+__all__ = ["BatchGeneration", "batch_status"]
 
-BATCH_STATUS_KEY = "batch"  # the status object's record of what the Batch API sold for the split
 ALL_AT_ONCE = 10 ** 9  # the generation loop's batch size in batch mode: every pending item
 
 
@@ -54,16 +53,6 @@ def batch_status(version_dir: Path, split_name: str) -> dict[str, Any]:
     the live price); ``{}`` for a split generated live."""
     spend = journal_spend(model_batch_journal_path(version_dir, split_name))
     return {BATCH_STATUS_KEY: spend} if spend else {}
-
-
-def split_cost(prompt_tokens: int, completion_tokens: int, status: Mapping[str, Any], price: Price) -> float:
-    """Dollars for a split's tokens (its response lines' ``usage`` summed) at the live
-    ``price``, the part its status object's `BATCH_STATUS_KEY` entry says the Batch API
-    sold at the batch price (a split may be generated partly live, partly in batches)."""
-    batch = status.get(BATCH_STATUS_KEY) or {}
-    bp, bc = int(batch.get("prompt_tokens") or 0), int(batch.get("completion_tokens") or 0)
-    live = cost_usd(max(0, prompt_tokens - bp), max(0, completion_tokens - bc), price)
-    return live + cost_usd(bp, bc, price, batch=True)
 
 
 def request_ident(body: dict[str, Any]) -> str:

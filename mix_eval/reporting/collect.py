@@ -5,7 +5,9 @@ Beside it the report reads, when present: ``score_intervals.json`` (confidence
 intervals), ``judge_report.json`` (judge health), ``derived_from.json`` (a MixEval-Hard
 folder derived from the MixEval run), the status files (the run's flags and time) and
 the judged files (which parser and judge made the scores: the newest judged file of
-each split). Only ``score.json`` is required; a malformed optional file is a warning,
+each split), and the response files (how many answers were cut off while thinking, the
+model's tokens and their cost: `mix_eval.scoring.answer_stats`). Only ``score.json`` is
+required; a malformed optional file is a warning,
 and the page says what it could not read. For a run judged by a model judge, the
 calibration of that judge (``calibration.json``, `mix_eval.calibration.record`) is looked
 up too: the one given to the report, else the one kept in the user's cache.
@@ -39,6 +41,7 @@ from mix_eval.folders import (
 from mix_eval.prompts.evaluation_prompts import FIVE_SHOT_PREFIX_FREEFORM, FIVE_SHOT_PREFIX_MULTIPLECHOICE
 from mix_eval.responses import read_status
 from mix_eval.scoring.aggregate import OVERALL
+from mix_eval.scoring.answer_stats import AnswerStats, ModelCost, model_cost, read_answer_stats
 from mix_eval.settings import DEFAULT_JUDGE, ReportSettings
 from mix_eval.splits import SplitKind
 
@@ -62,6 +65,8 @@ class SplitJudging:
     items: Optional[int] = None  # lines of the judged file
     expected: Optional[int] = None  # items of the benchmark split (the shipped versions)
     report: dict[str, Any] = field(default_factory=dict)  # its judge_report.json entry, when current
+    answers: Optional[AnswerStats] = None  # the model's answers, from the response file (None: no file)
+    cost: Optional[ModelCost] = None  # what an API model's answers cost (None: not an API model, no tokens)
 
 
 @dataclass
@@ -72,6 +77,7 @@ class RunFacts:
     time_elapsed: Optional[float]  # seconds, both splits
     generated: Optional[str]  # when the last status file was written (UTC)
     complete: bool
+    split_status: dict[str, dict[str, Any]] = field(default_factory=dict)  # each split's status file, by split name
 
     @property
     def limit(self) -> Optional[int]:
@@ -204,6 +210,7 @@ def _read_judging(run: ScoredRun) -> None:
 
 def _read_facts(run: ScoredRun) -> None:
     statuses = []
+    split_status: dict[str, dict[str, Any]] = {}
     for split in splits_for(run.benchmark):
         path = status_path(run.vdir, split.name)
         try:
@@ -213,6 +220,7 @@ def _read_facts(run: ScoredRun) -> None:
             continue
         if status is not None:
             statuses.append((path, status))
+            split_status[split.name] = status
     if not statuses:
         return
     elapsed = [s["status"].get("time_elapsed") for _, s in statuses]
@@ -223,7 +231,22 @@ def _read_facts(run: ScoredRun) -> None:
         time_elapsed=sum(float(e) for e in elapsed) if all(isinstance(e, (int, float)) for e in elapsed) else None,
         generated=_utc(newest),
         complete=len(statuses) == 2 and all(s["status"].get("status") == "complete" for _, s in statuses),
+        split_status=split_status,
     )
+
+
+def _read_answers(run: ScoredRun) -> None:
+    """Per split: the model's answers counted from its response file, and their cost."""
+    for judging in run.splits:
+        split = next(s for s in splits_for(run.benchmark) if s.kind is judging.kind)
+        try:
+            judging.answers = read_answer_stats(response_path(run.vdir, run.model, split.name))
+        except OSError as e:
+            run.notes.append(f"{split.name}'s response file could not be read ({e.strerror or e})")
+            continue
+        status = run.facts.split_status.get(split.name, {}) if run.facts else {}
+        if judging.answers is not None:
+            judging.cost = model_cost(judging.answers, status)
 
 
 def model_kind(run: ScoredRun) -> Optional[str]:
@@ -277,6 +300,7 @@ def read_run(root: Path, model: str, benchmark: str, version: str,
     _read_intervals(run)
     _read_judging(run)
     _read_facts(run)
+    _read_answers(run)
     _read_derived(run)
     _read_calibration(run, calibration)
     run.kind = model_kind(run)

@@ -9,6 +9,7 @@ from typing import Optional
 from mix_eval.calibration.record import judge_label
 from mix_eval.folders import SCORE_FILE
 from mix_eval.leaderboard import SOURCE
+from mix_eval.llm.pricing import GIVEN
 from mix_eval.reporting.collect import ScoredRun, is_default_judge
 from mix_eval.reporting.compare import (
     BENCHMARK_TITLES,
@@ -22,6 +23,8 @@ from mix_eval.reporting.compare import (
     tables_for,
 )
 from mix_eval.reporting.svg import Bar
+from mix_eval.scoring.answer_stats import AnswerStats, ModelCost
+from mix_eval.thinking import cut_off_advice, cut_off_line
 
 VERSION_NOTE = ("The benchmark version is shown, not flagged: the leaderboard's site says most of its models were "
                 "tested on 2024-06-01 and that later versions' scores are aggregated into the same table, as they "
@@ -34,6 +37,8 @@ NOT_COMPARABLE_TAIL = "Its rank is an indication only."
 CHART_HEADING = "Per benchmark, beside leaderboard models near it"
 SCORES_HEADING = "Scores"
 JUDGE_HEADING = "Judge health"
+MODEL_HEADING = "Model health"  # the model's answers: thinking, cut off while thinking, tokens, cost
+CUT_OFF_HEADING = "Cut off while thinking:"
 FACTS_HEADING = "Run facts"
 CALIBRATION_HEADING = "Judge shift"
 SAMPLES_LINK = "Every item, the model's answer and each judge's verdict, with filters:"
@@ -75,6 +80,9 @@ class RunView:
     chart: Optional[Chart]
     judge: Optional[Table]
     facts: Table
+    model: Optional[Table] = None  # the model's answers per split, when it thought, was asked to or counted tokens
+    thinking_settings: Optional[str] = None  # how the model was asked to think (with ``model``)
+    cut_off: list[str] = field(default_factory=list)  # per split with answers cut off while thinking, and the fix
 
 
 @dataclass
@@ -195,6 +203,78 @@ def _judge_table(run: ScoredRun) -> Optional[Table]:
                   "reused", "mode", "tokens", "cost"], rows)
 
 
+def _share(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "—"
+
+
+def _tokens_text(a: AnswerStats) -> str:
+    if not a.has_tokens:
+        return "—"
+    text = f"{a.prompt_tokens:,} in / {a.completion_tokens:,} out" if a.with_usage else "—"
+    if a.with_reasoning_tokens:
+        text += f" ({a.reasoning_tokens:,} thinking)"
+    if a.with_usage and a.with_usage < a.answers:
+        text += f", counted on {a.with_usage:,} answers"
+    return text
+
+
+def _cost_text(cost: Optional[ModelCost]) -> str:
+    if cost is None:
+        return "—"
+    if cost.usd is None:
+        return "unknown (no price: give --model_price INPUT,OUTPUT)"
+    where = "--model_price" if cost.source == GIVEN else "list price"
+    batch = {"all": ", Batch API", "part": ", partly Batch API"}.get(cost.through_batch, "")
+    return f"${cost.usd:.4f} ({where}{batch})"
+
+
+def _model_table(run: ScoredRun) -> Optional[Table]:
+    """Per split: the answers, how many with thinking, how many cut off while thinking (the
+    words every place uses), the model's tokens and their cost; None for a model that did
+    not think, was not asked to and whose lines count no tokens (the report as it was)."""
+    if not any(s.answers is not None and (s.answers.thought or s.answers.has_tokens) for s in run.splits) \
+            and not _thinking_settings(run):
+        return None
+    rows = []
+    for s in run.splits:
+        a = s.answers
+        if a is None:
+            rows.append([s.kind.label.replace("_", "-"), "— (no response file)", "—", "—", "—", "—"])
+            continue
+        cut = f"{cut_off_line(a.cut_off, a.answers)} ({_share(a.cut_off, a.answers)})" if a.thought else "—"
+        rows.append([s.kind.label.replace("_", "-"), f"{a.answers}", f"{a.with_thinking}" if a.thought else "—", cut,
+                     _tokens_text(a), _cost_text(s.cost)])
+    return Table(["split", "answers", "with thinking", "cut off while thinking", "model tokens", "model cost"], rows)
+
+
+def cut_off_notes(run: ScoredRun) -> list[str]:
+    """A line per split whose answers were cut off while thinking, then the fix."""
+    lines = [f"{s.kind.label.replace('_', '-')}: {cut_off_line(s.answers.cut_off, s.answers.answers)} "
+             f"({_share(s.answers.cut_off, s.answers.answers)}; no answer after the thinking, "
+             "scored as an empty answer)"
+             for s in run.splits if s.answers is not None and s.answers.cut_off]
+    if lines:
+        lines.append(f"To fix: {cut_off_advice()}.")
+    return lines
+
+
+# The flags that say how the model was asked to think, as the model health section shows them, and
+# what an unset one means.
+THINKING_FACTS = (("reasoning_effort", "the model's default"), ("thinking_budget", "the model's default"),
+                  ("reasoning_tags", "<think>,</think>"), ("chat_template_kwargs", "none"))
+
+
+def _thinking_settings(run: ScoredRun) -> Optional[str]:
+    """How the model was asked to think, for a model that thought or was asked to (else None)."""
+    args = run.facts.args if run.facts else {}
+    if not any(args.get(flag) is not None for flag, _ in THINKING_FACTS) and \
+            not any(s.answers is not None and s.answers.thought for s in run.splits):
+        return None
+    return "Asked to think with " + "; ".join(
+        f"--{flag} {args[flag]}" if args.get(flag) is not None else f"--{flag} not given ({default})"
+        for flag, default in THINKING_FACTS) + "."
+
+
 def _duration(seconds: Optional[float]) -> str:
     if seconds is None:
         return "—"
@@ -252,7 +332,8 @@ def run_view(run: ScoredRun) -> RunView:
         warnings=warnings, notes=notes(run) + [f"could not read: {n}" for n in run.notes],
         overall=_overall(run), ranks=[_rank_view(run, p) for p in placements], calibration=calibration_text(run),
         scores=scores, chart=chart,
-        judge=_judge_table(run), facts=_facts_table(run),
+        judge=_judge_table(run), facts=_facts_table(run), model=_model_table(run), cut_off=cut_off_notes(run),
+        thinking_settings=_thinking_settings(run),
     )
 
 

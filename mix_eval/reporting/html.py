@@ -15,8 +15,10 @@ from mix_eval.folders import SAMPLES_FILE
 from mix_eval.reporting.content import (
     CALIBRATION_HEADING,
     CHART_HEADING,
+    CUT_OFF_HEADING,
     FACTS_HEADING,
     JUDGE_HEADING,
+    MODEL_HEADING,
     NOT_COMPARABLE,
     NOT_COMPARABLE_TAIL,
     SAMPLES_LINK,
@@ -110,6 +112,9 @@ def _run(r: RunView) -> str:
                    f"{escape('; '.join(r.warnings))}. {NOT_COMPARABLE_TAIL}</div>")
     for note in r.notes:
         out.append(f'<div class="note" role="note">{escape(note)}</div>')
+    if r.cut_off:
+        out.append(f'<div class="warning cut-off" role="note"><strong>{CUT_OFF_HEADING}</strong> '
+                   + "<br>".join(escape(line) for line in r.cut_off) + "</div>")
     out.append('<div class="grid"><div>')
     out.append(f'<div class="muted">overall</div><div class="overall">{escape(r.overall)}</div>')
     for rank in r.ranks:
@@ -124,6 +129,9 @@ def _run(r: RunView) -> str:
     if r.chart:
         out.append(f"<h4>{CHART_HEADING}</h4>{chart(r.chart)}")
     out.append(f'<h4>{SCORES_HEADING}</h4>{table(r.scores, "scores")}')
+    if r.model:
+        settings = f'<p class="thinking-settings">{escape(r.thinking_settings)}</p>' if r.thinking_settings else ""
+        out.append(f'<h4>{MODEL_HEADING}</h4>{settings}{table(r.model, "model-health")}')
     if r.judge:
         out.append(f'<h4>{JUDGE_HEADING}</h4>{table(r.judge, "judge")}')
     out.append(f'<h4>{FACTS_HEADING}</h4>{table(r.facts, "facts")}</div>')

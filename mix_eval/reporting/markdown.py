@@ -10,8 +10,10 @@ from mix_eval.folders import SAMPLES_FILE
 from mix_eval.reporting.content import (
     CALIBRATION_HEADING,
     CHART_HEADING,
+    CUT_OFF_HEADING,
     FACTS_HEADING,
     JUDGE_HEADING,
+    MODEL_HEADING,
     NOT_COMPARABLE,
     NOT_COMPARABLE_TAIL,
     SAMPLES_LINK,
@@ -55,6 +57,8 @@ def _run(r: RunView) -> list[str]:
         out += [f"> **{NOT_COMPARABLE}** {escape_md('; '.join(r.warnings))}. {NOT_COMPARABLE_TAIL}", ""]
     for note in r.notes:
         out += [f"> {escape_md(note)}", ""]
+    if r.cut_off:
+        out += [f"> **{CUT_OFF_HEADING}** " + " ".join(escape_md(line) for line in r.cut_off), ""]
     out += [f"Overall: **{escape_md(r.overall)}**", ""]
     shift = [f"{CALIBRATION_HEADING}: {escape_md(r.calibration)}", ""] if r.calibration else []
     for i, rank in enumerate(r.ranks):
@@ -66,6 +70,9 @@ def _run(r: RunView) -> list[str]:
         out += [f"{CHART_HEADING}. {escape_md(r.chart.caption)}", ""]
         out += [chart_table(r.chart), ""]
     out += [f"{SCORES_HEADING}:", "", table(r.scores), ""]
+    if r.model:
+        out += [f"{MODEL_HEADING}:", ""] + ([escape_md(r.thinking_settings), ""] if r.thinking_settings else [])
+        out += [table(r.model), ""]
     if r.judge:
         out += [f"{JUDGE_HEADING}:", "", table(r.judge), ""]
     out += [f"{FACTS_HEADING}:", "", table(r.facts), ""]

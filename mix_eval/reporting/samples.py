@@ -7,7 +7,10 @@ answer(s) and response, and, from every judged file beside them (every judge and
 rule parsers, not only the one ``score.json`` rests on), the item's score, the judge's
 reply and two flags read from the judge's journal: a random verdict (the judge never
 gave a valid one in any round) and a blocked item (its last round was refused by the
-API). Items whose judges score them differently are marked as a disagreement.
+API). Items whose judges score them differently are marked as a disagreement. A model
+that thought has its thinking beside each answer (shortened in the middle when a run's
+thinking would make the page large: `THINKING_BUDGET`) and its answers cut off while
+thinking flagged.
 
 Nothing here fails the report: a file that cannot be read, or lines that are not what a
 response or judged line must be, are left out and named in the page's notes. Every
@@ -40,6 +43,7 @@ from mix_eval.reporting.collect import ScoredRun
 from mix_eval.scoring.aggregate import item_scores
 from mix_eval.splits import SplitKind
 from mix_eval.system.files import write_text_atomic
+from mix_eval.thinking import CUT_OFF_KEY, REASONING_KEY, REASONING_TOKENS_KEY, cut_off_advice, is_cut_off
 
 logger = logging.getLogger(__name__)
 
@@ -49,12 +53,22 @@ RULE = "rule"  # the rule parsers, listed among the judges under this name
 RANDOM_VERDICT = 1
 BLOCKED_ITEM = 2
 JUDGES_DISAGREE = 4
+CUT_OFF = 8  # the answer was cut off while thinking (`mix_eval.thinking.is_cut_off`)
+
+# The characters of thinking a page holds in all (about a byte each in the page): a run's
+# thinking can be tens of kB per answer, so when the whole would pass this, each answer's
+# thinking keeps its beginning and its end (where it stopped), at least THINKING_KEPT.
+THINKING_BUDGET = 4_000_000
+THINKING_KEPT = 1_000
 
 # The position of each field in an item's row of the page's data (rows are arrays, so
 # that 10,000 items do not repeat 12 key names each); the page's script reads the same
 # order from ``fields``.
 ITEM_FIELDS = ("run", "split", "id", "benchmark_name", "context", "prompt", "options", "target", "response",
-               "response_extracted", "verdicts", "flags")
+               "response_extracted", "verdicts", "flags", "thinking")
+# An item's thinking, when its model thought (else null): the thinking's text (-1 when the
+# API hid it) and its reasoning tokens (null when not counted).
+THINKING_FIELDS = ("text", "tokens")
 # A verdict: its judge (index), the item's score (0 to 1, as score.json counts it), the
 # judge's answer (free-form score, chosen letter, or the rule parser's reading), its
 # reply, its flags.
@@ -107,8 +121,13 @@ class Item:
     verdicts: list[Verdict] = field(default_factory=list)
 
     @property
+    def thought(self) -> bool:
+        """Whether the model thought (the line carries any of the thinking keys)."""
+        return any(key in self.record for key in (REASONING_KEY, REASONING_TOKENS_KEY, CUT_OFF_KEY))
+
+    @property
     def flags(self) -> int:
-        flags = 0
+        flags = CUT_OFF if is_cut_off(self.record) else 0
         for v in self.verdicts:
             flags |= v.flags
         if len({v.score for v in self.verdicts}) > 1:
@@ -225,6 +244,34 @@ def scored_judge(run: ScoredRun, kind: SplitKind) -> Optional[str]:
     return RULE if judging.parser == RULE else judge_in_file_name(str(judging.judge))
 
 
+def shorten_thinking(text: str, keep: int) -> str:
+    """``text`` when at most ``keep`` characters, else its first and last parts with a
+    line in the middle that says how much was left out and where the whole is."""
+    if len(text) <= keep:
+        return text
+    head = keep * 2 // 5
+    tail = keep - head
+    return (f"{text[:head]}\n\n[... {len(text) - keep:,} characters of the thinking left out here, to keep the page "
+            f"small; the whole is in the response file ...]\n\n{text[-tail:]}")
+
+
+def thinking_limit(texts: Iterable[str], budget: int = THINKING_BUDGET) -> Optional[int]:
+    """The characters each answer's thinking keeps, so that all of it stays near
+    ``budget`` (None: all of it fits)."""
+    lengths = sorted(len(t) for t in texts)
+    if sum(lengths) <= budget:
+        return None
+    # the largest cut that fits: short texts are kept whole, the rest share what is left
+    left, count = budget, len(lengths)
+    for length in lengths:
+        share = left // count
+        if length > share:
+            return max(THINKING_KEPT, share)
+        left -= length
+        count -= 1
+    return None
+
+
 def explorer_data(runs: list[ScoredRun], root: str) -> dict[str, Any]:
     """The page's data: the runs, the judges, a table of texts and one row per item."""
     strings = _Strings()
@@ -232,6 +279,7 @@ def explorer_data(runs: list[ScoredRun], root: str) -> dict[str, Any]:
     rows: list[list[Any]] = []
     notes: list[str] = []
     run_rows = []
+    splits: list[tuple[int, int, SplitItems]] = []
     for run_index, run in enumerate(runs):
         files = judged_files(run.vdir)
         scored = []
@@ -242,26 +290,46 @@ def explorer_data(runs: list[ScoredRun], root: str) -> dict[str, Any]:
                 judges.setdefault(name, len(judges))
             best = scored_judge(run, kind)
             scored.append(judges.get(best, -1) if best is not None else -1)
-            for rid, item in split.items.items():
-                rows.append(_row(run_index, kind_index, kind, rid, item, judges, strings))
+            splits.append((run_index, kind_index, split))
         run_rows.append({"model": run.model, "benchmark": run.benchmark, "version": run.version, "scored": scored})
-    return {
+    keep = thinking_limit(str(item.record[REASONING_KEY]) for _, _, split in splits for item in split.items.values()
+                          if item.record.get(REASONING_KEY) is not None)
+    for run_index, kind_index, split in splits:
+        for rid, item in split.items.items():
+            rows.append(_row(run_index, kind_index, split.kind, rid, item, judges, strings, keep))
+    data = {
         "root": root,
         "generated": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        "fields": {"item": list(ITEM_FIELDS), "verdict": list(VERDICT_FIELDS)},
+        "fields": {"item": list(ITEM_FIELDS), "verdict": list(VERDICT_FIELDS), "thinking": list(THINKING_FIELDS)},
         "splits": [{"tag": k.tag, "label": k.problem_type} for k in SplitKind],
         "runs": run_rows,
         "judges": list(judges),
         "rule": RULE,
-        "flags": {"random": RANDOM_VERDICT, "blocked": BLOCKED_ITEM, "disagree": JUDGES_DISAGREE},
+        "flags": {"random": RANDOM_VERDICT, "blocked": BLOCKED_ITEM, "disagree": JUDGES_DISAGREE, "cut_off": CUT_OFF},
         "notes": notes,
         "strings": strings.table,
         "items": rows,
     }
+    if any(row[-1] is not None for row in rows):  # a model thought: the fix the page gives for a cut-off answer
+        data["thinking"] = {"advice": cut_off_advice()}
+    return data
+
+
+def _thinking(item: Item, strings: _Strings, keep: Optional[int]) -> Optional[list[Any]]:
+    record = item.record
+    if not item.thought:
+        return None
+    text = record.get(REASONING_KEY)
+    text = None if text is None else str(text)
+    if text is not None and keep is not None:
+        text = shorten_thinking(text, keep)
+    tokens = record.get(REASONING_TOKENS_KEY)
+    tokens = tokens if isinstance(tokens, int) and not isinstance(tokens, bool) else None
+    return [strings.add(text), tokens]
 
 
 def _row(run_index: int, kind_index: int, kind: SplitKind, rid: str, item: Item, judges: dict[str, int],
-         strings: _Strings) -> list[Any]:
+         strings: _Strings, keep: Optional[int] = None) -> list[Any]:
     record = item.record
     if kind.is_multichoice:
         options: Any = [strings.add(o) for o in record["options"]]
@@ -275,7 +343,7 @@ def _row(run_index: int, kind_index: int, kind: SplitKind, rid: str, item: Item,
     row = [run_index, kind_index, rid, strings.add(record["benchmark_name"]),
            strings.add(context if isinstance(context, str) and context else None), strings.add(record["prompt"]),
            options, target, strings.add(record["response"]), strings.add(record.get("response_extracted")),
-           verdicts, item.flags]
+           verdicts, item.flags, _thinking(item, strings, keep)]
     assert len(row) == len(ITEM_FIELDS)
     return row
 

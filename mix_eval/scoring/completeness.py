@@ -3,6 +3,13 @@
 A folder is complete when its status says so (and the run had no ``--limit``) and its
 response file holds as many lines as the split has items. The problem lines and the
 closing line are the reference's, word for word.
+
+A response file with answers cut off while thinking (the model's token budget ran out
+before its answer began) is listed after them, as a warning with the fix, counted from the
+file itself: "<file>: N of M answers cut off while thinking". It does not make the check
+fail: each such item has its line (an empty answer, scored wrong, which is what the model
+did with that budget), the folder is complete, and the fix is a new run with another
+budget into another folder, never more lines in this one.
 """
 from __future__ import annotations
 
@@ -22,8 +29,11 @@ from mix_eval.errors import MixEvalError
 from mix_eval.folders import model_version_dir, response_path, status_path
 from mix_eval.records.jsonl import Mode, read_jsonl
 from mix_eval.responses import COMPLETE, read_status
+from mix_eval.scoring.answer_stats import read_answer_stats
+from mix_eval.thinking import cut_off_advice, cut_off_line
 
 CLOSING_LINE = "Above lines are problematic directories. No lines above means all entries are valid. "
+CUT_OFF_PREFIX = "Warning: "  # a cut-off line is a warning, below the closing line
 
 
 @dataclass
@@ -33,6 +43,9 @@ class FolderCheck:
     status_complete: bool = False
     responses_complete: bool = False
     note: str = ""
+    response_file: Optional[Path] = None
+    cut_off: int = 0  # answers of the response file cut off while thinking
+    answers: int = 0  # answers of the response file (the first line of each id)
 
     @property
     def ok(self) -> bool:
@@ -47,6 +60,11 @@ class FolderCheck:
             f"[Responses file complete: {self.responses_complete}], "
             f"[No error in log file: True].{self.note}"
         )
+
+    def cut_off_message(self) -> str:
+        """"Warning: <file>: N of M answers cut off while thinking (...)", with the fix."""
+        return (f"{CUT_OFF_PREFIX}{self.response_file}: {cut_off_line(self.cut_off, self.answers)} (no answer after "
+                f"the thinking; scored as an empty answer). To fix: {cut_off_advice()}.")
 
 
 def check_folder(folder: str, model_name: str, split: Split, expected: int) -> FolderCheck:
@@ -72,6 +90,9 @@ def check_folder(folder: str, model_name: str, split: Split, expected: int) -> F
         result.responses_complete = n == expected
         if n != expected and not result.note:
             result.note = f" ({n} responses, {expected} expected)"
+        stats = read_answer_stats(rpath)
+        if stats is not None:
+            result.response_file, result.cut_off, result.answers = rpath, stats.cut_off, stats.answers
     return result
 
 
@@ -98,25 +119,34 @@ def expected_sizes(benchmark: str, version: str, data_path: Optional[str],
     return sizes
 
 
-def check_results(response_dir: str, benchmark: str, version: str, model_groups: Sequence[Sequence[str]],
+def check_folders(response_dir: str, benchmark: str, version: str, model_groups: Sequence[Sequence[str]],
                   sizes: Mapping[str, int]) -> list[FolderCheck]:
-    """The folders with a problem, for each group of models in turn (the reference: base
+    """Every folder's check, for each group of models in turn (the reference: base
     models, then chat models), split by split; ``none`` names no model."""
-    problems: list[FolderCheck] = []
+    checks: list[FolderCheck] = []
     for models in model_groups:
         models = [m for m in models if m.lower() != "none"]
         for split in splits_for(benchmark):
             for model in models:
                 folder = str(model_version_dir(response_dir, model, benchmark, version))
-                check = check_folder(folder, model, split, sizes[split.name])
-                if not check.ok:
-                    problems.append(check)
-    return problems
+                checks.append(check_folder(folder, model, split, sizes[split.name]))
+    return checks
+
+
+def check_results(response_dir: str, benchmark: str, version: str, model_groups: Sequence[Sequence[str]],
+                  sizes: Mapping[str, int]) -> list[FolderCheck]:
+    """The folders with a problem (`check_folders` that are not ok)."""
+    return [c for c in check_folders(response_dir, benchmark, version, model_groups, sizes) if not c.ok]
 
 
 def problem_lines(problems: Sequence[FolderCheck]) -> list[str]:
     """One line per problem folder, then the closing line."""
     return [c.message() for c in problems] + [CLOSING_LINE]
+
+
+def cut_off_lines(checks: Sequence[FolderCheck]) -> list[str]:
+    """One warning per response file with answers cut off while thinking (none: no line)."""
+    return [c.cut_off_message() for c in checks if c.cut_off]
 
 
 def append_report(out_path: str, lines: Sequence[str]) -> None:

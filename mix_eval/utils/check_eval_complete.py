@@ -10,6 +10,11 @@ Appends one line per problem folder (status not complete, or a response count th
 differs from the expected size) to ``--out_path``, then a closing line; the same
 lines are printed. A run made with ``--limit`` is never complete. Exit status 1
 when a folder has a problem.
+
+Below the closing line, one warning per response file whose model's answers were cut off
+while thinking ("Warning: <file>: N of M answers cut off while thinking ...", and the fix),
+counted from the file. A warning does not change the exit status: those items are
+answered (wrongly), and only a new run with a larger budget changes them.
 """
 from __future__ import annotations
 
@@ -23,7 +28,8 @@ from mix_eval.errors import MixEvalError
 from mix_eval.scoring.completeness import (
     CLOSING_LINE,
     append_report,
-    check_results,
+    check_folders,
+    cut_off_lines,
     expected_sizes,
     problem_lines,
 )
@@ -56,9 +62,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         sizes = expected_sizes(args.benchmark, args.version, args.data_path,
                                {name: getattr(args, name) for name, _ in _SIZE_FLAGS})
-        problems = check_results(args.model_response_dir, args.benchmark, args.version,
-                                 (args.base_models_to_check, args.chat_models_to_check), sizes)
-        lines = problem_lines(problems)
+        checks = check_folders(args.model_response_dir, args.benchmark, args.version,
+                               (args.base_models_to_check, args.chat_models_to_check), sizes)
+        problems = [c for c in checks if not c.ok]
+        lines = problem_lines(problems) + cut_off_lines(checks)
         append_report(args.out_path, lines)
     except MixEvalError as e:
         print(f"mix_eval: Error: {e}", file=sys.stderr)

@@ -3,10 +3,12 @@
 "use strict";
 const D = JSON.parse(document.getElementById("explorer-data").textContent);
 const S = D.strings, ITEMS = D.items, RUNS = D.runs, JUDGES = D.judges, SPLITS = D.splits;
-const F = {}, V = {};
+const F = {}, V = {}, T = {};
 D.fields.item.forEach((name, i) => { F[name] = i; });
 D.fields.verdict.forEach((name, i) => { V[name] = i; });
-const RANDOM = D.flags.random, BLOCKED = D.flags.blocked, DISAGREE = D.flags.disagree;
+D.fields.thinking.forEach((name, i) => { T[name] = i; });
+const RANDOM = D.flags.random, BLOCKED = D.flags.blocked, DISAGREE = D.flags.disagree, CUT = D.flags.cut_off;
+const THINKING = D.thinking || null;  // present when a model thought
 const ROW_H = 58;
 const $ = (id) => document.getElementById(id);
 
@@ -44,7 +46,7 @@ let LOWER = null;  // the texts in lower case, made on the first search
 const lower = () => LOWER || (LOWER = S.map((s) => s.toLowerCase()));
 
 const state = { model: "", benchmark: "", version: "", split: "", task: -1, judge: -1, q: "", verdict: "",
-                disagree: false, flagged: false, a: "", b: "", pair: "" };
+                disagree: false, flagged: false, cut: false, a: "", b: "", pair: "" };
 let rows = [];  // item indexes shown, in order
 let current = -1;
 
@@ -67,6 +69,7 @@ function hit(i, q) {
   if (it[F.id].toLowerCase().indexOf(q) !== -1) return true;
   if (has(it[F.benchmark_name]) || has(it[F.context]) || has(it[F.prompt]) || has(it[F.response]) ||
       has(it[F.response_extracted])) return true;
+  if (it[F.thinking] && has(it[F.thinking][T.text])) return true;
   if (it[F.options]) for (const s of it[F.options]) if (has(s)) return true;
   if (Array.isArray(it[F.target])) for (const s of it[F.target]) if (has(s)) return true;
   for (const v of it[F.verdicts]) if (has(v[V.reply]) || has(v[V.answer])) return true;
@@ -83,7 +86,7 @@ function apply() {
   const t0 = performance.now();
   const q = state.q.trim().toLowerCase();
   const cmp = comparing();
-  const n = { all: 0, right: 0, wrong: 0, partly: 0, none: 0, disagree: 0, flagged: 0 };
+  const n = { all: 0, right: 0, wrong: 0, partly: 0, none: 0, disagree: 0, flagged: 0, cut: 0 };
   const shown = [];
   for (let i = 0; i < ITEMS.length; i++) {
     const it = ITEMS[i], r = RUNS[it[F.run]];
@@ -101,13 +104,14 @@ function apply() {
     const o = outcome(verdictOf(i));
     if (cmp && state.pair !== "" && !pairOk(o, outcome(verdictOf(p)), state.pair)) continue;
     const flags = it[F.flags] | (p >= 0 ? ITEMS[p][F.flags] : 0);
-    const dis = (flags & DISAGREE) !== 0, flg = (flags & (RANDOM | BLOCKED)) !== 0;
+    const dis = (flags & DISAGREE) !== 0, flg = (flags & (RANDOM | BLOCKED)) !== 0, cut = (flags & CUT) !== 0;
     const okV = state.verdict === "" || state.verdict === o, okD = !state.disagree || dis,
-          okF = !state.flagged || flg;
-    if (okD && okF) { n.all++; n[o]++; }
-    if (okV && okF && dis) n.disagree++;
-    if (okV && okD && flg) n.flagged++;
-    if (okV && okD && okF) shown.push(i);
+          okF = !state.flagged || flg, okC = !state.cut || cut;
+    if (okD && okF && okC) { n.all++; n[o]++; }
+    if (okV && okF && okC && dis) n.disagree++;
+    if (okV && okD && okC && flg) n.flagged++;
+    if (okV && okD && okF && cut) n.cut++;
+    if (okV && okD && okF && okC) shown.push(i);
   }
   rows = shown;
   for (const k of Object.keys(n)) $("n-" + k).textContent = String(n[k]);
@@ -134,6 +138,7 @@ function flagMarks(flags, parent) {
   if (flags & RANDOM) parent.appendChild(el("span", { class: "flag random" }, "random verdict"));
   if (flags & BLOCKED) parent.appendChild(el("span", { class: "flag blocked" }, "blocked"));
   if (flags & DISAGREE) parent.appendChild(el("span", { class: "flag disagree" }, "judges disagree"));
+  if (flags & CUT) parent.appendChild(el("span", { class: "flag cut-off" }, "cut off while thinking"));
 }
 function rowEl(k) {
   const i = rows[k], it = ITEMS[i], r = RUNS[it[F.run]];
@@ -219,8 +224,27 @@ function verdictsOf(i) {
   }
   return out;
 }
+function thinkingOf(i) {
+  const it = ITEMS[i], t = it[F.thinking], out = [];
+  if (!t) return out;
+  const text = str(t[T.text]), tokens = t[T.tokens];
+  const counted = tokens !== null ? tokens.toLocaleString("en-US") + " tokens" : "";
+  if (it[F.flags] & CUT) out.push(el("div", { class: "notice cut-off" },
+      "Cut off while thinking: the token budget ran out before the answer began, so the response is empty " +
+      "and scored as an empty answer. To fix: " + (THINKING ? THINKING.advice : "") + "."));
+  if (text === null) {
+    out.push(el("p", { class: "muted thinking-hidden" },
+                "Thinking: hidden by the API" + (counted ? " (" + counted + ")" : "") + "."));
+  } else {
+    const size = text.length.toLocaleString("en-US") + " characters" + (counted ? ", " + counted : "");
+    out.push(el("details", { class: "thinking" }, el("summary", null, "Thinking (" + size + "): show"),
+                el("pre", { class: "text thinking" }, text)));
+  }
+  return out;
+}
 function responseOf(i) {
   const it = ITEMS[i], out = [el("h4", null, "Response"), el("pre", { class: "text response" }, str(it[F.response]))];
+  out.push(...thinkingOf(i));
   const cut = str(it[F.response_extracted]);
   if (cut !== null) out.push(el("h4", null, "Response as judged (the base model's answer cut out)"),
                              el("pre", { class: "text" }, cut));
@@ -322,7 +346,7 @@ for (const b of document.querySelectorAll("button[data-verdict]")) {
     apply();
   });
 }
-for (const [id, key] of [["t-disagree", "disagree"], ["t-flagged", "flagged"]]) {
+for (const [id, key] of [["t-disagree", "disagree"], ["t-flagged", "flagged"], ["t-cut", "cut"]]) {
   $(id).addEventListener("click", () => {
     state[key] = !state[key];
     $(id).setAttribute("aria-pressed", String(state[key]));
@@ -340,6 +364,7 @@ window.addEventListener("hashchange", fromHash);
 
 $("where").textContent = D.root + " \u00b7 written " + D.generated + " \u00b7 " + RUNS.length + " scored folder(s)";
 $("n-total").textContent = String(ITEMS.length);
+if (THINKING) $("t-cut").hidden = false;  // the filter is there only where a model thought
 if (D.notes.length) {
   $("notes").textContent = D.notes.length + " note(s): " + D.notes.join("; ");
 }
