@@ -58,7 +58,7 @@ FORMAT = 1
 # whole args: they hold the judge's --api_base_url as typed, credentials included.
 GENERATION_ARGS = (
     "model_systemprompt", "max_new_tokens", "dtype", "batch_size", "limit", "backend", "max_gpu_memory",
-    *engine_flags(), "model_gen_kwargs",
+    *engine_flags(), "model_gen_kwargs", "chat_template_kwargs",
 )
 LIBRARIES = ("torch", "transformers", *engine_packages())
 # The status file's arguments that say how a model was asked to think: recorded per split,

@@ -79,7 +79,7 @@ def refuse_derived_folder(version_dir: Path) -> None:
 def generate(settings: RunSettings, *, show_progress: bool = True) -> RunResult:
     """Generate (or resume) both splits of the benchmark for one model."""
     from mix_eval.api.registry import get_model, load_model_modules
-    from mix_eval.models.factory import check_backend, check_model_flags, check_model_mode
+    from mix_eval.models.factory import check_backend, check_model_flags
 
     model_settings, data = settings.model, settings.data
     check_safe_name("--version", data.version)
@@ -87,7 +87,6 @@ def generate(settings: RunSettings, *, show_progress: bool = True) -> RunResult:
     model_cls = get_model(model_settings.model_name)  # unknown names fail before any work
     check_backend(model_settings.model_name, model_cls, model_settings.backend)
     check_model_flags(model_settings.model_name, model_cls, model_settings)
-    check_model_mode(model_settings, model_cls)
     name = output_name(settings)
     version_dir = model_version_dir(settings.output.output_dir, name, data.benchmark, data.version)
     refuse_derived_folder(version_dir)

@@ -53,6 +53,7 @@ class LocalJudge(ChatModel):
         for batch in length_sorted_batches(self.input_lengths(conversations), batch_size):
             if STOP.requested:  # Ctrl-C: stop between batches; the runner saves what is done
                 return
-            replies = self.respond([conversations[i] for i in batch])
+            # the whole text, as the judge wrote it (an evaluated model's `respond` splits off thinking)
+            replies = [g.text for g in self.generate([self.render(conversations[i]) for i in batch])]
             for i, reply in zip(batch, replies):
                 on_result(requests[i][0], OK, reply)

@@ -30,15 +30,24 @@ reference's flag names (``args.model_path``, ``args.batch_size``, ...).
 A model decides what is asked (rendering, truncation, new tokens, decoding settings);
 its engine (``--backend``: `mix_eval.models.engine`) generates. torch and transformers
 are imported only when a model is built.
+
+A model that thinks (Qwen3, DeepSeek-R1 and its distills) is rendered with the
+template switches of ``--chat_template_kwargs`` and answers with its thinking apart
+(`local_answer`, the same split whichever engine generated): its text keeps the
+thinking tags, which are ordinary tokens of such models, and its rendered prompt says
+whether the template opened the thinking. A model that does not think answers plain
+text, as before.
 """
 from __future__ import annotations
 
+import json
 import logging
-from typing import Any, Optional
+from dataclasses import replace
+from typing import Any, Callable, Mapping, Optional, Sequence, Union
 
 from mix_eval.engines import DEFAULT_ENGINE
 from mix_eval.errors import ModelError, first_line
-from mix_eval.models.engine import Engine, engine_class
+from mix_eval.models.engine import Engine, Generation, as_generation, engine_class
 from mix_eval.models.loading import (
     cuda_available,
     resolve_attn_implementation,
@@ -48,8 +57,15 @@ from mix_eval.models.loading import (
 )
 from mix_eval.models.spec import DEFAULT_MAX_NEW_TOKENS, MAX_INPUT_LENGTH, ModelSpec
 from mix_eval.prompts import five_shot_input
+from mix_eval.thinking import LENGTH, Answer, Tags, answer_from_text, cut_off_line, parse_tags
 
 logger = logging.getLogger(__name__)
+
+# What mix_eval passes to `apply_chat_template` itself: --chat_template_kwargs may not set them.
+RENDER_ARGUMENTS = ("conversation", "messages", "tokenize", "add_generation_prompt")
+# The budget the warning suggests to a model that thinks on its default (512 for chat models): room for a
+# few thousand tokens of thinking before a short answer; the count cut off after it says if it was enough.
+THINKING_NEW_TOKENS = 8192
 
 
 def quiet_transformers() -> None:
@@ -109,6 +125,11 @@ class ModelBase:
 
 class _TransformersModel(ModelBase):
     """A Hugging Face checkpoint: its tokenizer and prompts here, generation by its engine."""
+
+    def __init__(self, args: Any):
+        super().__init__(args)
+        self.reasoning_tags: Tags = parse_tags(run_setting(args, "reasoning_tags"))
+        self._budget_warned = False
 
     @property
     def device(self) -> Any:
@@ -196,9 +217,15 @@ class _TransformersModel(ModelBase):
         if self.spec is not None and self.spec.max_input_length_closeend is not None:
             self.max_input_length_closeend = self.spec.max_input_length_closeend
         else:
-            self.max_input_length_closeend = (
-                min(self.model_max_len, self.max_input_length) - self.closeended_max_new_tokens
-            )
+            # the budget the model has without --max_new_tokens: a larger one asked keeps the prompt's room
+            default = None if not run_setting(self.args, "max_new_tokens") else (
+                self.spec.closeended_max_new_tokens if self.spec is not None else DEFAULT_MAX_NEW_TOKENS.get(self.kind))
+            self.max_input_length_closeend = input_room(self.model_max_len, self.max_input_length,
+                                                        self.closeended_max_new_tokens, default)
+            if self.max_input_length_closeend < 1:
+                raise ModelError(
+                    f"--max_new_tokens {self.closeended_max_new_tokens} leaves no room for the prompt in the "
+                    f"{self.model_max_len}-token context of {self.model_name!r}: lower it")
 
     def _engine(self) -> Engine:
         """The started engine; for a reference-style class, which loaded its own weights
@@ -223,9 +250,37 @@ class _TransformersModel(ModelBase):
     def batch_size_for(self, requested: int) -> int:
         return self._engine().batch_size(requested)
 
-    def respond(self, file_inputs: list[str]) -> list[str]:
-        """Generate for a batch: the rendered inputs, truncated, only new tokens decoded."""
-        return self._engine().answer(self, [self.render(x) for x in file_inputs])
+    def generate(self, rendered: list[str]) -> list[Generation]:
+        """Generate for a batch of rendered prompts: truncated, only new tokens decoded."""
+        return [as_generation(a) for a in self._engine().answer(self, rendered)]
+
+    def respond(self, file_inputs: list[str]) -> list[Union[str, Answer]]:
+        """One answer per input: the text as it was generated, or for a model that thinks an
+        `Answer` with the thinking apart (`local_answer`)."""
+        rendered = [self.render(x) for x in file_inputs]
+        opened = [opens_thinking(prompt, x, self.reasoning_tags) for x, prompt in zip(file_inputs, rendered)]
+        answers = [local_answer(g, self.reasoning_tags, o, self.decode)
+                   for g, o in zip(self.generate(rendered), opened)]
+        self._warn_thinking_budget(answers)
+        return answers
+
+    def decode(self, token_ids: Any) -> str:
+        """New token ids as text, as the engines decode them (`mix_eval.models.engine.generations`)."""
+        return self.tokenizer.decode(list(token_ids), skip_special_tokens=True)
+
+    def _warn_thinking_budget(self, answers: list[Union[str, Answer]]) -> None:
+        """Once, at the first batch with answers cut off while thinking, when the model runs on
+        its default budget (no --max_new_tokens): the default, the count, the fix. The split's
+        counts follow in the status file and the lines that end generation."""
+        cut = sum(isinstance(a, Answer) and a.cut_off for a in answers)
+        if self._budget_warned or not cut or run_setting(self.args, "max_new_tokens"):
+            return
+        self._budget_warned = True
+        logger.warning(
+            "%s runs on its default of %d new tokens (no --max_new_tokens): %s in one batch already; give the "
+            "thinking room with --max_new_tokens (e.g. %d; the thinking and the answer share it) into a new "
+            "--output_dir",
+            self.model_name, self.closeended_max_new_tokens, cut_off_line(cut, len(answers)), THINKING_NEW_TOKENS)
 
     def close(self) -> None:
         engine, self.engine = getattr(self, "engine", None), None
@@ -237,12 +292,15 @@ class _TransformersModel(ModelBase):
 
 
 class ChatModel(_TransformersModel):
-    """A chat model: one user turn (after an optional system message), chat template."""
+    """A chat model: one user turn (after an optional system message), chat template
+    (given ``--chat_template_kwargs``)."""
 
     kind = "chat"
 
     def __init__(self, args: Any):
         super().__init__(args)
+        self.chat_template_kwargs: dict[str, Any] = template_kwargs(run_setting(args, "chat_template_kwargs"))
+        self._kwargs_checked = False
         self.SYSTEM_MESSAGE: Optional[dict[str, str]] = {
             "role": "system",
             "content": "You are a helpful assistant.",
@@ -258,13 +316,21 @@ class ChatModel(_TransformersModel):
         return [dict(self.SYSTEM_MESSAGE), user]
 
     def apply_chat_template(self, messages: list[dict[str, str]]) -> str:
-        """The tokenizer's chat template, with the generation prompt."""
+        """The tokenizer's chat template, with the generation prompt and ``--chat_template_kwargs``."""
         if getattr(self.tokenizer, "chat_template", None) is None:
             raise ModelError(
                 f"the tokenizer of {self.model_name!r} has no chat template; run a base "
                 "model as --model_name local_base, or add a chat template to the checkpoint"
+                + (" (--chat_template_kwargs needs one)" if self.chat_template_kwargs else "")
             )
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        text = self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True,
+                                                  **self.chat_template_kwargs)
+        if self.chat_template_kwargs and not self._kwargs_checked:
+            self._kwargs_checked = True
+            if text == self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True):
+                logger.warning("the chat template of %s renders the same prompt without --chat_template_kwargs "
+                               "%s: it reads none of them", self.model_name, json.dumps(self.chat_template_kwargs))
+        return text
 
     def render(self, file_input: str) -> str:
         return self.apply_chat_template(self.get_messages(file_input))
@@ -284,6 +350,115 @@ class BaseModel(_TransformersModel):
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def input_room(context: int, cap: int, new_tokens: int, default_new_tokens: Optional[int] = None) -> int:
+    """How many prompt tokens a close-ended input keeps (``max_input_length_closeend``).
+
+    The reference's rule, ``min(context, cap) - new_tokens``, holds at the model's default
+    budget (``default_new_tokens``; None: the budget is the default) and below. A larger
+    budget (a model that thinks) would squeeze the prompt to nothing, so the prompt keeps
+    the room it had at the default budget, as far as the context allows beside the new
+    tokens.
+    """
+    reference = min(context, cap) - new_tokens
+    if default_new_tokens is None:
+        return reference
+    return max(reference, min(min(context, cap) - default_new_tokens, context - new_tokens))
+
+
+def template_kwargs(value: Union[None, str, Mapping[str, Any]]) -> dict[str, Any]:
+    """``--chat_template_kwargs`` as keyword arguments of ``apply_chat_template`` ({} when none)."""
+    if value is None:
+        return {}
+    try:
+        parsed = json.loads(value) if isinstance(value, str) else dict(value)
+    except (ValueError, TypeError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise ModelError(f"--chat_template_kwargs must be a JSON object, like '{{\"enable_thinking\": true}}', "
+                         f"not {value}")
+    taken = [k for k in parsed if k in RENDER_ARGUMENTS]
+    if taken:
+        raise ModelError(f"--chat_template_kwargs cannot set {', '.join(taken)}: mix_eval renders the prompt "
+                         "with them itself; give only the template's own switches, like enable_thinking")
+    return parsed
+
+
+def check_chat_template_kwargs(model_name: str, model_cls: type, value: Optional[str]) -> None:
+    """Refuse ``--chat_template_kwargs`` for a model whose prompts no tokenizer chat template
+    renders: an API model (its server renders them), a base model (five-shot text), a
+    catalog model with a fixed template of its own, a class of a --model_module that is no
+    `ChatModel`."""
+    if not template_kwargs(value):
+        return
+    spec = getattr(model_cls, "spec", None)
+    if getattr(model_cls, "kind", None) == "api" or (spec is not None and spec.kind == "api"):
+        raise ModelError(f"--chat_template_kwargs reaches the chat template of a local model (--backend hf or "
+                         f"vllm); {model_name} is an API model, whose server renders its prompts: ask it to think "
+                         "with --reasoning_effort or --thinking_budget")
+    if issubclass(model_cls, BaseModel) or (spec is not None and spec.kind == "base"):
+        raise ModelError(f"--chat_template_kwargs reaches a chat template; {model_name} is a base model, given "
+                         "five-shot text without one: leave it out, or evaluate a chat model (local_chat)")
+    if not issubclass(model_cls, ChatModel):
+        raise ModelError(f"--chat_template_kwargs reaches the tokenizer's chat template of a chat model; the class "
+                         f"of {model_name} renders its prompts its own way: leave it out")
+    if spec is not None and spec.chat_template is not None:
+        raise ModelError(f"--chat_template_kwargs reaches the tokenizer's chat template; {model_name} renders its "
+                         "prompts with a fixed template of the catalog, which takes none: leave it out")
+
+
+def opens_thinking(prompt: str, file_input: str, tags: Tags) -> bool:
+    """Whether the rendered prompt leaves the model inside an opened thinking tag: the text
+    the template put after the input opens the tag and does not close it (DeepSeek-R1's
+    distills, Qwen3's thinking models), so the model's text begins inside its thinking."""
+    if tags is None:
+        return False
+    at = prompt.rfind(file_input) if file_input else -1
+    tail = prompt[at + len(file_input):] if at != -1 else prompt
+    return tail.rfind(tags[0]) > tail.rfind(tags[1])
+
+
+def local_answer(generation: Generation, tags: Tags, opened: bool,
+                 decode: Optional[Callable[[Sequence[int]], str]] = None) -> Union[str, Answer]:
+    """A local model's answer, whatever engine generated it.
+
+    Plain text (the line the reference wrote) unless the model thought: its prompt opened
+    the thinking tag or its text holds one. Then an `Answer`: the thinking apart
+    (`mix_eval.thinking.answer_from_text`, on the text as the model continued it: after
+    the prompt's opening tag when the prompt opened one), cut off when it never closed,
+    the prompt's and the answer's tokens, and the thinking's tokens (`thinking_tokens`).
+    """
+    text = generation.text
+    if tags is None or not (opened or tags[0] in text or tags[1] in text):
+        return text
+    answer = answer_from_text(tags[0] + text if opened else text, tags, finish_reason=generation.finish_reason,
+                              prompt_tokens=generation.prompt_tokens,
+                              completion_tokens=generation.completion_tokens)
+    return replace(answer, reasoning_tokens=thinking_tokens(generation, tags[1], decode))
+
+
+def thinking_tokens(generation: Generation, close_tag: str,
+                    decode: Optional[Callable[[Sequence[int]], str]]) -> Optional[int]:
+    """How many of the new tokens the thinking took: those up to and including the first
+    closing tag (the fewest whose text holds it, however the tokenizer spells the tag), or
+    every token but the stop token when the tag never came. None when unknown: an engine
+    that gave text alone, or no tokenizer to count the tag's place with."""
+    ids = generation.token_ids
+    if ids is None:
+        return None
+    if close_tag not in generation.text:
+        return len(ids) - (generation.finish_reason != LENGTH and len(ids) > 0)
+    if decode is None:
+        return None
+    low, high = 1, len(ids)  # the text of ids[:k] holds the tag for k = high, grows with k
+    while low < high:
+        mid = (low + high) // 2
+        if close_tag in decode(ids[:mid]):
+            high = mid
+        else:
+            low = mid + 1
+    return high
 
 
 def _accepts_dtype_kwarg(version: str) -> bool:

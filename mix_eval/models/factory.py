@@ -32,21 +32,24 @@ def check_backend(model_name: str, model_cls: type, backend: str) -> None:
 
 
 def check_model_flags(model_name: str, model_cls: type, settings: ModelSettings) -> None:
-    """Refuse, before any work, the flags of models that think through an API
-    (``--reasoning_effort``, ``--thinking_budget``) for a model that is no API model: a
-    local checkpoint's thinking is switched by its chat template. (An API model checks
-    them against its provider when it is made: `ChatAPIModel._request`.)"""
+    """Refuse, before any work, the flags a model cannot take: the thinking flags of API
+    models for a local one, `--model_mode batch` for a model without OpenAI's Batch API,
+    `--chat_template_kwargs` for a model no tokenizer template renders
+    (`models.base.check_chat_template_kwargs`). (An API model checks its thinking flags
+    against its provider when it is made: `ChatAPIModel._request`.)"""
+    from mix_eval.models.base import check_chat_template_kwargs
     from mix_eval.models.base_api import APIModelBase
 
-    if issubclass(model_cls, APIModelBase):
-        return
-    for flag in ("reasoning_effort", "thinking_budget"):
-        if getattr(settings, flag) is not None:
-            raise ModelError(
-                f"--{flag} applies to API models; {model_name} is a local model, whose thinking its chat template "
-                "switches: pass --chat_template_kwargs (e.g. '{\"enable_thinking\": true}', or "
-                "'{\"reasoning_effort\": \"high\"}' for gpt-oss) instead"
-            )
+    if not issubclass(model_cls, APIModelBase):
+        for flag in ("reasoning_effort", "thinking_budget"):
+            if getattr(settings, flag) is not None:
+                raise ModelError(
+                    f"--{flag} applies to API models; {model_name} is a local model, whose thinking its chat "
+                    "template switches: pass --chat_template_kwargs (e.g. '{\"enable_thinking\": true}', or "
+                    "'{\"reasoning_effort\": \"high\"}' for gpt-oss) instead"
+                )
+    check_model_mode(settings, model_cls)
+    check_chat_template_kwargs(model_name, model_cls, settings.chat_template_kwargs)
 
 
 def check_model_mode(settings: ModelSettings, model_cls: Any) -> None:

@@ -1,13 +1,15 @@
 """``--backend hf``: transformers `generate` on weights loaded in this process (the reference's way).
 
 A batch is left-padded to its longest prompt and truncated to the model's input length,
-generated in one `generate` call, and only the new tokens are decoded.
+generated in one `generate` call, and only the new tokens are decoded
+(`mix_eval.models.engine.generations`, as the vLLM engine does).
 """
 from __future__ import annotations
 
 from typing import Any
 
 from mix_eval.errors import ModelError
+from mix_eval.models.engine import Generation, generations, stop_token_ids
 from mix_eval.models.loading import max_positions, torch_module
 
 
@@ -29,7 +31,7 @@ class TransformersEngine:
     def batch_size(self, requested: int) -> int:
         return requested
 
-    def answer(self, model: Any, texts: list[str]) -> list[str]:
+    def answer(self, model: Any, texts: list[str]) -> list[Generation]:
         torch = torch_module()
         tok = model.tokenizer
         tok.padding_side = model.padding_side
@@ -53,8 +55,9 @@ class TransformersEngine:
                 max_new_tokens=model.closeended_max_new_tokens,
                 **gen_kwargs,
             )
-        new_tokens = out[:, enc["input_ids"].shape[1]:]
-        return tok.batch_decode(new_tokens, skip_special_tokens=True)
+        new_tokens = out[:, enc["input_ids"].shape[1]:].tolist()
+        stops = stop_token_ids(getattr(self.weights, "generation_config", None), gen_kwargs, tok.eos_token_id)
+        return generations(tok, enc["attention_mask"].sum(dim=1).tolist(), new_tokens, stops)
 
     def close(self) -> None:
         self.weights = None

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Iterable, Optional, Sequence
 
 from mix_eval.errors import ModelError, first_line
+from mix_eval.models.engine import Generation, generations, stop_token_ids
 from mix_eval.models.loading import cuda_available, max_positions, resolve_dtype, run_setting, torch_module
 
 logger = logging.getLogger(__name__)
@@ -130,17 +131,8 @@ def sampling_settings(generation_config: Any, gen_kwargs: dict[str, Any],
         params["temperature"] = 0.0
     if merged.get("repetition_penalty") not in (None, 1.0):
         params["repetition_penalty"] = float(merged["repetition_penalty"])
-    eos = _as_list(merged.get("eos_token_id")) or _as_list(tokenizer_eos)
-    params["stop_token_ids"] = sorted({int(e) for e in eos})
+    params["stop_token_ids"] = stop_token_ids(generation_config, gen_kwargs, tokenizer_eos)
     return params
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple, set)):
-        return list(value)
-    return [value]
 
 
 @dataclass(frozen=True)
@@ -399,13 +391,13 @@ class VLLMEngine:
     def batch_size(self, requested: int) -> int:
         return chunk_size(requested, self.replicas)
 
-    def answer(self, model: Any, texts: list[str]) -> list[str]:
+    def answer(self, model: Any, texts: list[str]) -> list[Generation]:
         """The same prompts, truncation and decoding as transformers `generate` would get."""
         tok = model.tokenizer
         prompts = tok(texts, max_length=model.max_input_length_closeend, truncation=True)["input_ids"]
         sampling = sampling_settings(self.generation_config, model.gen_kwargs, tok.eos_token_id)
         new_tokens = self.generator.generate(prompts, model.closeended_max_new_tokens, sampling)
-        return tok.batch_decode(new_tokens, skip_special_tokens=True)
+        return generations(tok, [len(p) for p in prompts], new_tokens, sampling["stop_token_ids"])
 
     def close(self) -> None:
         generator, self.generator = self.generator, None
