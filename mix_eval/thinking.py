@@ -87,6 +87,8 @@ def answer_from_text(text: str, tags: Tags = DEFAULT_TAGS, *, opened: bool = Fal
     if tags is None:
         return Answer(text, cut_off=False, **common)
     open_tag, close_tag = tags
+    if opened:  # the text begins inside the thinking (even if the model opened the tag again)
+        text = open_tag + text
     start = text.find(open_tag)
     close = text.find(close_tag)
     if start != -1 and (close == -1 or start < close):  # OPEN ... [CLOSE ...]
@@ -99,8 +101,6 @@ def answer_from_text(text: str, tags: Tags = DEFAULT_TAGS, *, opened: bool = Fal
     if close != -1:  # the template opened the tag: the text begins inside it
         answer = text[close + len(close_tag):].strip()
         return Answer(answer, text[:close].strip(), cut_off=finish_reason == LENGTH and not answer, **common)
-    if opened:
-        return Answer("", text.strip(), cut_off=True, **common)
     return Answer(text, cut_off=bool(finish_reason == LENGTH and not text.strip() and completion_tokens), **common)
 
 

@@ -60,6 +60,9 @@ def test_a_prompt_that_opened_the_tag_makes_an_unclosed_text_all_thinking():
     assert answer_from_text("pondering", opened=True) == Answer("", "pondering", cut_off=True)
     assert answer_from_text("pondering</think>42", opened=True) == Answer("42", "pondering")
     assert answer_from_text("pondering", opened=False) == Answer("pondering")
+    # the model opened the tag again inside the one the prompt opened: still all thinking
+    assert answer_from_text("is Plymout<think>h or", opened=True) == Answer("", "is Plymout<think>h or", cut_off=True)
+    assert answer_from_text("a<think>b</think> 42", opened=True) == Answer("42", "a<think>b")
 
 
 def test_a_plain_text_cut_by_the_budget_is_no_thinking_cut_off():

@@ -425,14 +425,14 @@ def local_answer(generation: Generation, tags: Tags, opened: bool,
 
     Plain text (the line the reference wrote) unless the model thought: its prompt opened
     the thinking tag or its text holds one. Then an `Answer`: the thinking apart
-    (`mix_eval.thinking.answer_from_text`, on the text as the model continued it: after
-    the prompt's opening tag when the prompt opened one), cut off when it never closed,
+    (`mix_eval.thinking.answer_from_text`, which reads a text whose prompt opened the tag
+    as beginning inside it), cut off when it never closed,
     the prompt's and the answer's tokens, and the thinking's tokens (`thinking_tokens`).
     """
     text = generation.text
     if tags is None or not (opened or tags[0] in text or tags[1] in text):
         return text
-    answer = answer_from_text(tags[0] + text if opened else text, tags, finish_reason=generation.finish_reason,
+    answer = answer_from_text(text, tags, opened=opened, finish_reason=generation.finish_reason,
                               prompt_tokens=generation.prompt_tokens,
                               completion_tokens=generation.completion_tokens)
     return replace(answer, reasoning_tokens=thinking_tokens(generation, tags[1], decode))
