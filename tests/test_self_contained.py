@@ -246,7 +246,7 @@ def repo_copy(tmp_path_factory) -> Path:
 
 @pytest.mark.parametrize("where", ["repository root", "another folder"])
 def test_the_readme_quick_start_works_as_written(where, repo_copy, tmp_path):
-    quick_start = readme_commands(readme_block("## Quick start"))
+    quick_start = readme_commands(readme_block("### Step by step"))
     assert all("../" not in c and "shared" not in c for c in quick_start), quick_start
     cwd = repo_copy if where == "repository root" else tmp_path / "work"
     cwd.mkdir(exist_ok=True)
@@ -311,3 +311,24 @@ def test_a_version_fetched_for_the_default_data_path_goes_to_the_cache_not_the_p
         raise AssertionError("fetched again")
 
     assert load_split(None, "hub", ff_hard, fetch=offline) == items
+
+
+def test_the_readme_s_contents_and_links_lead_to_its_sections():
+    """The table of contents lists every top-level section, in order, and every link
+    inside the README (``#anchor``, as GitHub makes them) lands on a heading."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    prose = re.sub(r"```.*?```", "", text, flags=re.S)
+    headings = re.findall(r"^(#{2,3}) (.+)$", prose, re.M)
+
+    def slug(title: str) -> str:
+        return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
+
+    anchors = {slug(title) for _, title in headings}
+    links = re.findall(r"\]\(#([^)]+)\)", prose)
+    assert links and [a for a in links if a not in anchors] == []
+    contents = prose[prose.index("## Contents"):]
+    contents = contents[:contents.index("\n## ", 1)]
+    listed = re.findall(r"^- \[[^\]]+\]\(#([^)]+)\)", contents, re.M)
+    sections = [slug(title) for level, title in headings if level == "##" and title != "Contents"]
+    assert listed == sections
+    assert "(docs/design.md)" in prose[:prose.index("## Contents")]
