@@ -50,10 +50,11 @@ def _price(flag: str, value: Any) -> Optional[tuple[float, float]]:
     return float(price[0]), float(price[1])
 
 
-def _json_object(flag: str, value: Optional[str], example: str) -> None:
-    """A flag that holds a JSON object as given on the command line."""
-    if value is None:
-        return
+def json_object(flag: str, value: Optional[str], example: str) -> dict[str, Any]:
+    """A flag that holds a JSON object as given on the command line, parsed ({} when not
+    given); anything else is one error naming the flag, with an example."""
+    if value is None or value == "":
+        return {}
     import json
 
     try:
@@ -62,6 +63,12 @@ def _json_object(flag: str, value: Optional[str], example: str) -> None:
         raise SettingsError(f"--{flag} is not valid JSON ({e.msg}): {value}") from None
     if not isinstance(parsed, dict):
         raise SettingsError(f"--{flag} must be a JSON object, like '{example}', not {value}")
+    return parsed
+
+
+# the JSON-object flags, with the example their errors give
+GEN_KWARGS_EXAMPLE = '{"temperature": 0}'
+TEMPLATE_KWARGS_EXAMPLE = '{"enable_thinking": true}'
 
 
 def _positive(flag: str, value: Any, *, optional: bool = False) -> None:
@@ -119,7 +126,7 @@ class GenerationSettings:
                 parse_tags(self.reasoning_tags)
             except ValueError as e:
                 raise SettingsError(f"--reasoning_tags: {e}") from None
-        _json_object("chat_template_kwargs", self.chat_template_kwargs, '{"enable_thinking": true}')
+        json_object("chat_template_kwargs", self.chat_template_kwargs, TEMPLATE_KWARGS_EXAMPLE)
         if isinstance(self.gpu_memory_utilization, bool) or not 0 < self.gpu_memory_utilization <= 1:
             raise SettingsError(f"--gpu_memory_utilization must be above 0 and at most 1, got "
                                 f"{self.gpu_memory_utilization!r}")
@@ -160,6 +167,7 @@ class ModelSettings:
         object.__setattr__(self, "model_module", tuple(self.model_module or ()))
         object.__setattr__(self, "model_price", _price("model_price", self.model_price))
         _choice("model_mode", self.model_mode, MODEL_MODES)
+        json_object("model_gen_kwargs", self.model_gen_kwargs, GEN_KWARGS_EXAMPLE)
 
     @property
     def batch_size(self) -> int:

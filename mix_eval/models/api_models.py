@@ -17,7 +17,6 @@ retries just that item.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 from typing import Any, Mapping, Optional, Union
@@ -33,7 +32,7 @@ from mix_eval.llm.request import (
 from mix_eval.llm.results import ChatResult
 from mix_eval.models.base_api import APIModelBase
 from mix_eval.models.spec import ModelSpec
-from mix_eval.settings import ModelSettings
+from mix_eval.settings import GEN_KWARGS_EXAMPLE, ModelSettings, json_object
 from mix_eval.thinking import Answer, answer_from_chat, parse_tags
 
 logger = logging.getLogger(__name__)
@@ -302,14 +301,5 @@ class OpenAICompatibleEndpoint(OpenAICompatibleModel):
         return base_url, args.model_api_key_env
 
     def _extra_params(self, args: ModelSettings) -> dict[str, Any]:
-        raw = args.model_gen_kwargs
-        if not raw:
-            return {}
-        try:
-            extra = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise ModelError(f"--model_gen_kwargs is not valid JSON ({e.msg}): {raw}") from None
-        if not isinstance(extra, dict):
-            raise ModelError(f"--model_gen_kwargs must be a JSON object, like '{{\"temperature\": 0}}', not {raw}")
-        return extra
+        return json_object("model_gen_kwargs", args.model_gen_kwargs, GEN_KWARGS_EXAMPLE)
 

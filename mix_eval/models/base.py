@@ -57,6 +57,7 @@ from mix_eval.models.loading import (
 )
 from mix_eval.models.spec import DEFAULT_MAX_NEW_TOKENS, MAX_INPUT_LENGTH, ModelSpec
 from mix_eval.prompts import five_shot_input
+from mix_eval.settings import TEMPLATE_KWARGS_EXAMPLE, json_object
 from mix_eval.thinking import LENGTH, Answer, Tags, answer_from_text, cut_off_line, parse_tags
 
 logger = logging.getLogger(__name__)
@@ -369,15 +370,8 @@ def input_room(context: int, cap: int, new_tokens: int, default_new_tokens: Opti
 
 def template_kwargs(value: Union[None, str, Mapping[str, Any]]) -> dict[str, Any]:
     """``--chat_template_kwargs`` as keyword arguments of ``apply_chat_template`` ({} when none)."""
-    if value is None:
-        return {}
-    try:
-        parsed = json.loads(value) if isinstance(value, str) else dict(value)
-    except (ValueError, TypeError):
-        parsed = None
-    if not isinstance(parsed, dict):
-        raise ModelError(f"--chat_template_kwargs must be a JSON object, like '{{\"enable_thinking\": true}}', "
-                         f"not {value}")
+    parsed = dict(value) if isinstance(value, Mapping) else json_object("chat_template_kwargs", value,
+                                                                          TEMPLATE_KWARGS_EXAMPLE)
     taken = [k for k in parsed if k in RENDER_ARGUMENTS]
     if taken:
         raise ModelError(f"--chat_template_kwargs cannot set {', '.join(taken)}: mix_eval renders the prompt "
