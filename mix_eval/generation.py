@@ -112,7 +112,7 @@ def generate_split(
     def counts() -> dict[str, Any]:
         # what the model records of its requests (an API model whose request style switched;
         # the batches of --model_mode batch)
-        notes = getattr(loaded[0], "status_notes", None) if loaded else None
+        notes = getattr(loaded[0], "request_notes", None) if loaded else None
         return {**thinking_status(answers, thought, cut_off), **batch_status(version_dir, split.name),
                 **(notes() if notes else {})}
 

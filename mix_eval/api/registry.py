@@ -101,11 +101,16 @@ def get_model(model_name: str) -> type:
         from mix_eval.models.factory import class_for_id
 
         by_id = class_for_id(model_name)  # a current API model named by its id (gpt-*, claude-*, ...)
-        if by_id is not None:
-            MODEL_REGISTRY[model_name] = by_id
-            return by_id
         names = available_model_names()
         folded = {n.lower(): n for n in names}
+        if by_id is not None:
+            row = folded.get(model_name.lower().replace("-", "_").replace(".", ""))
+            if row is not None:  # gpt-4o for gpt_4o: the user may have meant the reference's row
+                logger.warning("--model_name %s is a model id, evaluated as the provider serves it today; the "
+                               "catalog's %s is the reference's row (%s), asked as the leaderboard asked it",
+                               model_name, row, getattr(catalog.get_spec(row), "model_id", row))
+            MODEL_REGISTRY[model_name] = by_id
+            return by_id
         close = [folded[m] for m in difflib.get_close_matches(
             model_name.lower().replace("-", "_"), list(folded), n=3, cutoff=0.6)]
         hint = f" Did you mean {', '.join(close)}?" if close else ""

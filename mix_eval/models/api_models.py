@@ -47,7 +47,7 @@ REFUSAL_TEXT = "Response not available due to content restrictions."
 # The reference gives up on a prompt the provider keeps refusing after more than 10 refusals.
 MAX_REFUSALS = 11
 NO_KEY = "EMPTY"
-# The status object's record of a request style switched for an unknown model (`ChatAPIModel.status_notes`).
+# The status object's record of a request style switched for an unknown model (`ChatAPIModel.request_notes`).
 REQUEST_STYLE_KEY = "request_style"
 
 
@@ -114,7 +114,7 @@ class ChatAPIModel(APIModelBase):
         """The request parameters beside model and messages."""
         return self.request.params()
 
-    def status_notes(self) -> dict[str, Any]:
+    def request_notes(self) -> dict[str, Any]:
         """What the split's status object records of the requests: the style, when it was
         switched because the server refused the other one (none otherwise)."""
         asked = self.asked

@@ -64,8 +64,8 @@ def test_unknown_version_in_compute_metrics_names_the_folders(tmp_path, capsys, 
 
 
 @pytest.mark.parametrize("typo, suggested", [
-    ("gpt-4o", "gpt_4o"), ("gpt4o", "gpt_4o"), ("local-chat", "local_chat"),
-    ("Meta-Llama-3-8B-Instruct", "llama_3_8b_instruct"), ("claude-3-5-sonnet", "claude_3_5_sonnet"),
+    ("gpt4o", "gpt_4o"), ("local-chat", "local_chat"),
+    ("Meta-Llama-3-8B-Instruct", "llama_3_8b_instruct"), ("claude3_5_sonnet", "claude_3_5_sonnet"),
     ("GPT_4O", "gpt_4o"), ("LOCAL_CHAT", "local_chat"),
 ])
 def test_unknown_model_name_suggests_close_matches(data_path, tmp_path, capsys, env, typo, suggested):
@@ -74,6 +74,17 @@ def test_unknown_model_name_suggests_close_matches(data_path, tmp_path, capsys, 
                                   suggested, "python -m mix_eval.models")
     assert line
     assert not (tmp_path / "out" / typo).exists()
+
+
+@pytest.mark.parametrize("model_id, row, served", [
+    ("gpt-4o", "gpt_4o", "gpt-4o-2024-05-13"), ("claude-3-5-sonnet", "claude_3_5_sonnet", "claude-3-5-sonnet-20240620")])
+def test_a_model_id_beside_a_catalog_row_is_evaluated_by_its_id_and_names_the_row(data_path, tmp_path, capsys, env,
+                                                                               caplog, model_id, row, served):
+    """gpt-4o is a model OpenAI serves today: evaluated by its id (here stopped for its
+    key), with a warning naming the reference's row the user may have meant."""
+    assert evaluate(tmp_path, data_path, "--model_name", model_id) == 2
+    assert_one_clear_error(capsys.readouterr().err, f"--model_name {model_id} needs an API key")
+    assert f"the catalog's {row} is the reference's row ({served})" in caplog.text
 
 
 # ---------------------------------------------------------------- --model_path that is not a checkpoint

@@ -97,8 +97,9 @@ def scenarios(data_path: Path, root: Path, monkeypatch, judge_key: str, model_ke
     return codes
 
 
-# A judge that refuses every request stops the run (its reason quoted), it does not score placeholders.
-EXPECTED = [("success", 0), ("model 401", 2), ("judge 401", 2), ("model 500 echo", 2), ("model 400 echo", 0),
+# A model or a judge that refuses every request stops the run (its reason quoted, the key
+# redacted from it), it does not write or score placeholders.
+EXPECTED = [("success", 0), ("model 401", 2), ("judge 401", 2), ("model 500 echo", 2), ("model 400 echo", 2),
             ("judge 500 echo", 2), ("judge 400 echo", 2)]
 
 
