@@ -139,8 +139,12 @@ def read_status(path: Path) -> Optional[dict[str, Any]]:
         status = read_json(path)
     except ValueError as e:  # not UTF-8 or not JSON
         raise ResumeError(f"{path}: not valid JSON ({e}); delete it to start this split afresh") from None
+    except OSError as e:  # a folder of that name, no permission
+        raise ResumeError(f"{path}: cannot be read ({e.strerror or e}); delete it to start this split afresh") from None
     if not isinstance(status, dict) or not isinstance(status.get("status"), dict):
         raise ResumeError(f"{path}: not a status file (no `status` object); delete it to start afresh")
+    if not isinstance(status.get("args", {}), dict):
+        raise ResumeError(f"{path}: not a status file (its `args` is not an object); delete it to start afresh")
     return status
 
 
