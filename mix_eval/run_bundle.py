@@ -116,7 +116,7 @@ def public_status(path: Path) -> bytes:
     try:
         status = json.loads(raw)
         args = status["args"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return raw
     if not isinstance(args, dict):
         return raw
@@ -392,7 +392,7 @@ def _check_verdicts(result: Verification, root: Path, model: str, benchmark: str
             try:
                 line = json.loads(text)
                 said, given = verdict(kind, line.get("judge_response")), line.get(field_name)
-            except (ValueError, AttributeError, TypeError):
+            except (ValueError, AttributeError, TypeError, RecursionError):
                 continue  # not a judged line: rescoring names it
             if said is not None and said != given:
                 result.problems.append(
