@@ -200,7 +200,7 @@ FILE_BREAKAGES = [
     ("status-nested", STATUS, replaced(NESTED)),
     ("status-a-folder", STATUS, a_folder),
     ("judged-rule-garbage", RULE_JUDGED, replaced(GARBAGE_LINES)),
-    ("judged-rule-wrong-types", RULE_JUDGED, line(2, '{"id": "2", "judge_score": "high", "benchmark_name": 5}')),
+    ("judged-rule-wrong-types", RULE_JUDGED, line(2, '{"id": "2", "eval_result": "yes", "judge_score": "high", "benchmark_name": 5}')),
     ("judged-model-garbage", JUDGED, line(2, GARBAGE_LINES.splitlines()[4])),
     ("judged-model-nested", JUDGED, line(2, NESTED)),
     ("journal-garbage", JOURNAL, lambda p: p.write_bytes(p.read_bytes() + GARBAGE_LINES.encode("utf-8", "replace"))),
@@ -410,3 +410,209 @@ def test_a_broken_calibration_json_is_never_a_traceback(base, api_env, capfd, ca
     for argv in (["--model_response_dir", str(root)], cm_args(root, None, "rule", "--compute_score_from_judged_file")):
         module = "mix_eval.report" if len(argv) == 2 else "mix_eval.compute_metrics"
         assert_clear(call(capfd, caplog, module, argv), ["calibration.json"])
+
+
+# ---------------------------------------------------------------- bundles
+
+
+def unpacked_bundle(complete_run: Path, tmp_path: Path) -> Path:
+    """The bundle of the complete run, written by mix_eval and unpacked: its top folder."""
+    archive = tmp_path / "original.tar.gz"
+    assert main_of("mix_eval.bundle")(["--model_response_dir", str(complete_run), "--out", str(archive)]) == 0
+    with tarfile.open(archive) as tar:
+        tar.extractall(tmp_path / "unpacked", filter="data")
+    return tmp_path / "unpacked" / complete_run.name
+
+
+def repacked_from_inside(top: Path, out: Path) -> Path:
+    """What ``cd run && tar -czf run.tar.gz .`` makes: a ``./`` folder, every member named ``./...``."""
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(top, arcname=".")
+    return out
+
+
+def test_a_bundle_repacked_by_hand_verifies_and_tampered_is_refused_naming_the_judged_file(complete_run, tmp_path):
+    top = unpacked_bundle(complete_run, tmp_path)
+    archive = repacked_from_inside(top, tmp_path / "run.tar.gz")
+    with tarfile.open(archive) as tar:
+        assert tar.getnames()[0] == "." and all(n == "." or n.startswith("./") for n in tar.getnames())
+    proc = run_module("mix_eval.bundle", "--verify", str(archive), cwd=tmp_path)
+    assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr
+    assert "score.json: reproduced from judge_results_ff_rule.jsonl and judge_results_mp_rule.jsonl" in proc.stdout
+    assert "check_eval_complete: 1 folder(s) complete" in proc.stdout and "verified" in proc.stdout
+
+    judged = top / MODEL / BENCHMARK / VERSION / RULE_JUDGED
+    lines = [json.loads(t) for t in judged.read_text().splitlines()]
+    right = next(x for x in lines if x["eval_result"] is True)
+    right["eval_result"] = False
+    judged.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    proc = run_module("mix_eval.bundle", "--verify", str(repacked_from_inside(top, tmp_path / "edited.tar.gz")),
+                      cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert f"{MODEL}/{BENCHMARK}/{VERSION}/score.json: overall is" in proc.stderr and RULE_JUDGED in proc.stderr
+
+
+def test_a_bundle_of_one_model_folder_repacked_without_its_top_folder_verifies(complete_run, tmp_path, capfd, caplog):
+    """``tar -czf m.tar.gz m`` from inside the run folder: the model folder is the top one."""
+    top = unpacked_bundle(complete_run, tmp_path)
+    archive = tmp_path / "m.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(top / MODEL, arcname=MODEL)
+    outcome = call(capfd, caplog, "mix_eval.bundle", ["--verify", str(archive)])
+    assert outcome.status == 0 and "verified" in outcome.text, outcome.text
+
+
+def member(tar: tarfile.TarFile, name: str, data: Optional[bytes] = b"{}", **info) -> None:
+    entry = tarfile.TarInfo(name)
+    for key, value in info.items():
+        setattr(entry, key, value)
+    if data is None:
+        tar.addfile(entry)
+    else:
+        entry.size = len(data)
+        tar.addfile(entry, io.BytesIO(data))
+
+
+def archive_of(make: Callable[[tarfile.TarFile], None]) -> Callable[[Path], None]:
+    def write(path: Path) -> None:
+        with tarfile.open(path, "w:gz") as tar:
+            make(tar)
+    return write
+
+
+def good_bytes(complete_run: Path, tmp_path: Path) -> bytes:
+    archive = tmp_path / "good.tar.gz"
+    assert main_of("mix_eval.bundle")(["--model_response_dir", str(complete_run), "--out", str(archive)]) == 0
+    return archive.read_bytes()
+
+
+BAD_ARCHIVES = [
+    ("dot-dot", archive_of(lambda t: member(t, "run/../../escaped.json")), "refused"),
+    ("absolute", archive_of(lambda t: member(t, "/tmp/absolute.json")), "refused"),
+    ("symlink", archive_of(lambda t: member(t, "run/link", None, type=tarfile.SYMTYPE, linkname="/etc/passwd")),
+     "refused"),
+    ("hardlink", archive_of(lambda t: member(t, "run/hard", None, type=tarfile.LNKTYPE, linkname="run/x")),
+     "refused"),
+    ("fifo", archive_of(lambda t: member(t, "run/fifo", None, type=tarfile.FIFOTYPE)), "refused"),
+    ("duplicate", archive_of(lambda t: (member(t, "run/score.json"), member(t, "run/score.json"))), "twice"),
+    ("duplicate-through-dot", archive_of(lambda t: (member(t, "run/score.json"), member(t, "./run/score.json"))),
+     "twice"),
+    ("file-and-folder", archive_of(lambda t: (member(t, "run/m"), member(t, "run/m/x.json"))), "a file and a folder"),
+    ("dot-as-a-file", archive_of(lambda t: member(t, "./")), "refused"),
+    ("empty-archive", archive_of(lambda t: None), "no model folder"),
+    ("no-model-folder", archive_of(lambda t: member(t, "run/notes.txt", b"hello")), "no model folder"),
+    ("not-gzip", replaced(b"just some text\n" * 100), "cannot be read"),
+    ("gzip-of-text", replaced(gzip.compress(b"just some text\n" * 100)), "cannot be read"),
+    ("empty-file", replaced(b""), "cannot be read"),
+]
+
+
+@pytest.mark.parametrize("case, make, words", BAD_ARCHIVES, ids=[c[0] for c in BAD_ARCHIVES])
+def test_a_bad_archive_is_refused_in_one_line(tmp_path, capfd, caplog, case, make, words):
+    archive = tmp_path / "inside" / "bad.tar.gz"
+    archive.parent.mkdir()
+    if case == "dot-as-a-file":
+        with tarfile.open(archive, "w:gz") as tar:
+            member(tar, ".")
+    else:
+        make(archive)
+    outcome = call(capfd, caplog, "mix_eval.bundle", ["--verify", str(archive)])
+    assert outcome.status == 2
+    assert_clear(outcome, [str(archive)])
+    assert words in outcome.errors()[0]
+    assert not (tmp_path / "escaped.json").exists() and not Path("/tmp/absolute.json").exists()
+
+
+@pytest.mark.parametrize("cut", [0.5, 0.99])
+def test_a_truncated_bundle_is_refused_in_one_line(complete_run, tmp_path, capfd, caplog, cut):
+    data = good_bytes(complete_run, tmp_path)
+    archive = tmp_path / "cut.tar.gz"
+    archive.write_bytes(data[: int(len(data) * cut)])
+    outcome = call(capfd, caplog, "mix_eval.bundle", ["--verify", str(archive)])
+    assert outcome.status == 2
+    assert_clear(outcome, [str(archive)])
+
+
+def test_verify_of_a_folder_or_nothing_is_one_line(tmp_path, capfd, caplog):
+    for target in (tmp_path, tmp_path / "absent.tar.gz"):
+        outcome = call(capfd, caplog, "mix_eval.bundle", ["--verify", str(target)])
+        assert outcome.status == 2
+        assert_clear(outcome, [str(target)])
+
+
+# ---------------------------------------------------------------- as a user runs them
+
+
+def test_every_entry_point_run_as_a_user_prints_no_traceback(base, server, tmp_path, monkeypatch):
+    """``python -m`` each command over a run folder whose model folders are each broken
+    another way (a shell's own path: argument parsing, exit, error.log), plus the JSON flags."""
+    root = tmp_path / "run"
+    shutil.copytree(base, root)
+    breakages = {c[0]: c for c in FILE_BREAKAGES}
+    for n, case in enumerate(("status-wrong-types", "manifest-wrong-types", "journal-wrong-reply", "response-nested",
+                              "judged-model-nested", "intervals-wrong-types")):
+        _, name, breakage = breakages[case]
+        model = f"m{n}"
+        shutil.copytree(root / MODEL, root / model)
+        for path in (root / model / BENCHMARK / VERSION).glob(f"{MODEL}_*.jsonl"):
+            path.rename(path.with_name(path.name.replace(f"{MODEL}_", f"{model}_", 1)))
+        breakage(root / model / BENCHMARK / VERSION / name.replace(f"{MODEL}_close", f"{model}_close"))
+    env = {"MODEL_PARSER_API": JUDGE_KEY, "MIX_EVAL_CACHE": str(tmp_path / "cache"), "k_oai": JUDGE_KEY,
+           "OPENAI_BASE_URL": server.base_url}
+    archive = tmp_path / "run.tar.gz"
+    runs = [
+        ("mix_eval.report", "--model_response_dir", str(root)),
+        ("mix_eval.utils.check_eval_complete", "--benchmark", BENCHMARK, "--version", VERSION, "--model_response_dir",
+         str(root), "--chat_models_to_check", MODEL, "m0", "m1", "m2", "m3", "m4", "m5", "--base_models_to_check",
+         "none", "--out_path", str(tmp_path / "checks.log")),
+        ("mix_eval.bundle", "--model_response_dir", str(root), "--out", str(archive)),
+        ("mix_eval.bundle", "--verify", str(archive)),
+        ("mix_eval.compare_judges", "--benchmark", BENCHMARK, "--version", VERSION, "--model_response_dir", str(root),
+         "--judges", OTHER_JUDGE, JUDGE),
+        ("mix_eval.compute_metrics", *cm_args(root, None, "rule", "--compute_score_from_judged_file")),
+        ("mix_eval.compute_metrics", *cm_args(root, server, JUDGE)),
+        ("mix_eval.evaluate", *evaluate_argv(tmp_path / "out", "--model_gen_kwargs", "{oops")),
+        ("mix_eval.calibrate", "--freeform_judge", JUDGE, "--multichoice_judge", JUDGE, "--judge_price", "x"),
+    ]
+    for module, *args in runs:
+        proc = run_module(module, *args, cwd=tmp_path, env=env, timeout=120)
+        assert "Traceback" not in proc.stdout + proc.stderr, (module, proc.stderr[-3000:])
+        assert proc.returncode in (0, 1, 2), (module, proc.returncode, proc.stderr[-3000:])
+        if proc.returncode == 2:
+            errors = [x for x in proc.stderr.splitlines() if x.startswith("mix_eval: Error:") or "error:" in x]
+            assert len(errors) == 1, (module, proc.stderr[-3000:])
+
+
+# ---------------------------------------------------------------- Batch API journals
+
+
+BATCH_JOURNALS = [
+    ("garbage", GARBAGE_LINES),
+    ("wrong-types", "".join(json.dumps(x) + "\n" for x in (
+        {"event": "file", "file_id": 5, "requests": 7}, {"event": "creating", "file_id": "f", "time": "soon"},
+        {"event": "batch", "batch_id": [1], "file_id": {"a": 1}}, {"event": "reply", "ident": [2], "response": 3},
+        {"event": "done", "batch_id": {"b": 1}}))),
+]
+
+
+@pytest.mark.parametrize("case, content", BATCH_JOURNALS, ids=[c[0] for c in BATCH_JOURNALS])
+def test_a_broken_batch_journal_is_never_a_traceback(base, server, api_env, capfd, caplog, monkeypatch, case, content):
+    from mix_eval.folders import batch_journal_path, model_batch_journal_path
+
+    monkeypatch.setenv("MIX_EVAL_BATCH_POLL_SECONDS", "0.01")
+    root = api_env / "run"
+    shutil.copytree(base, root)
+    for path in (root / MODEL / BENCHMARK / VERSION).glob(f"*{JUDGE}*"):
+        path.unlink()  # the judge's files gone: the batch judge has everything to do
+    batch_journal_path(root, JUDGE).write_text(content, encoding="utf-8", errors="replace")
+    outcome = call(capfd, caplog, "mix_eval.compute_metrics", cm_args(root, server, JUDGE, "--judge_mode", "batch"))
+    assert_clear(outcome, [batch_journal_path(root, JUDGE).name])
+
+    out = api_env / "out"
+    vdir = out / "gpt_4o" / BENCHMARK / VERSION
+    vdir.mkdir(parents=True)
+    for split in SPLITS:
+        model_batch_journal_path(vdir, split).write_text(content, encoding="utf-8", errors="replace")
+    outcome = call(capfd, caplog, "mix_eval.evaluate", evaluate_argv(out, "--model_mode", "batch"))
+    assert_clear(outcome, [".batch_journal_"])
