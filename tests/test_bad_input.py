@@ -288,7 +288,7 @@ def test_a_broken_file_of_a_run_is_never_a_traceback(walk, case, name, breakage)
     outcomes = walk(breakage, name)
     for entry, outcome in outcomes.items():
         try:
-            assert_clear(outcome, [Path(name).name, "Directory", MODEL])
+            assert_clear(outcome, [Path(name).name, f"{MODEL}/{BENCHMARK}/{VERSION}"])
         except AssertionError as e:
             raise AssertionError(f"{entry}: {e}") from None
 
