@@ -150,7 +150,12 @@ def write_bundle(settings: ReportSettings, out: Path) -> Bundle:
     for model, benchmark, version, vdir in folders:
         entries += [(f"{model}/{benchmark}/{version}/{path.name}", path) for path in folder_files(model, benchmark, vdir)]
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise MixEvalError(f"--out {out} is a folder; give the archive's file name, like {out / 'run.tar.gz'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MixEvalError(f"--out {out}: its folder cannot be made ({e.strerror or e}: {e.filename})") from None
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as raw:

@@ -616,3 +616,25 @@ def test_a_broken_batch_journal_is_never_a_traceback(base, server, api_env, capf
         model_batch_journal_path(vdir, split).write_text(content, encoding="utf-8", errors="replace")
     outcome = call(capfd, caplog, "mix_eval.evaluate", evaluate_argv(out, "--model_mode", "batch"))
     assert_clear(outcome, [".batch_journal_"])
+
+
+# ---------------------------------------------------------------- paths given as flags
+
+
+def test_an_output_path_that_cannot_be_written_is_one_line(base, tmp_path, capfd, caplog):
+    """--out_path and --out naming a folder, or a path under a file."""
+    a_file, a_folder = tmp_path / "a_file", tmp_path / "a_folder"
+    a_file.write_text("x")
+    a_folder.mkdir()
+    check = ["--benchmark", BENCHMARK, "--version", VERSION, "--model_response_dir", str(base),
+             "--chat_models_to_check", MODEL, "--base_models_to_check", "none", "--out_path"]
+    for module, argv, flag in [
+        ("mix_eval.utils.check_eval_complete", [*check, str(a_folder)], "--out_path"),
+        ("mix_eval.utils.check_eval_complete", [*check, str(a_file / "checks.log")], "--out_path"),
+        ("mix_eval.bundle", ["--model_response_dir", str(base), "--out", str(a_folder)], "--out"),
+        ("mix_eval.bundle", ["--model_response_dir", str(base), "--out", str(a_file / "run.tar.gz")], "--out"),
+    ]:
+        outcome = call(capfd, caplog, module, argv)
+        assert outcome.status == 2
+        assert_clear(outcome, [flag])
+    assert not list(a_folder.iterdir())
