@@ -188,6 +188,13 @@ FILE_BREAKAGES = [
     ("response-huge-line", RESPONSE, line(3, HUGE)),
     ("response-nested", RESPONSE, line(3, NESTED)),
     ("response-empty", RESPONSE, replaced(b"")),
+    ("response-thinking-wrong-types", RESPONSE, lambda p: p.write_text("".join(
+        json.dumps({**json.loads(t), "reasoning": 5, "reasoning_tokens": "many", "thinking_cut_off": "yes",
+                    "usage": {"prompt_tokens": "x", "completion_tokens": [1]}}) + "\n"
+        for t in p.read_text().splitlines()))),
+    ("response-usage-not-object", RESPONSE, lambda p: p.write_text("".join(
+        json.dumps({**json.loads(t), "usage": "lots", "reasoning_tokens": 1e999}) + "\n"
+        for t in p.read_text().splitlines()))),
     ("response-utf16", RESPONSE, lambda p: p.write_bytes(p.read_text().encode("utf-16"))),
     ("status-not-json", STATUS, replaced("{not json")),
     ("status-list", STATUS, replaced("[1, 2]")),
@@ -203,6 +210,9 @@ FILE_BREAKAGES = [
     ("judged-rule-wrong-types", RULE_JUDGED, line(2, '{"id": "2", "eval_result": "yes", "judge_score": "high", "benchmark_name": 5}')),
     ("judged-model-garbage", JUDGED, line(2, GARBAGE_LINES.splitlines()[4])),
     ("judged-model-nested", JUDGED, line(2, NESTED)),
+    ("judged-name-without-judge", "judge_results_ff_model_judge_.jsonl", replaced(GARBAGE_LINES)),
+    ("judged-name-of-no-parser", "judge_results_mp_oracle.jsonl", replaced("{}\n")),
+    ("judged-of-a-third-judge-garbage", "judge_results_mp_model_judge_gpt-4o-mini.jsonl", replaced(GARBAGE_LINES)),
     ("journal-garbage", JOURNAL, lambda p: p.write_bytes(p.read_bytes() + GARBAGE_LINES.encode("utf-8", "replace"))),
     ("journal-wrong-reply", JOURNAL, lambda p: p.write_text("".join(
         json.dumps({**json.loads(t), "reply": {"x": 1}, "outcome": 5, "usage": "many"}) + "\n"
