@@ -6,7 +6,8 @@ the examples the other tests pick.
   ``[x]``, the first of each wins; nothing raises.
 - a response file, whatever its lines (valid, torn, wrong types, huge, not UTF-8):
   the scoring reader returns lines or raises `MixEvalError` naming the file, the
-  resume scan returns or raises `ResumeError` naming it; nothing else escapes.
+  resume scan returns or raises `ResumeError` naming it; nothing else escapes. The same
+  for a status file, whatever its bytes.
 - intervals and agreement: every bootstrap interval holds its score.json value; a
   paired interval of a judge with itself is (0, 0); kappa is 1 for identical verdicts
   and within [-1, 1]; tau-b is symmetric, 1 against itself, within [-1, 1].
@@ -34,7 +35,7 @@ from hypothesis import strategies as st
 
 from mix_eval.errors import MixEvalError, ResumeError
 from mix_eval.judges.protocol import option_from_reply, score_from_reply, verdict
-from mix_eval.responses import scan_response_file
+from mix_eval.responses import read_status, scan_response_file
 from mix_eval.run_bundle import unpack
 from mix_eval.scoring.agreement import cohen_kappa, kendall_tau_b
 from mix_eval.scoring.inputs import read_response_file
@@ -149,6 +150,25 @@ def test_any_response_file_is_read_or_refused_naming_the_file(response_folder, l
         assert str(path) in str(e)
     else:
         assert len(set(scan.ids)) == len(scan.ids)
+
+
+@SETTINGS
+@given(st.one_of(json_values.map(lambda v: json.dumps(v).encode()), st.binary(max_size=80),
+                 st.fixed_dictionaries({"args": json_values, "status": json_values}).map(lambda v: json.dumps(v).encode()),
+                 st.fixed_dictionaries({"args": st.dictionaries(st.sampled_from(["model_name", "split", "backend"]),
+                                                                json_values), "status": st.just({})}
+                                       ).map(lambda v: json.dumps(v).encode())))
+def test_any_status_file_is_read_or_refused_naming_the_file(response_folder, data):
+    path = response_folder / "status_close_freeform_hard.json"
+    path.write_bytes(data)
+    try:
+        status = read_status(path)
+    except ResumeError as e:
+        assert str(path) in str(e)
+    else:
+        assert isinstance(status["status"], dict) and isinstance(status.get("args", {}), dict)
+        assert all(isinstance(v, (str, type(None))) for k, v in status.get("args", {}).items()
+                   if k in ("model_name", "split", "backend"))
 
 
 # ---------------------------------------------------------------- intervals and agreement
