@@ -38,7 +38,8 @@ setup(
         # Loading the benchmark from the Hugging Face Hub when no local copy exists.
         "hub": ["datasets>=2.14"],
         # the browser tests drive Debian's chromium over the DevTools protocol (a websocket)
-        "test": ["pytest>=7", "tokenizers>=0.15", "websockets>=15"],
+        # hypothesis: the property tests (tests/test_properties.py)
+        "test": ["pytest>=7", "tokenizers>=0.15", "websockets>=15", "hypothesis>=6.100"],
         # SDKs of API providers that are not OpenAI-compatible
         "anthropic": ["anthropic>=0.30"],
         "providers": ["anthropic>=0.30", "google-genai>=1.0", "reka-api>=3.0"],

@@ -161,7 +161,10 @@ def folder_lock(version_dir: Path) -> contextlib.AbstractContextManager[None]:
 def read_json(path: Path) -> Any:
     """A JSON file; OSError or ValueError (not UTF-8, not JSON) when it cannot be read."""
     with open(path, encoding="utf-8") as f:
-        return json.load(f)
+        try:
+            return json.load(f)
+        except RecursionError:  # a value nested thousands deep: not a file mix_eval wrote
+            raise ValueError(f"{path}: JSON nested too deeply to be read") from None
 
 
 def read_json_object(path: Path) -> dict[str, Any]:

@@ -279,6 +279,11 @@ def _statuses(vdir: Path, benchmark: str) -> dict[str, tuple[Path, dict[str, Any
     return found
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """A part of an earlier manifest, or nothing when a hand edit made it something else than an object."""
+    return value if isinstance(value, dict) else {}
+
+
 def _args_of(status: Mapping[str, Any]) -> dict[str, Any]:
     args = status.get("args")
     return args if isinstance(args, dict) else {}
@@ -461,10 +466,10 @@ def _write(vdir: Path, folder_name: str, benchmark: str, version: str, data_path
     old_scoring = old.get("scoring") if isinstance(old.get("scoring"), dict) else {}
     manifest = {
         "format": FORMAT,
-        "model": _model(folder_name, args, old.get("model") or {}),
-        "generation": _generation(vdir, folder_name, statuses, args, old.get("generation") or {}, generated),
+        "model": _model(folder_name, args, _object(old.get("model"))),
+        "generation": _generation(vdir, folder_name, statuses, args, _object(old.get("generation")), generated),
         "data": _data(benchmark, version, args.get("data_path") or data_path),
-        "judges": _judges(vdir, judge, old.get("judges") or {}),
+        "judges": _judges(vdir, judge, _object(old.get("judges"))),
         "scoring": ({"scored": _now(), "versions": {"python": platform.python_version(),
                                                     "mix_eval": mix_eval.__version__}}
                     if judge is not None else old_scoring or None),

@@ -57,6 +57,9 @@ RESULT_ARGS = (
     "reasoning_tags",
     "chat_template_kwargs",
 )
+# Arguments a status file holds as text (or null), which readers use as names and paths.
+STATUS_TEXT_ARGS = ("model_name", "model_path", "model_id", "model_base_url", "api_base_url", "benchmark", "version",
+                    "split", "backend", "dtype", "model_mode", "data_path")
 # What a status file written before an argument existed meant by it (absent: None).
 RESULT_ARG_DEFAULTS = {"backend": "hf"}
 
@@ -139,8 +142,17 @@ def read_status(path: Path) -> Optional[dict[str, Any]]:
         status = read_json(path)
     except ValueError as e:  # not UTF-8 or not JSON
         raise ResumeError(f"{path}: not valid JSON ({e}); delete it to start this split afresh") from None
+    except OSError as e:  # a folder of that name, no permission
+        raise ResumeError(f"{path}: cannot be read ({e.strerror or e}); delete it to start this split afresh") from None
     if not isinstance(status, dict) or not isinstance(status.get("status"), dict):
         raise ResumeError(f"{path}: not a status file (no `status` object); delete it to start afresh")
+    args = status.get("args", {})
+    if not isinstance(args, dict):
+        raise ResumeError(f"{path}: not a status file (its `args` is not an object); delete it to start afresh")
+    named = [key for key in STATUS_TEXT_ARGS if not isinstance(args.get(key), (str, type(None)))]
+    if named:
+        raise ResumeError(f"{path}: its args.{named[0]} is {args[named[0]]!r}, not text (a file mix_eval did not "
+                          "write); delete it to start this split afresh")
     return status
 
 

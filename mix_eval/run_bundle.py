@@ -116,7 +116,7 @@ def public_status(path: Path) -> bytes:
     try:
         status = json.loads(raw)
         args = status["args"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return raw
     if not isinstance(args, dict):
         return raw
@@ -150,7 +150,12 @@ def write_bundle(settings: ReportSettings, out: Path) -> Bundle:
     for model, benchmark, version, vdir in folders:
         entries += [(f"{model}/{benchmark}/{version}/{path.name}", path) for path in folder_files(model, benchmark, vdir)]
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.is_dir():
+        raise MixEvalError(f"--out {out} is a folder; give the archive's file name, like {out / 'run.tar.gz'}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise MixEvalError(f"--out {out}: its folder cannot be made ({e.strerror or e}: {e.filename})") from None
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
         with open(tmp, "wb") as raw:
@@ -185,15 +190,40 @@ class Verification:
 
 
 def _member_path(member: tarfile.TarInfo) -> PurePosixPath:
-    """A member's path, refused unless it is a plain file or folder strictly inside the archive's folder."""
+    """A member's path, refused unless it is a plain file or folder inside the archive's folder.
+
+    ``./`` prefixes (``tar -czf run.tar.gz .`` names every member so) are dropped: ``./a``
+    is ``a``, and ``.`` itself is the archive's folder, with no parts."""
     name = member.name
     path = PurePosixPath(name)
     if (not name or name.startswith(("/", "\\")) or path.is_absolute() or ".." in path.parts
-            or "\\" in name or ":" in path.parts[0] or "\0" in name):
+            or "\\" in name or any(":" in part for part in path.parts[:1]) or "\0" in name):
         raise MixEvalError(f"member {name!r} points outside the archive's folder; refused")
     if not (member.isfile() or member.isdir()):
         raise MixEvalError(f"member {name!r} is not a plain file or folder (a link or a device); refused")
+    if member.isfile() and not path.parts:
+        raise MixEvalError(f"member {name!r} is a file named as the archive's folder; refused")
     return path
+
+
+def _checked_members(members: list[tarfile.TarInfo]) -> list[tuple[PurePosixPath, tarfile.TarInfo]]:
+    """Every member's path (`_member_path`), refusing a path given twice (``a`` and ``./a``
+    included) or a file that another member needs as a folder, before anything is written."""
+    paths = [(_member_path(m), m) for m in members]
+    files = {}
+    folders = set()
+    for path, member in paths:
+        folders.update(path.parents)
+        if member.isfile():
+            if path in files:
+                raise MixEvalError(f"member {member.name!r} appears twice; refused")
+            files[path] = member
+        else:
+            folders.add(path)
+    both = sorted(set(files) & folders)
+    if both:
+        raise MixEvalError(f"member {files[both[0]].name!r} is a file and a folder; refused")
+    return paths
 
 
 def unpack(archive: Path, into: Path) -> None:
@@ -202,7 +232,7 @@ def unpack(archive: Path, into: Path) -> None:
         with tarfile.open(archive, "r:*") as tar:
             members = tar.getmembers()
             try:
-                paths = [(_member_path(m), m) for m in members]
+                paths = _checked_members(members)
             except MixEvalError as e:
                 raise MixEvalError(f"{archive}: {e}") from None
             for path, member in paths:
@@ -218,13 +248,20 @@ def unpack(archive: Path, into: Path) -> None:
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as e:
         raise MixEvalError(f"{archive}: not a bundle: it cannot be read as a .tar.gz archive "
                            f"({type(e).__name__})") from None
-    except FileExistsError as e:
-        raise MixEvalError(f"{archive}: the member {e.filename} appears twice; refused") from None
+
+
+def _holds_model_folders(folder: Path) -> bool:
+    """Whether ``folder`` holds ``<model>/<benchmark>/`` folders (a run's folder does)."""
+    return any((child / benchmark).is_dir() for child in _safe_child_dirs(folder) for benchmark in BENCHMARKS)
 
 
 def _bundle_root(unpacked: Path) -> Path:
+    """The run's folder: the archive's one top folder (as `write_bundle` packs it), or the
+    archive's own top when the run's files lie there (a bundle repacked from inside it)."""
     entries = [p for p in unpacked.iterdir()]
-    return entries[0] if len(entries) == 1 and entries[0].is_dir() else unpacked
+    if len(entries) == 1 and entries[0].is_dir() and not _holds_model_folders(unpacked):
+        return entries[0]
+    return unpacked
 
 
 def _scores(path: Path) -> dict[str, Any]:
@@ -264,7 +301,8 @@ def _judged_choices(vdir: Path) -> list[dict[SplitKind, str]]:
         candidates[name.kind].append(path.name)
     judges = read_json_object(vdir / MANIFEST_FILE).get("judges") or {}
     for kind in SplitKind:
-        named = (judges.get(kind.label) or {}).get("judged_file") if isinstance(judges, dict) else None
+        entry = judges.get(kind.label) if isinstance(judges, dict) else None
+        named = entry.get("judged_file") if isinstance(entry, dict) else None
         if named in candidates[kind]:
             candidates[kind].sort(key=lambda name: name != named)
     if not all(candidates.values()):
@@ -359,7 +397,7 @@ def _check_verdicts(result: Verification, root: Path, model: str, benchmark: str
             try:
                 line = json.loads(text)
                 said, given = verdict(kind, line.get("judge_response")), line.get(field_name)
-            except (ValueError, AttributeError, TypeError):
+            except (ValueError, AttributeError, TypeError, RecursionError):
                 continue  # not a judged line: rescoring names it
             if said is not None and said != given:
                 result.problems.append(

@@ -61,6 +61,8 @@ def json_object(flag: str, value: Optional[str], example: str) -> dict[str, Any]
         parsed = json.loads(value)
     except json.JSONDecodeError as e:
         raise SettingsError(f"--{flag} is not valid JSON ({e.msg}): {value}") from None
+    except RecursionError:
+        raise SettingsError(f"--{flag} is nested too deeply to be read; give a JSON object like '{example}'") from None
     if not isinstance(parsed, dict):
         raise SettingsError(f"--{flag} must be a JSON object, like '{example}', not {value}")
     return parsed

@@ -58,7 +58,7 @@ def price_pair(text: str) -> tuple[float, float]:
         price = tuple(float(x) for x in text.split(","))
     except ValueError:
         price = ()
-    if len(price) != 2 or any(not (x >= 0) for x in price):
+    if len(price) != 2 or any(not (0 <= x < float("inf")) for x in price):
         raise argparse.ArgumentTypeError(
             f"expected INPUT,OUTPUT dollars per million tokens, like 0.5,1.5; got {text!r}")
     return price  # type: ignore[return-value]

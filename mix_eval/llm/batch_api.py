@@ -100,7 +100,15 @@ def _event_problem(event: Any) -> Optional[str]:
     if not isinstance(event, dict) or event.get("event") not in _EVENT_FIELDS:
         return "not a batch journal event"
     missing = [k for k in _EVENT_FIELDS[event["event"]] if k not in event]
-    return f"lacks {', '.join(missing)}" if missing else None
+    if missing:
+        return f"lacks {', '.join(missing)}"
+    wrong = [k for k in ("file_id", "batch_id", "ident") if k in event and not isinstance(event[k], str)]
+    if "requests" in event and not (isinstance(event["requests"], list)
+                                    and all(isinstance(r, str) for r in event["requests"])):
+        wrong.append("requests")
+    if "time" in event and (isinstance(event["time"], bool) or not isinstance(event["time"], (int, float))):
+        wrong.append("time")
+    return f"has a {wrong[0]} of the wrong type" if wrong else None
 
 
 class _Journal:

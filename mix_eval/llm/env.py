@@ -5,6 +5,8 @@ a key in ``.env`` reaches them the same way as one exported in the shell.
 """
 from __future__ import annotations
 
+from mix_eval.errors import MixEvalError
+
 __all__ = ["load_dotenv_once"]
 
 
@@ -18,5 +20,12 @@ def load_dotenv_once() -> None:
         return
     path = find_dotenv(usecwd=True)
     if path:
-        load_dotenv(path, override=False)
+        try:
+            load_dotenv(path, override=False)
+        except UnicodeDecodeError as e:
+            raise MixEvalError(f"{path}: not UTF-8 text (byte {e.start}); save it as UTF-8, one NAME=value "
+                               "a line") from None
+        except OSError as e:
+            raise MixEvalError(f"{path}: cannot be read ({e.strerror or e}); it should be a text file of "
+                               "NAME=value lines") from None
 

@@ -118,6 +118,9 @@ def read_jsonl(path: Path, mode: Mode, *, check: Optional[Callable[[Any], Option
         except UnicodeDecodeError:
             content.bad.append(BadLine(lineno, _raw_id(raw), "not UTF-8 text"))
             continue
+        except RecursionError:
+            content.bad.append(BadLine(lineno, _raw_id(raw), "JSON nested too deeply to be read"))
+            continue
         except json.JSONDecodeError as e:
             cut = torn_line is not None and lineno == len(raw_lines)
             content.bad.append(BadLine(lineno, _raw_id(raw), torn_line if cut else f"not valid JSON ({e.msg})"))

@@ -106,8 +106,12 @@ def journal_entry_problem(entry: Any) -> Optional[str]:
         return problem
     try:
         int(entry["round"])
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, OverflowError):
         return f"has the round {shown(entry['round'])}, not a number"
+    for key, kinds, words in (("reply", (str, type(None)), "text or null"), ("digest", (str,), "text"),
+                              ("outcome", (str,), "text"), ("usage", (dict, type(None)), "an object")):
+        if key in entry and not isinstance(entry[key], kinds):
+            return f"has the {key} {shown(entry[key])}, not {words}"
     return None
 
 

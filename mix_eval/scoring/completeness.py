@@ -152,7 +152,11 @@ def cut_off_lines(checks: Sequence[FolderCheck]) -> list[str]:
 def append_report(out_path: str, lines: Sequence[str]) -> None:
     """Append the lines to ``--out_path`` (its folder made if needed), as the reference does."""
     out_dir = os.path.dirname(out_path)
-    if out_dir:
-        os.makedirs(out_dir, exist_ok=True)
-    with open(out_path, "a", encoding="utf-8") as f:
-        f.write("".join(line + "\n" for line in lines))
+    try:
+        if out_dir:
+            os.makedirs(out_dir, exist_ok=True)
+        with open(out_path, "a", encoding="utf-8") as f:
+            f.write("".join(line + "\n" for line in lines))
+    except OSError as e:  # a folder of that name, a file where a folder should be, a full disk
+        raise MixEvalError(f"--out_path {out_path}: cannot be written ({e.strerror or e}: {e.filename}); give a "
+                           "file in a folder you can write") from None
