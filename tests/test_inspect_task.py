@@ -185,6 +185,9 @@ def test_judged_by_the_same_judge_the_scores_are_equal_and_equal_inspects_metric
     assert scored["imported_calls"] == 0  # the grader's replies came with the log: nobody is asked again
     assert own == theirs
     assert metric_values(runs["log"]) == own  # every key, to the last digit
+    manifest = json.loads((imported / MANIFEST_FILE).read_text())  # rewritten by the scoring, which keeps
+    assert manifest["imported"]["framework"] == "inspect"  # where the answers came from
+    assert manifest["judges"]["free_form"]["judge"] == DEFAULT_JUDGE
     for (path_a, name_a), (path_b, name_b) in zip(judged_files(runs["own"]), judged_files(imported), strict=True):
         assert name_a == name_b
         a, b = ({x["id"]: (x["judge_response"], x.get("judge_score", x.get("judge_option"))) for x in read_jsonl(p)}
@@ -303,14 +306,26 @@ def test_a_framework_version_outside_the_tested_range_is_named(tmp_path):
     assert "inspect-ai 0.3.1" in err[0] and INSPECT_REQUIREMENT in err[0] and "pip install -e '.[inspect]'" in err[0]
 
 
-def test_a_missing_framework_is_one_line_naming_the_pip_install():
-    from mix_eval.integrations.framework_check import FrameworkError, require_framework
+def test_a_missing_framework_is_one_line_naming_the_pip_install(monkeypatch, tmp_path, capsys):
+    monkeypatch.setitem(sys.modules, "inspect_ai", None)  # `import inspect_ai` fails, as if not installed
+    for name in [m for m in sys.modules if m.startswith("mix_eval.integrations.inspect_")]:
+        monkeypatch.delitem(sys.modules, name)
+    log = tmp_path / "some.eval"
+    log.write_text("not read")
+    assert import_main(["--framework", "inspect", str(log), "--output_dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["mix_eval: Error: inspect-ai is not installed: pip install -e '.[inspect]' "
+                   f"(or pip install '{INSPECT_REQUIREMENT}')"]
+    assert not (tmp_path / "out").exists()
 
-    with pytest.raises(FrameworkError) as missing:
-        require_framework("inspect-ai-not-installed>=1.0", "inspect")
-    assert str(missing.value) == ("inspect-ai-not-installed is not installed: pip install -e '.[inspect]' "
-                                  "(or pip install 'inspect-ai-not-installed>=1.0')")
-    assert require_framework(INSPECT_REQUIREMENT, "inspect") == inspect_ai.__version__
+
+@pytest.mark.parametrize("module", ["mix_eval.evaluate", "mix_eval.import_run", "mix_eval.compute_metrics"])
+def test_the_command_lines_start_without_importing_inspect(module):
+    code = f"import sys, {module} as m\ntry:\n    m.main(['--help'])\nexcept SystemExit:\n    pass\n" \
+           "print('inspect_ai' in sys.modules, any(k.startswith('mix_eval.integrations') for k in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "False False"
 
 
 def test_the_extra_pins_the_range_the_tests_ran_on():

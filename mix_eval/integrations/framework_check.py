@@ -3,6 +3,7 @@ tests ran on: one line naming the `pip install` to run when it is not, and the v
 found beside the range when it is outside it."""
 from __future__ import annotations
 
+import importlib
 from importlib import metadata
 from typing import Optional
 
@@ -23,14 +24,18 @@ def installed_version(distribution: str) -> Optional[str]:
         return None
 
 
-def require_framework(requirement: str, extra: str, *, found: Optional[str] = None) -> str:
-    """Check ``requirement`` (``"inspect-ai>=0.3.285,<0.4"``) against what is installed
-    (or ``found``, a version string, for tests); return the installed version."""
+def require_framework(requirement: str, extra: str, module: str) -> str:
+    """Check that ``module`` imports and its distribution meets ``requirement``
+    (``"inspect-ai>=0.3.285,<0.4"``); return the installed version."""
     from packaging.requirements import Requirement
 
     wanted = Requirement(requirement)
-    version = found if found is not None else installed_version(wanted.name)
+    version = installed_version(wanted.name)
     fix = f"pip install -e '.[{extra}]' (or pip install '{requirement}')"
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        version = None
     if version is None:
         raise FrameworkError(f"{wanted.name} is not installed: {fix}")
     if not wanted.specifier.contains(version, prereleases=True):

@@ -27,7 +27,7 @@ from typing import Any, Optional
 from mix_eval.integrations.framework_check import require_framework
 
 INSPECT_REQUIREMENT = "inspect-ai>=0.3.285,<0.4"
-INSPECT_VERSION = require_framework(INSPECT_REQUIREMENT, "inspect")
+INSPECT_VERSION = require_framework(INSPECT_REQUIREMENT, "inspect", "inspect_ai")
 
 from inspect_ai import Task, task  # noqa: E402 - only once the version is known good
 from inspect_ai.dataset import MemoryDataset, Sample  # noqa: E402
