@@ -48,27 +48,34 @@ def slow_judge() -> callable:
     return reply
 
 
+_SERVICES = iter(range(1_000_000))
+
+
 @pytest.fixture
 def servers(monkeypatch, tmp_path):
+    """A model server and two judge servers (one per path) for the test, with Inspect
+    service names of their own: Inspect keeps the models it made (`get_model` memoizes by
+    name), so a name reused by a later test would reach this test's server, stopped by then."""
     for var in API_SETTINGS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
+    n = next(_SERVICES)
     with FakeOpenAIServer(reply=model_answer) as model_server, \
             FakeOpenAIServer(reply=slow_judge(), api_key=JUDGE_KEY) as judge_a, \
             FakeOpenAIServer(reply=slow_judge(), api_key=JUDGE_KEY) as judge_b:
         monkeypatch.setenv("MODEL_PARSER_API", JUDGE_KEY)
-        monkeypatch.setenv("LOOP_BASE_URL", model_server.base_url)
-        monkeypatch.setenv("LOOP_API_KEY", "sk-loop")
-        monkeypatch.setenv("JUDGE_BASE_URL", judge_b.base_url)
-        monkeypatch.setenv("JUDGE_API_KEY", JUDGE_KEY)
-        yield model_server, judge_a, judge_b
+        monkeypatch.setenv(f"LOOP{n}_BASE_URL", model_server.base_url)
+        monkeypatch.setenv(f"LOOP{n}_API_KEY", "sk-loop")
+        monkeypatch.setenv(f"JUDGE{n}_BASE_URL", judge_b.base_url)
+        monkeypatch.setenv(f"JUDGE{n}_API_KEY", JUDGE_KEY)
+        yield model_server, judge_a, judge_b, f"openai-api/loop{n}/m1", f"openai-api/judge{n}/{DEFAULT_JUDGE}"
 
 
 def test_a_judge_that_needs_several_rounds_gives_the_same_judged_files_and_scores(servers, tmp_path):
     """The same flaky judge (a fresh copy for each path): this package's rounds and the
     Inspect scorer's retries get the same replies; the judged lines (in round order), the
     scores and Inspect's metric agree, and rescoring the import asks nobody."""
-    model_server, judge_a, judge_b = servers
+    model_server, judge_a, judge_b, model, grader = servers
     own = tmp_path / "own"
     assert evaluate_main(["--model_name", "openai_compatible", "--model_base_url", model_server.base_url,
                           "--model_id", "m1", "--output_name", "m1", "--benchmark", "mixeval_hard", "--version",
@@ -78,8 +85,8 @@ def test_a_judge_that_needs_several_rounds_gives_the_same_judged_files_and_score
     ids = [f"{split}:{i}" for split in ("close_freeform_hard", "close_multichoice_hard")
            for i in (line["id"] for line in read_jsonl(own / "m1" / "mixeval_hard" / VERSION
                                                         / f"m1_{split}.jsonl"))]
-    (log,) = inspect_eval(mixeval_hard(version=VERSION), model="openai-api/loop/m1", sample_id=ids,
-                          model_roles={"grader": f"openai-api/judge/{DEFAULT_JUDGE}"}, log_dir=str(tmp_path / "logs"),
+    (log,) = inspect_eval(mixeval_hard(version=VERSION), model=model, sample_id=ids,
+                          model_roles={"grader": grader}, log_dir=str(tmp_path / "logs"),
                           display="none", log_realtime=False)
     assert log.status == "success", log.error
     assert len(judge_b.chat_requests()) == len(judge_a.chat_requests())
@@ -158,3 +165,38 @@ def test_a_run_made_from_other_data_is_refused(tmp_path):
         write_imported_run(_run({"close_multichoice_hard": lines}), tmp_path)
     with pytest.raises(MixEvalError, match=r"splits \['close_freeform'\] are not mixeval_hard's"):
         write_imported_run(_run({"close_freeform": _lines("close_freeform_hard", 1)}), tmp_path)
+
+
+def test_the_tasks_and_their_arguments():
+    """Both tasks from the packaged data (the newest version by default), split selection,
+    a system message put first as this package's API models put theirs; a bad argument is
+    one clear error."""
+    from inspect_ai.model import ChatMessageSystem, ChatMessageUser
+
+    from mix_eval.errors import MixEvalError
+    from mix_eval.integrations.inspect_task import mixeval
+
+    hard = mixeval_hard()
+    assert len(hard.dataset) == 1000 and hard.metadata["mix_eval"]["version"] == "2024-08-11"
+    full = mixeval(version=VERSION, split="ff")
+    assert len(full.dataset) == 2000 and {s.metadata["split"] for s in full.dataset} == {"close_freeform"}
+    mp = mixeval_hard(version=VERSION, split="multiple_choice", system_message="Be brief.")
+    first = mp.dataset[0]
+    assert [type(m) for m in first.input] == [ChatMessageSystem, ChatMessageUser]
+    assert first.input[0].content == "Be brief." and first.input[1].content.endswith(
+        "Answer with the option letter from the given choices directly.")
+    assert first.target in "ABCDEFGHIJ" and first.choices and first.id.startswith("close_multichoice_hard:")
+    with pytest.raises(MixEvalError, match="-T split=both: choose all, free_form"):
+        mixeval_hard(split="both")
+    with pytest.raises(MixEvalError, match="-T parser=judge: choose model or rule"):
+        mixeval_hard(parser="judge")
+
+
+def test_the_judge_argument_names_the_grader_when_no_role_is_given(servers, tmp_path):
+    _, _, judge_b, model, grader = servers
+    (log,) = inspect_eval(mixeval_hard(version=VERSION, split="mp", judge=grader),
+                          model=model, limit=4, log_dir=str(tmp_path / "logs"), display="none",
+                          log_realtime=False)
+    assert log.status == "success", log.error
+    assert {r.body["model"] for r in judge_b.chat_requests()} == {DEFAULT_JUDGE}
+    assert {s.scores["mixeval_scorer"].metadata["judge"] for s in log.samples} == {DEFAULT_JUDGE}

@@ -275,6 +275,6 @@ def mixeval(version: str = KNOWN_VERSIONS[-1], split: str = ALL, parser: str = "
             judge: str = DEFAULT_GRADER, system_message: Optional[str] = None,
             max_tokens: int = DEFAULT_MAX_NEW_TOKENS["api"], reasoning_tags: Optional[str] = None,
             data_path: Optional[str] = None) -> Task:
-    """MixEval (about 5000 items), scored by MixEval's protocol."""
+    """MixEval (about 4000 items: 2000 free-form, 2000 multiple-choice), scored by MixEval's protocol."""
     return mixeval_task("mixeval", version, split, parser, judge, system_message, max_tokens, reasoning_tags,
                         data_path)
