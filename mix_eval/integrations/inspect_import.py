@@ -11,6 +11,7 @@ from typing import Any, Optional
 from mix_eval.errors import MixEvalError
 from mix_eval.integrations.imported import ImportedRun
 from mix_eval.integrations.inspect_task import TASK_METADATA_KEY, answer_of, packaged_items  # checks the version
+from mix_eval.integrations.verdicts import RULE
 from mix_eval.splits import SplitKind
 from mix_eval.thinking import answer_fields
 
@@ -88,10 +89,10 @@ def imported_from_log(log: EvalLog, source: str) -> ImportedRun:
         score = (sample.scores or {}).get(SCORER)
         if score is None or score.metadata is None:
             continue
-        judge = str(score.metadata.get("judge") or "rule") if score.metadata.get("parser") != "rule" else "rule"
+        judge = RULE if score.metadata.get("parser") == RULE else str(score.metadata["judge"])
         judges.setdefault(split, judge)
         verdicts.setdefault(split, {})[item_id] = {
-            "judge_response": score.explanation if judge != "rule" else None,
+            "judge_response": score.explanation if judge != RULE else None,
             "judge_score": float(score.value) if isinstance(score.value, (int, float)) else None,
             "replies": list(score.metadata.get("replies") or []),
         }

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any, Optional
 
 from mix_eval.integrations.framework_check import require_framework
@@ -91,8 +92,7 @@ class _Reply:
         self.usage = None
         self.reasoning_tokens = None
         if usage is not None:
-            self.usage = type("Usage", (), {"prompt_tokens": usage.input_tokens,
-                                            "completion_tokens": usage.output_tokens})()
+            self.usage = SimpleNamespace(prompt_tokens=usage.input_tokens, completion_tokens=usage.output_tokens)
             self.reasoning_tokens = usage.reasoning_tokens
         self.finish_reason = "length" if output.stop_reason == "max_tokens" else output.stop_reason
 

@@ -10,6 +10,8 @@ packaged order so their random draws are the reference's. Scores then aggregate 
 ``score.json`` does (`mix_eval.scoring.scores.score_json`). Nothing here asks a judge."""
 from __future__ import annotations
 
+import contextlib
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -46,6 +48,19 @@ class ReplayJudge:
                 on_result(key, ERROR, None)
 
 
+@contextlib.contextmanager
+def _no_round_lines() -> Any:
+    """Without the rounds' "N requests to <judge>" lines: a replay asks nobody (its
+    warnings, a random verdict, still show)."""
+    runner_log = logging.getLogger(judge_records.__module__)
+    level = runner_log.level
+    runner_log.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        runner_log.setLevel(level)
+
+
 def rule_judged_lines(kind: SplitKind, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The rule parser's judged lines of a split's response lines (packaged order)."""
     judge = rules.judge_file_multichoice_rule if kind.is_multichoice else rules.judge_file_freeform_rule
@@ -78,8 +93,9 @@ def judged_lines(kind: SplitKind, lines: list[dict[str, Any]], judge: str,
         raise ValueError(f"more than {MAX_ROUNDS} judge replies recorded for one item")
 
     def run(path: Path) -> list[dict[str, Any]]:
-        out, _ = judge_records(lines, kind, judge, lambda: ReplayJudge(judge, replies), path,
-                                identity=identity)
+        with _no_round_lines():
+            out, _ = judge_records(lines, kind, judge, lambda: ReplayJudge(judge, replies), path,
+                                    identity=identity)
         return out
 
     if journal is not None:
