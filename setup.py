@@ -49,7 +49,7 @@ setup(
         # --distributed_executor_backend ray: vLLM engines over the GPUs of several machines
         "ray": ["ray>=2.40"],
         # `inspect eval mix_eval/mixeval_hard` and importing Inspect logs (python -m mix_eval.import_run);
-        # the range the tests ran on (mix_eval.integrations.inspect_task.INSPECT_REQUIREMENT says it too)
+        # the range the tests ran on (mix_eval.integrations.framework_check.REQUIREMENTS says it too)
         "inspect": ["inspect-ai>=0.3.285,<0.4"],
     },
     entry_points={

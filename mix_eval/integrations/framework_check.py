@@ -9,7 +9,12 @@ from typing import Optional
 
 from mix_eval.errors import MixEvalError
 
-__all__ = ["FrameworkError", "installed_version", "require_framework"]
+__all__ = ["FrameworkError", "REQUIREMENTS", "installed_version", "require_framework"]
+
+# extra -> the framework's versions the tests ran on (setup.py's extras say the same)
+REQUIREMENTS = {
+    "inspect": "inspect-ai>=0.3.285,<0.4",
+}
 
 
 class FrameworkError(MixEvalError):
@@ -32,13 +37,13 @@ def require_framework(requirement: str, extra: str, module: str) -> str:
     wanted = Requirement(requirement)
     version = installed_version(wanted.name)
     fix = f"pip install -e '.[{extra}]' (or pip install '{requirement}')"
+    if version is not None and not wanted.specifier.contains(version, prereleases=True):
+        raise FrameworkError(f"{wanted.name} {version} is installed, but mix_eval supports {requirement} "
+                             f"(the versions its tests ran on): {fix}")
     try:
         importlib.import_module(module)
     except ImportError:
         version = None
     if version is None:
         raise FrameworkError(f"{wanted.name} is not installed: {fix}")
-    if not wanted.specifier.contains(version, prereleases=True):
-        raise FrameworkError(f"{wanted.name} {version} is installed, but mix_eval supports {requirement} "
-                             f"(the versions its tests ran on): {fix}")
     return version

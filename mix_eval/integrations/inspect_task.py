@@ -25,9 +25,9 @@ from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any, Optional
 
-from mix_eval.integrations.framework_check import require_framework
+from mix_eval.integrations.framework_check import REQUIREMENTS, require_framework
 
-INSPECT_REQUIREMENT = "inspect-ai>=0.3.285,<0.4"
+INSPECT_REQUIREMENT = REQUIREMENTS["inspect"]
 INSPECT_VERSION = require_framework(INSPECT_REQUIREMENT, "inspect", "inspect_ai")
 
 from inspect_ai import Task, task  # noqa: E402 - only once the version is known good
