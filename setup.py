@@ -49,10 +49,17 @@ setup(
         "vllm": ["vllm>=0.8"],
         # --distributed_executor_backend ray: vLLM engines over the GPUs of several machines
         "ray": ["ray>=2.40"],
+        # `inspect eval mix_eval/mixeval_hard` and importing Inspect logs (python -m mix_eval.import_run);
+        # the range the tests ran on (mix_eval.integrations.framework_check.REQUIREMENTS says it too)
+        "inspect": ["inspect-ai>=0.3.285,<0.4"],
     },
     entry_points={
         "console_scripts": [
             "mix-eval=mix_eval.evaluate:main",
+        ],
+        # Inspect finds the tasks mix_eval/mixeval and mix_eval/mixeval_hard here
+        "inspect_ai": [
+            "mix_eval=mix_eval.integrations.inspect_registry",
         ],
     },
 )

@@ -24,6 +24,12 @@ fi
 
 "$PY" -m pip install -e ".[test,hub,providers]"
 
+# Inspect (`inspect eval mix_eval/mixeval_hard`, python -m mix_eval.import_run): its own line,
+# after the rest, so that its pins move nothing the package runs on. SKIP_INSPECT=1 leaves it out.
+if [ -z "${SKIP_INSPECT:-}" ]; then
+    "$PY" -m pip install -e ".[inspect]"
+fi
+
 # vLLM (--backend vllm) and Ray (vLLM over several machines): vLLM's GPU build where there
 # is a GPU, else its CPU build (which the tests drive). SKIP_VLLM=1 leaves them out.
 if [ -z "${SKIP_VLLM:-}" ]; then

@@ -53,6 +53,9 @@ from mix_eval.splits import SplitKind
 logger = logging.getLogger(__name__)
 
 FORMAT = 1
+# The section of a folder made from another framework's run (`python -m mix_eval.import_run`):
+# the framework, its version, the model as it named it and the settings it recorded.
+IMPORTED_KEY = "imported"
 
 # The status file's arguments that say how the responses were generated. Never the
 # whole args: they hold the judge's --api_base_url as typed, credentials included.
@@ -456,7 +459,7 @@ def _judges(vdir: Path, judge: Optional[JudgeSettings], old: Mapping[str, Any]) 
 
 def _write(vdir: Path, folder_name: str, benchmark: str, version: str, data_path: Optional[str], *,
            judge: Optional[JudgeSettings] = None, generated: bool = False,
-           source: Optional[Path] = None) -> Optional[Path]:
+           source: Optional[Path] = None, imported: Optional[Mapping[str, Any]] = None) -> Optional[Path]:
     vdir = Path(vdir)
     path = vdir / MANIFEST_FILE
     # a derived folder's generation and judges are its MixEval folder's, just recorded
@@ -475,6 +478,8 @@ def _write(vdir: Path, folder_name: str, benchmark: str, version: str, data_path
                     if judge is not None else old_scoring or None),
         "derived_from": os.path.relpath(source, vdir.parent.parent.parent) if source is not None else None,
     }
+    if imported is not None or old.get(IMPORTED_KEY) is not None:  # kept by every later rewrite
+        manifest[IMPORTED_KEY] = _public(imported if imported is not None else old[IMPORTED_KEY])
     return write_json(path, manifest)
 
 
@@ -483,6 +488,13 @@ def record_generation(vdir: Path, folder_name: str, benchmark: str, version: str
     """After `evaluate` generated (or found complete) a folder's responses: its manifest,
     with this machine's device and versions when ``generated`` (a model ran here)."""
     return _guarded(lambda: _write(vdir, folder_name, benchmark, version, data_path, generated=generated))
+
+
+def record_import(vdir: Path, folder_name: str, benchmark: str, version: str, imported: Mapping[str, Any], *,
+                  data_path: Optional[str] = None) -> Optional[Path]:
+    """After a folder was written from another framework's run: its manifest, with that
+    run's framework, version, model and settings (credentials' names left out)."""
+    return _guarded(lambda: _write(vdir, folder_name, benchmark, version, data_path, imported=imported))
 
 
 def record_scoring(settings: ScoringSettings, folder_name: str, vdir: Path, *, benchmark: Optional[str] = None,

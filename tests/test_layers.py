@@ -20,8 +20,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("command line", ("mix_eval.evaluate", "mix_eval.compute_metrics", "mix_eval.utils",
                       "mix_eval.demo", "mix_eval.__main__",
                       "mix_eval.models.__main__", "mix_eval.report", "mix_eval.compare_judges",
-                      "mix_eval.calibrate", "mix_eval.bundle", "mix_eval.cli")),
-    ("pipeline", ("mix_eval.pipeline", "mix_eval.calibration.run")),
+                      "mix_eval.calibrate", "mix_eval.bundle", "mix_eval.cli", "mix_eval.import_run")),
+    ("pipeline", ("mix_eval.pipeline", "mix_eval.calibration.run", "mix_eval.integrations")),
     ("scoring and generation", ("mix_eval.scoring", "mix_eval.generation", "mix_eval.reporting",
                                 "mix_eval.manifest", "mix_eval.run_bundle")),
     ("judges and models", ("mix_eval.judges", "mix_eval.models", "mix_eval.api", "mix_eval.calibration.cost")),
@@ -163,7 +163,8 @@ def test_the_checker_sees_imports_inside_functions(tmp_path):
 
 @pytest.mark.parametrize("shell", ["mix_eval.evaluate", "mix_eval.compute_metrics",
                                    "mix_eval.utils.check_eval_complete", "mix_eval.report",
-                                   "mix_eval.compare_judges", "mix_eval.calibrate", "mix_eval.bundle"])
+                                   "mix_eval.compare_judges", "mix_eval.calibrate", "mix_eval.bundle",
+                                   "mix_eval.import_run"])
 def test_command_line_shells_are_thin(shell):
     lines = MODULES[shell].read_text(encoding="utf-8").count("\n")
     assert lines <= 110, f"{shell} has {lines} lines: move the work below the command line"

@@ -15,6 +15,15 @@ from mix_eval.models.base import ModelBase
 from mix_eval.models.spec import DEFAULT_MAX_NEW_TOKENS
 
 
+def chat_messages(prompt: str, system_message: Optional[dict[str, str]] = None,
+                  user_template: Any = None) -> list[dict[str, str]]:
+    """What an API chat model sends for one formatted input: its system message, when it
+    has one, then the input as the user's turn. One home, so that another framework asking
+    the same model (`mix_eval.integrations.inspect_task`) sends the same messages."""
+    user = user_template(prompt) if user_template is not None else {"role": "user", "content": prompt}
+    return [user] if system_message is None else [dict(system_message), user]
+
+
 class APIModelBase(ModelBase):
     """Base class of models behind a remote API."""
 
@@ -31,8 +40,7 @@ class APIModelBase(ModelBase):
         self.parallel = max(1, int(getattr(args, "batch_size", 1) or 1))
 
     def get_messages(self, prompt: str) -> list[dict[str, str]]:
-        user = self.USER_MESSAGE_TEMPLATE(prompt)
-        return [user] if self.SYSTEM_MESSAGE is None else [dict(self.SYSTEM_MESSAGE), user]
+        return chat_messages(prompt, self.SYSTEM_MESSAGE, self.USER_MESSAGE_TEMPLATE)
 
     def get_response(self, formatted_input: str) -> str:
         raise NotImplementedError(f"{type(self).__name__} must implement get_response")
