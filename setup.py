@@ -17,12 +17,14 @@ setup(
     # both benchmarks, both splits (the default --data_path finds them anywhere).
     # The published leaderboard (mix_eval.leaderboard) ships beside it, for the report,
     # the reference's responses of two of its models, for `python -m mix_eval.calibrate`, and the
-    # answers explorer's stylesheet, body and script.
+    # answers explorer's stylesheet, body and script, and the lm-evaluation-harness task configurations.
     package_data={"mix_eval": ["data/mixeval-2024-06-01/*/*.json", "data/mixeval-2024-08-11/*/*.json",
                                "leaderboard/*.csv", "calibration/reference_responses/*.jsonl.gz",
                                "calibration/reference_responses/manifest.json",
                                "reporting/explorer/*.css", "reporting/explorer/*.js",
-                               "reporting/explorer/*.html"]},
+                               "reporting/explorer/*.html",
+                               "integrations/lm_eval/tasks/*.yaml",
+                               "integrations/lm_eval/tasks/_mixeval_template_yaml"]},
     install_requires=[
         # torch is installed by setup.sh first (CPU or CUDA build); this bound then
         # installs nothing more.
@@ -48,6 +50,10 @@ setup(
         "vllm": ["vllm>=0.8"],
         # --distributed_executor_backend ray: vLLM engines over the GPUs of several machines
         "ray": ["ray>=2.40"],
+        # MixEval as lm-evaluation-harness tasks (mix_eval.integrations.lm_eval), in the range
+        # tests/test_lm_eval_task.py ran on; [api] for its OpenAI-compatible chat models. Spelled
+        # as pip normalizes extras: pip 23.2 finds no "lm_eval" (newer pips take either spelling).
+        "lm-eval": ["lm-eval[api]>=0.4.13,<0.5"],
     },
     entry_points={
         "console_scripts": [

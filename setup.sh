@@ -23,6 +23,8 @@ else
 fi
 
 "$PY" -m pip install -e ".[test,hub,providers]"
+# MixEval's lm-evaluation-harness tasks (optional for users; their tests run in CI)
+"$PY" -m pip install -e ".[lm-eval]"
 
 # vLLM (--backend vllm) and Ray (vLLM over several machines): vLLM's GPU build where there
 # is a GPU, else its CPU build (which the tests drive). SKIP_VLLM=1 leaves them out.
