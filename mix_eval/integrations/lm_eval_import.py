@@ -73,10 +73,15 @@ def read_lm_eval_samples(path: Union[str, Path], *, benchmark: Optional[str] = N
     if len(versions) > 1:
         shown = ", ".join(f"{v} ({f.name})" for v, f in versions.items())
         raise MixEvalError(f"{results_file.parent}: the samples of one run are of several benchmark versions: {shown}")
+    settings = _settings(results, [t for t in samples if TASKS[t][0] == benchmark])
+    if not settings["chat_template_applied"]:
+        logger.warning("%s: lm-eval ran without --apply_chat_template, so the model was given the formatted input "
+                       "as plain text: not the prompt this package gives a chat model (one user message) nor a "
+                       "base model (five examples first)", results_file)
     return ImportedRun(
         framework=FRAMEWORK, framework_version=framework_version, model=_model_name(results), benchmark=benchmark,
         version=next(iter(versions)), responses=responses,
-        settings=_settings(results, [t for t in samples if TASKS[t][0] == benchmark]), source=str(results_file),
+        settings=settings, source=str(results_file),
     )
 
 
