@@ -23,7 +23,7 @@ setup(
                                "calibration/reference_responses/manifest.json",
                                "reporting/explorer/*.css", "reporting/explorer/*.js",
                                "reporting/explorer/*.html",
-                               "integrations/lm_eval/tasks/*.yaml",
+                               "integrations/lm_eval/tasks/*.yaml", "integrations/lm_eval/tasks/utils.py",
                                "integrations/lm_eval/tasks/_mixeval_template_yaml"]},
     install_requires=[
         # torch is installed by setup.sh first (CPU or CUDA build); this bound then
@@ -53,7 +53,7 @@ setup(
         # MixEval as lm-evaluation-harness tasks (mix_eval.integrations.lm_eval), in the range
         # tests/test_lm_eval_task.py ran on; [api] for its OpenAI-compatible chat models. Spelled
         # as pip normalizes extras: pip 23.2 finds no "lm_eval" (newer pips take either spelling).
-        "lm-eval": ["lm-eval[api]>=0.4.13,<0.5"],
+        "lm-eval": ["lm-eval[api]>=0.4.12,<0.5"],
     },
     entry_points={
         "console_scripts": [

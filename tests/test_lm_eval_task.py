@@ -176,14 +176,15 @@ def test_a_missing_lm_eval_is_one_line_naming_the_pip_install():
     assert out.returncode == 2 and out.stdout == ""
     assert out.stderr.strip().splitlines() == [
         "mix_eval: Error: lm-evaluation-harness is not installed: pip install -e '.[lm-eval]' "
-        "(or pip install 'lm-eval[api]>=0.4.13,<0.5')"]
+        "(or pip install 'lm-eval[api]>=0.4.12,<0.5')"]
 
 
-@pytest.mark.parametrize("version", ["0.4.9", "0.5.0", "1.0"])
+# 0.4.11 sends other messages (a space before the prompt, a "type" key): outside the range
+@pytest.mark.parametrize("version", ["0.4.11", "0.5.0", "1.0"])
 def test_an_lm_eval_outside_the_pinned_range_is_named(monkeypatch, version):
     monkeypatch.setattr(lm_eval, "__version__", version)
     with pytest.raises(MixEvalError, match=rf"lm-evaluation-harness {version} \(installed\) is outside the range "
-                                           r"mix_eval's tasks were tested on \(lm-eval>=0\.4\.13,<0\.5\)"):
+                                           r"mix_eval's tasks were tested on \(lm-eval>=0\.4\.12,<0\.5\)"):
         tasks.include_path()
 
 

@@ -1,6 +1,6 @@
 """MixEval as lm-evaluation-harness tasks: `mixeval` and `mixeval_hard` (groups), each of
 a free-form and a multiple-choice task, configured by the YAML files in ``tasks/`` (package
-data) and by the functions here, which those files name.
+data) and by the functions here, which those files name (through ``tasks/utils.py``).
 
 What a model is asked is this package's: the documents are the packaged items as
 `mix_eval.data.load_split` reads them (``formated_input`` made by
@@ -35,8 +35,9 @@ from mix_eval.splits import SplitKind
 
 logger = logging.getLogger(__name__)
 
-# The lm-evaluation-harness versions these tasks and the reader of its logs were tested on.
-LOWEST = "0.4.13"
+# The lm-evaluation-harness versions these tasks and the reader of its logs were tested on (0.4.11
+# sends other messages: a space before the prompt, a "type" key).
+LOWEST = "0.4.12"
 BELOW = "0.5"
 PINNED = f">={LOWEST},<{BELOW}"
 INSTALL = f"pip install -e '.[lm-eval]' (or pip install 'lm-eval[api]{PINNED}')"
