@@ -153,11 +153,22 @@ def test_the_version_reaches_the_documents_and_defaults_to_the_newest():
     assert {d[tasks.VERSION_KEY] for d in newest} == {"2024-08-11"} and len(newest) == 2000
 
 
-def test_the_task_manager_knows_both_groups():
+def test_the_task_manager_knows_both_groups_and_builds_mixeval_from_the_packaged_data():
+    from lm_eval.tasks import get_task_dict
+
     manager = tasks.task_manager(include_defaults=False)
     assert {"mixeval", "mixeval_hard"} <= set(manager.all_groups)
     assert {"mixeval_freeform", "mixeval_multichoice", "mixeval_hard_freeform",
             "mixeval_hard_multichoice"} <= set(manager.all_subtasks)
+    (group, built), = get_task_dict(["mixeval"], manager).items()
+    assert "mixeval" in str(group)
+    sizes = {str(name): len(task.eval_docs) for name, task in built.items()}
+    assert sizes == {"mixeval_freeform": 2000, "mixeval_multichoice": 1995}  # 2024-08-11, the default
+    from mix_eval.models.spec import DEFAULT_MAX_NEW_TOKENS
+
+    for task in built.values():  # the stopping of this package's API models
+        assert task.config.generation_kwargs == {"until": [], "max_gen_toks": DEFAULT_MAX_NEW_TOKENS["api"],
+                                                 "do_sample": False, "temperature": 0.0}
 
 
 def test_the_path_command_prints_the_task_folder():
