@@ -263,3 +263,14 @@ def test_the_reader_needs_no_lm_eval():
                          cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_the_command_line_imports_no_lm_eval():
+    code = ("import sys, runpy\nsys.argv = ['evaluate', '--help']\n"
+            "try:\n    runpy.run_module('mix_eval.evaluate', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "import mix_eval.compute_metrics\n"
+            "print(sorted(m for m in sys.modules if m == 'lm_eval' or m.startswith(('lm_eval.', 'mix_eval.integrations'))))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=child_env(),
+                         cwd=REPO)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[]"
