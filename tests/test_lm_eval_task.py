@@ -54,7 +54,7 @@ def runs(tmp_path_factory):
         clear_api_settings(mp, root)
         code = evaluate_main(["--model_name", "openai_compatible", "--model_base_url", server.base_url,
                               "--model_id", OURS, "--output_name", "ours", "--benchmark", "mixeval_hard",
-                              "--version", VERSION, "--batch_size", "16", "--output_dir", str(root / "ours"),
+                              "--version", VERSION, "--batch_size", "100", "--output_dir", str(root / "ours"),
                               "--inference_only"])
         assert code == 0
         lm = run_lm_eval(server.base_url, root / "theirs")
