@@ -17,12 +17,14 @@ setup(
     # both benchmarks, both splits (the default --data_path finds them anywhere).
     # The published leaderboard (mix_eval.leaderboard) ships beside it, for the report,
     # the reference's responses of two of its models, for `python -m mix_eval.calibrate`, and the
-    # answers explorer's stylesheet, body and script.
+    # answers explorer's stylesheet, body and script, and the lm-evaluation-harness task configurations.
     package_data={"mix_eval": ["data/mixeval-2024-06-01/*/*.json", "data/mixeval-2024-08-11/*/*.json",
                                "leaderboard/*.csv", "calibration/reference_responses/*.jsonl.gz",
                                "calibration/reference_responses/manifest.json",
                                "reporting/explorer/*.css", "reporting/explorer/*.js",
-                               "reporting/explorer/*.html"]},
+                               "reporting/explorer/*.html",
+                               "integrations/lm_eval/tasks/*.yaml", "integrations/lm_eval/tasks/utils.py",
+                               "integrations/lm_eval/tasks/_mixeval_template_yaml"]},
     install_requires=[
         # torch is installed by setup.sh first (CPU or CUDA build); this bound then
         # installs nothing more.
@@ -52,6 +54,10 @@ setup(
         # `inspect eval mix_eval/mixeval_hard` and importing Inspect logs (python -m mix_eval.import_run);
         # the range the tests ran on (mix_eval.integrations.framework_check.REQUIREMENTS says it too)
         "inspect": ["inspect-ai>=0.3.285,<0.4"],
+        # MixEval as lm-evaluation-harness tasks (mix_eval.integrations.lm_eval), in the range
+        # tests/test_lm_eval_task.py ran on; [api] for its OpenAI-compatible chat models. Spelled
+        # as pip normalizes extras: pip 23.2 finds no "lm_eval" (newer pips take either spelling).
+        "lm-eval": ["lm-eval[api]>=0.4.12,<0.5"],
     },
     entry_points={
         "console_scripts": [

@@ -23,6 +23,8 @@ else
 fi
 
 "$PY" -m pip install -e ".[test,hub,providers]"
+# MixEval's lm-evaluation-harness tasks (optional for users; their tests run in CI)
+"$PY" -m pip install -e ".[lm-eval]"
 
 # Inspect (`inspect eval mix_eval/mixeval_hard`, python -m mix_eval.import_run): its own line,
 # after the rest, so that its pins move nothing the package runs on. SKIP_INSPECT=1 leaves it out.

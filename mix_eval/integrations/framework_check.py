@@ -14,6 +14,8 @@ __all__ = ["FrameworkError", "REQUIREMENTS", "installed_version", "require_frame
 # extra -> the framework's versions the tests ran on (setup.py's extras say the same)
 REQUIREMENTS = {
     "inspect": "inspect-ai>=0.3.285,<0.4",
+    # 0.4.11 sends other messages (a space before the prompt, a "type" key)
+    "lm-eval": "lm-eval[api]>=0.4.12,<0.5",
 }
 
 

@@ -18,6 +18,7 @@ __all__ = ["READERS", "reader_for", "import_run"]
 # framework -> "module:function" reading its run from a path
 READERS: dict[str, str] = {
     "inspect": "mix_eval.integrations.inspect_import:read_inspect_log",
+    "lm_eval": "mix_eval.integrations.lm_eval_import:read_lm_eval_samples",
 }
 
 
