@@ -4,6 +4,7 @@ Usage::
 
     python -m mix_eval.import_run --framework inspect logs/2026-01-01T00-00-00_mixeval-hard_x.eval \\
         [--output_dir DIR] [--output_name NAME] [--data_path DIR]
+    python -m mix_eval.import_run --framework lm_eval lm_eval_out [...]
 
 writes ``<output_dir>/<name>/<benchmark>/<version>/`` (response and status files, and judged
 files when the run holds MixEval's verdicts; `run_manifest.json` names the framework),
@@ -23,9 +24,12 @@ from mix_eval.settings import DEFAULT_OUTPUT_DIR
 
 def build_parser() -> argparse.ArgumentParser:
     p = flags.new_parser("python -m mix_eval.import_run",
-                         "Write another framework's MixEval run (an Inspect log) as a mix_eval response folder.")
-    p.add_argument("path", help="The run to import: an Inspect log file (.eval or .json).")
-    p.add_argument("--framework", required=True, help="The framework that made it: inspect.")
+                         "Write another framework's MixEval run (an Inspect log, lm-eval's --log_samples output) "
+                         "as a mix_eval response folder.")
+    p.add_argument("path", help="The run to import: an Inspect log file (.eval or .json), or lm-eval's "
+                   "--output_path folder (or a results_*.json in it).")
+    p.add_argument("--framework", required=True, choices=["inspect", "lm_eval"],
+                   help="The framework that made it.")
     p.add_argument("--output_dir", default=DEFAULT_OUTPUT_DIR, help="Folder of model folders to write into.")
     p.add_argument("--output_name", default=None,
                    help="The model folder's name (default: the framework's model name, slashes made '_').")

@@ -59,3 +59,11 @@ def test_the_extra_pins_the_range_the_tests_ran_on():
     setup = (REPO / "setup.py").read_text(encoding="utf-8")
     assert f'"inspect": ["{INSPECT_REQUIREMENT}"]' in setup
     assert '"mix_eval=mix_eval.integrations.inspect_registry"' in setup
+
+
+def test_import_run_offers_exactly_the_frameworks_it_has_readers_for():
+    from mix_eval.import_run import build_parser
+    from mix_eval.integrations.readers import READERS
+
+    framework = next(a for a in build_parser()._actions if "--framework" in a.option_strings)
+    assert sorted(framework.choices) == sorted(READERS)

@@ -274,3 +274,31 @@ def test_the_command_line_imports_no_lm_eval():
                          cwd=REPO)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_import_run_brings_an_lm_eval_run_back_as_a_folder_compute_metrics_scores(runs, tmp_path, capsys):
+    """`python -m mix_eval.import_run --framework lm_eval`: the response folder holds this
+    package's own answers item by item, its manifest names lm-eval, and compute_metrics
+    scores it as it scores the package's own run (same lines, same order)."""
+    _, ours, theirs, _ = runs
+    from mix_eval.compute_metrics import main as compute_main
+    from mix_eval.import_run import main as import_main
+
+    out = tmp_path / "imported"
+    assert import_main(["--framework", "lm_eval", str(theirs), "--output_dir", str(out),
+                        "--output_name", "lm"]) == 0
+    assert "compute_metrics" in capsys.readouterr().out
+    vdir = out / "lm" / "mixeval_hard" / VERSION
+    for split in SPLITS:
+        own = {line["id"]: line["response"] for line in read_jsonl(ours / f"ours_{split.name}.jsonl")}
+        imported = read_jsonl(vdir / f"lm_{split.name}.jsonl")
+        assert len(imported) == len(own) and {x["id"]: x["response"] for x in imported} == own
+    manifest = json.loads((vdir / "run_manifest.json").read_text())
+    assert manifest["imported"]["framework"] == "lm_eval"
+    assert manifest["imported"]["framework_version"] == lm_eval.__version__
+    assert compute_main(["--model_response_dir", str(out), "--benchmark", "mixeval_hard", "--version", VERSION,
+                         "--free_form_parser", "rule", "--multi_choice_parser", "rule"]) == 0
+    assert 0 < json.loads((vdir / "score.json").read_text())["overall"] < 1
+    capsys.readouterr()
+    assert import_main(["--framework", "lm_eval", str(theirs), "--output_dir", str(out), "--output_name", "lm"]) == 2
+    assert "lm" in capsys.readouterr().err  # an existing folder is never overwritten
