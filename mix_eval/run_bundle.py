@@ -57,6 +57,7 @@ from mix_eval.manifest import endpoint_host
 from mix_eval.scoring.completeness import check_results, expected_sizes
 from mix_eval.settings import DataSettings, JudgeSettings, ReportSettings, ScoringSettings
 from mix_eval.splits import SplitKind
+from mix_eval.system.logs import quieter
 from mix_eval.system.files import fsync_dir
 
 logger = logging.getLogger(__name__)
@@ -321,18 +322,6 @@ def _judge_settings(files: dict[SplitKind, str]) -> JudgeSettings:
     return JudgeSettings(**values)
 
 
-@contextlib.contextmanager
-def _quiet_scoring() -> Iterator[None]:
-    """Rescoring's info lines (unregistered model names...) would drown the summary."""
-    log = logging.getLogger("mix_eval")
-    level = log.level
-    log.setLevel(max(level, logging.WARNING))
-    try:
-        yield
-    finally:
-        log.setLevel(level)
-
-
 def _rescore(vdir: Path, model: str, benchmark: str, version: str, files: dict[SplitKind, str],
              work: Path) -> dict[str, float]:
     """``score.json``'s numbers from a copy of the folder's files, scored under ``work``."""
@@ -342,7 +331,7 @@ def _rescore(vdir: Path, model: str, benchmark: str, version: str, files: dict[S
     shutil.copytree(vdir, copy)
     settings = ScoringSettings(DataSettings(benchmark, version), _judge_settings(files),
                                model_response_dir=str(work), models_to_eval=(model,))
-    with _quiet_scoring():
+    with quieter("mix_eval"):
         return score(settings, progress=False, echo=lambda _: None)[model]
 
 

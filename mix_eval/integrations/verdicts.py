@@ -10,8 +10,6 @@ packaged order so their random draws are the reference's. Scores then aggregate 
 ``score.json`` does (`mix_eval.scoring.scores.score_json`). Nothing here asks a judge."""
 from __future__ import annotations
 
-import contextlib
-import logging
 import tempfile
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -21,6 +19,7 @@ from mix_eval.judges.runner import MAX_ROUNDS, judge_records
 from mix_eval.scoring import aggregate, rules
 from mix_eval.scoring.scores import score_json
 from mix_eval.splits import SplitKind
+from mix_eval.system.logs import quieter
 
 __all__ = ["ReplayJudge", "judged_lines", "rule_judged_lines", "scores_of", "item_value", "judge_identity"]
 
@@ -46,19 +45,6 @@ class ReplayJudge:
                 on_result(key, OK, recorded[round_no - 1])
             else:
                 on_result(key, ERROR, None)
-
-
-@contextlib.contextmanager
-def _no_round_lines() -> Any:
-    """Without the rounds' "N requests to <judge>" lines: a replay asks nobody (its
-    warnings, a random verdict, still show)."""
-    runner_log = logging.getLogger(judge_records.__module__)
-    level = runner_log.level
-    runner_log.setLevel(max(level, logging.WARNING))
-    try:
-        yield
-    finally:
-        runner_log.setLevel(level)
 
 
 def rule_judged_lines(kind: SplitKind, lines: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -93,7 +79,7 @@ def judged_lines(kind: SplitKind, lines: list[dict[str, Any]], judge: str,
         raise ValueError(f"more than {MAX_ROUNDS} judge replies recorded for one item")
 
     def run(path: Path) -> list[dict[str, Any]]:
-        with _no_round_lines():
+        with quieter(judge_records.__module__):
             out, _ = judge_records(lines, kind, judge, lambda: ReplayJudge(judge, replies), path,
                                     identity=identity)
         return out
