@@ -7,6 +7,7 @@ batching, the durable writes, the status file and the progress bar.
 """
 from __future__ import annotations
 
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from mix_eval.responses import (
     scan_response_file,
     write_status,
 )
-from mix_eval.system.files import append_lines_durably
+from mix_eval.system.files import append_lines_durably, write_text_atomic
 from mix_eval.system.interrupt import STOP
 from mix_eval.thinking import CUT_OFF_KEY, Answer, answer_fields, answer_from_text, parse_tags
 
@@ -57,6 +58,32 @@ def _previous_state(status: Optional[Mapping[str, Any]]) -> tuple[int, float]:
         return -1, 0.0
     st = status["status"]
     return int(st.get("batch_id", -1)), float(st.get("time_elapsed", 0.0))
+
+
+def put_in_data_order(resp_file: Path, items: list[dict[str, Any]]) -> None:
+    """Rewrite a finished response file (atomically) with its lines in the data's order.
+
+    Batches go out length-sorted, so lines are appended in batch order; the reference
+    writes data order, and the random fallbacks of scoring (the multiple-choice rule
+    parser's, the judge's after its rounds) are drawn in file order. In data order, the
+    same answers score as the reference scores them, and as a run imported from Inspect
+    or lm-eval (packaged order) does. Lines are kept byte for byte; a line of an id not in
+    ``items`` keeps its place after them."""
+    text = resp_file.read_text(encoding="utf-8")
+    lines = text.splitlines(keepends=True)
+    place = {item["id"]: i for i, item in enumerate(items)}
+
+    def key(numbered: tuple[int, str]) -> tuple[int, int]:
+        n, line = numbered
+        try:
+            ident = json.loads(line).get("id")
+        except (ValueError, AttributeError):
+            ident = None
+        return (place[ident], 0) if ident in place else (len(place), n)
+
+    ordered = "".join(line for _, line in sorted(enumerate(lines), key=key))
+    if ordered != text:
+        write_text_atomic(resp_file, ordered)
 
 
 def generate_split(
@@ -118,6 +145,7 @@ def generate_split(
 
     if not pending:
         if status is None or status["status"].get("status") != COMPLETE:
+            put_in_data_order(resp_file, items)
             write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=previous_elapsed, state=COMPLETE,
                          extra=counts())
         logger.info("%s: all %d responses are already in %s; skipping", split.name, len(items), resp_file)
@@ -191,6 +219,7 @@ def generate_split(
                      extra=counts())
         logger.warning("%s: %d items got no response; a rerun retries just those", split.name, failed)
         return outcome
+    put_in_data_order(resp_file, items)
     write_status(stat_file, status_args, batch_id=batch_id, time_elapsed=total_elapsed, state=COMPLETE,
                  extra=counts())
     logger.info(

@@ -274,6 +274,9 @@ def test_items_reach_the_model_in_length_sorted_batches(tiny_chat, data_path, tm
         lines = read_jsonl(vdir / f"recording_local_chat_{split}.jsonl")
         by_id = {d["id"]: d for d in lines}
         assert len(lines) == len(by_id) == n and sorted(by_id, key=int) == [str(i) for i in range(n)]
+        # appended in batch order, the finished file is put back in the data's order (the
+        # reference's: scoring's random fallbacks are drawn in file order)
+        assert [d["id"] for d in lines] == [str(i) for i in range(n)]
         # which item each row is: the one whose formatted input the rendered text holds
         length_of, batch_ids = {}, []
         for batch in batches:
@@ -288,6 +291,7 @@ def test_items_reach_the_model_in_length_sorted_batches(tiny_chat, data_path, tm
             batch_ids.append(ids)
         assert sorted(i for ids in batch_ids for i in ids) == sorted(by_id)  # each item once
         assert [len(ids) for ids in batch_ids] == [batch_size] * (n // batch_size)
+        assert [i for ids in batch_ids for i in ids] != [str(i) for i in range(n)]  # the batches were not in data order
         lengths = [[length_of[i] for i in ids] for ids in batch_ids]
         assert contiguous_in_sorted_order(lengths), lengths
         # the data order would not have been: the check above can tell sorted from unsorted
