@@ -302,3 +302,30 @@ def test_import_run_brings_an_lm_eval_run_back_as_a_folder_compute_metrics_score
     capsys.readouterr()
     assert import_main(["--framework", "lm_eval", str(theirs), "--output_dir", str(out), "--output_name", "lm"]) == 2
     assert "lm" in capsys.readouterr().err  # an existing folder is never overwritten
+
+
+@pytest.mark.parametrize("parsers", [("model", "model"), ("rule", "rule")])
+def test_an_imported_lm_eval_run_scores_as_this_packages_own_run(runs, tmp_path, clean_env, parsers):
+    """The lm-eval run brought back and this package's own run of the same server, scored
+    together by compute_metrics: by the same loopback judge, or by the rule parsers (whose
+    random fallbacks are drawn in file order: both files are in the data's order), the two
+    score.json are equal."""
+    from conftest import JUDGE_KEY, judge_reply
+
+    from mix_eval.compute_metrics import main as compute_main
+    from mix_eval.import_run import main as import_main
+
+    _, ours, theirs, _ = runs
+    out = tmp_path / "both"
+    shutil.copytree(ours, out / "ours" / "mixeval_hard" / VERSION)
+    assert import_main(["--framework", "lm_eval", str(theirs), "--output_dir", str(out), "--output_name", "lm"]) == 0
+    ff, mc = parsers
+    with FakeOpenAIServer(reply=judge_reply, api_key=JUDGE_KEY) as judge:
+        clean_env.setenv("MODEL_PARSER_API", JUDGE_KEY)
+        assert compute_main(["--model_response_dir", str(out), "--benchmark", "mixeval_hard", "--version", VERSION,
+                             "--api_base_url", judge.base_url, "--api_parallel_num", "32",
+                             "--free_form_parser", ff, "--multi_choice_parser", mc]) == 0
+        asked = len(judge.chat_requests())
+    assert (asked > 0) == (ff == "model")
+    scores = json.loads((out / "score.json").read_text())
+    assert set(scores) == {"ours", "lm"} and scores["ours"] == scores["lm"]
