@@ -120,10 +120,12 @@ def test_current_models_are_evaluated_by_their_id(server, clean_env, data_path, 
         assert r.body["model"] == "gpt-5-mini" and r.body["max_completion_tokens"] == DEFAULT_REASONING_BUDGET
         assert "max_tokens" not in r.body and "reasoning_effort" not in r.body
     server.reset()
-    assert run(data_path, out, "--model_name", "claude-sonnet-4-5", "--limit", "1", "--thinking_budget", "2048", "--batch_size", "1") == 0
+    # the smallest budget Claude takes (1023 is refused below)
+    assert run(data_path, out, "--model_name", "claude-sonnet-4-5", "--limit", "1", "--thinking_budget", "1024",
+               "--batch_size", "1") == 0
     for r in server.chat_requests():  # max_tokens above the budget: the budget plus the answer's 1536
-        assert r.body["model"] == "claude-sonnet-4-5" and r.body["max_tokens"] == 2048 + 1536
-        assert r.body["thinking"] == {"type": "enabled", "budget_tokens": 2048}
+        assert r.body["model"] == "claude-sonnet-4-5" and r.body["max_tokens"] == 1024 + 1536
+        assert r.body["thinking"] == {"type": "enabled", "budget_tokens": 1024}
     server.reset()
     assert run(data_path, out, "--model_name", "claude-opus-4-7", "--limit", "1", "--reasoning_effort", "high") == 0
     for r in server.chat_requests():
@@ -145,7 +147,7 @@ def test_current_models_are_evaluated_by_their_id(server, clean_env, data_path, 
     (("--model_name", "gpt-4.1-mini", "--reasoning_effort", "low"), "--reasoning_effort applies to reasoning"),
     (("--model_name", "gpt-5-mini", "--thinking_budget", "2048"), "--thinking_budget cannot apply to gpt-5-mini"),
     (("--model_name", "gemini_15_pro", "--reasoning_effort", "low"), "it takes --thinking_budget"),
-    (("--model_name", "claude_3_haiku", "--thinking_budget", "500"), "at least 1024"),
+    (("--model_name", "claude_3_haiku", "--thinking_budget", "1023"), "at least 1024"),
     (("--model_name", "claude_3_haiku", "--thinking_budget", "2048", "--reasoning_effort", "low"), "not both"),
     (("--model_name", "local_chat", "--model_path", "org/any", "--reasoning_effort", "low"),
      "--chat_template_kwargs"),
