@@ -360,10 +360,9 @@ def _answers(vdir: Path, folder_name: str, split: str, status: Mapping[str, Any]
 
 def _generation(vdir: Path, folder_name: str, statuses: Mapping[str, tuple[Path, dict[str, Any]]],
                 args: Mapping[str, Any], old: Mapping[str, Any], generated: bool) -> dict[str, Any]:
-    spec = _spec(args.get("model_name"))
     if not statuses:
         device = None
-    elif (spec is not None and spec.kind == "api") or args.get("model_base_url"):
+    elif is_api_model(args):
         device = "API"
     else:
         device = current_device() if generated else old.get("device")
