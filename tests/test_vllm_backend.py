@@ -265,16 +265,20 @@ def test_data_parallel_2_on_the_cpu_build_gives_the_same_responses(vllm_chat_run
            *argv("local_chat", vllm_chat, data_path, out, "--limit", "20", "--backend", "vllm",
                  "--data_parallel_size", "2")]
     vdir = out / "local_chat" / "mixeval_hard" / VERSION
-    first = vdir / f"local_chat_{SPLITS[0]}.jsonl"
+    first, second = (vdir / f"local_chat_{split}.jsonl" for split in SPLITS)
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=REPO,
                             env=dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false"))
     deadline = time.time() + 400
     while proc.poll() is None and lines_of(first) < 20 and time.time() < deadline:
-        time.sleep(0.05)
+        time.sleep(0.005)
+    # Frozen at once: warm replicas answer the second split's 20 items in well under a
+    # second, so the writer must not write another line while its children are listed.
+    os.kill(proc.pid, signal.SIGSTOP)
     below = descendants(proc.pid)
     proc.kill()  # the writer only: its replicas live in their own process groups
     _, err = proc.communicate(timeout=60)
     assert lines_of(first) == 20, err[-3000:]
+    assert lines_of(second) < 20, "the second split finished before the kill: nothing left to resume"
     assert len(below) >= 4, below  # two replicas, each with its engine's process
     deadline = time.time() + 30
     while any(alive(p) for p in below) and time.time() < deadline:
