@@ -42,6 +42,9 @@ setup(
         # the browser tests drive Debian's chromium over the DevTools protocol (a websocket)
         # hypothesis: the property tests (tests/test_properties.py)
         "test": ["pytest>=7", "tokenizers>=0.15", "websockets>=15", "hypothesis>=6.100"],
+        # mutation testing of the modules that decide scores, verdicts and refusals (tools/mutation.py,
+        # configured in setup.cfg); the range its configuration and report were made with
+        "dev": ["mutmut>=3.8.1,<3.9"],
         # SDKs of API providers that are not OpenAI-compatible
         "anthropic": ["anthropic>=0.30"],
         "providers": ["anthropic>=0.30", "google-genai>=1.0", "reka-api>=3.0"],

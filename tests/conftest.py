@@ -331,3 +331,16 @@ def fake_server(*, scope: str = "function", **knobs: Any) -> Callable[..., Any]:
 
 
 server = fake_server()  # the default: a deterministic text made from a hash of the messages
+
+
+@pytest.fixture(autouse=True, scope="session")
+def mutation_stats_stay_in_this_process():
+    """Under tools/mutation.py, mutmut's first pass (MUTANT_UNDER_TEST=stats) records which
+    test calls which function, in this process; a child run of the program would try to
+    record too and cannot, so children get no such variable (they run the code unmutated)."""
+    name = os.environ.get("MUTANT_UNDER_TEST")
+    if name == "stats":
+        del os.environ["MUTANT_UNDER_TEST"]
+    yield
+    if name == "stats":
+        os.environ["MUTANT_UNDER_TEST"] = name

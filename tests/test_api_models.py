@@ -37,6 +37,7 @@ def assert_requests_and_answers(server, out: Path, model: str, model_id: str, ma
     return requests
 
 
+@pytest.mark.slow
 def test_gpt_4o_through_openai_base_url(server, clean_env, data_path, tmp_path):
     clean_env.setenv("OPENAI_BASE_URL", server.base_url)
     clean_env.setenv("k_oai", MODEL_KEY)
@@ -51,6 +52,7 @@ def test_gpt_4o_through_openai_base_url(server, clean_env, data_path, tmp_path):
         assert MODEL_KEY not in json.dumps(status)
 
 
+@pytest.mark.slow
 def test_o1_sends_max_completion_tokens(server, clean_env, data_path, tmp_path):
     clean_env.setenv("OPENAI_BASE_URL", server.base_url)
     clean_env.setenv("k_oai", MODEL_KEY)
@@ -66,6 +68,7 @@ def test_missing_model_key_names_the_variable(clean_env, data_path, tmp_path, ca
     assert "k_oai" in err and ".env" in err and "Traceback" not in err
 
 
+@pytest.mark.slow
 def test_openai_compatible_generates_judges_and_scores_in_its_own_folder(server, clean_env, data_path, tmp_path):
     clean_env.setenv("MODEL_PARSER_API", JUDGE_KEY)
     clean_env.setenv("MY_SERVER_KEY", MODEL_KEY)
@@ -89,6 +92,7 @@ def test_openai_compatible_generates_judges_and_scores_in_its_own_folder(server,
     assert json.loads((out / "score.json").read_text()).keys() == {"served_b"}
 
 
+@pytest.mark.slow
 def test_api_failures_leave_items_for_the_next_run(server, clean_env, data_path, tmp_path, capsys):
     """A server that keeps failing for some requests: those items stay missing, the run
     says how to retry them, and the rerun completes just them."""
@@ -192,6 +196,7 @@ def test_names_cannot_write_outside_the_output_dir(clean_env, data_path, tmp_pat
     assert not (tmp_path / "escape-abs").exists()
 
 
+@pytest.mark.slow
 def test_claude_through_the_anthropic_sdk(server, clean_env, data_path, tmp_path):
     pytest.importorskip("anthropic", reason="the anthropic SDK is an optional extra")
     clean_env.setenv("ANTHROPIC_BASE_URL", server.base_url.rsplit("/v1", 1)[0])
@@ -203,6 +208,7 @@ def test_claude_through_the_anthropic_sdk(server, clean_env, data_path, tmp_path
         assert MODEL_KEY in (r.headers.get("x-api-key"), (r.authorization or "")[len("Bearer "):])
 
 
+@pytest.mark.slow
 def test_claude_wrong_key_stops_at_once(server, clean_env, data_path, tmp_path, capsys):
     pytest.importorskip("anthropic", reason="the anthropic SDK is an optional extra")
     server.api_key = "sk-the-right-one"

@@ -293,6 +293,7 @@ def walk(base, server, tmp_path, capfd, caplog, monkeypatch):
     return run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, name, breakage", FILE_BREAKAGES, ids=[c[0] for c in FILE_BREAKAGES])
 def test_a_broken_file_of_a_run_is_never_a_traceback(walk, case, name, breakage):
     outcomes = walk(breakage, name)
@@ -326,6 +327,7 @@ def evaluate_argv(out: Path, *extra: str) -> list[str]:
 EVALUATE_BREAKAGES = [c for c in FILE_BREAKAGES if c[1] in (RESPONSE, STATUS)]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, name, breakage", EVALUATE_BREAKAGES, ids=[c[0] for c in EVALUATE_BREAKAGES])
 def test_evaluate_resuming_a_broken_file_is_never_a_traceback(api_env, capfd, caplog, case, name, breakage):
     out = api_env / "out"
@@ -381,6 +383,7 @@ ENV_FILES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, make", ENV_FILES, ids=[c[0] for c in ENV_FILES])
 def test_a_broken_env_file_is_never_a_traceback(api_env, base, server, capfd, caplog, case, make):
     make(api_env / ".env")
@@ -441,6 +444,7 @@ def repacked_from_inside(top: Path, out: Path) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_a_bundle_repacked_by_hand_verifies_and_tampered_is_refused_naming_the_judged_file(complete_run, tmp_path):
     top = unpacked_bundle(complete_run, tmp_path)
     archive = repacked_from_inside(top, tmp_path / "run.tar.gz")
@@ -554,6 +558,7 @@ def test_verify_of_a_folder_or_nothing_is_one_line(tmp_path, capfd, caplog):
 # ---------------------------------------------------------------- as a user runs them
 
 
+@pytest.mark.slow
 def test_every_entry_point_run_as_a_user_prints_no_traceback(base, server, tmp_path, monkeypatch):
     """``python -m`` each command over a run folder whose model folders are each broken
     another way (a shell's own path: argument parsing, exit, error.log), plus the JSON flags."""

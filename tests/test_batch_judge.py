@@ -105,6 +105,7 @@ def flaky_judge() -> callable:
 # ---------------------------------------------------------------- batch = live
 
 
+@pytest.mark.slow
 def test_batch_and_live_judging_give_identical_files_from_the_same_bodies(tmp_path, server, judge_env):
     live, batch = responses(tmp_path / "live"), responses(tmp_path / "batch")
     assert compute_main(args(live, server)) == 0
@@ -139,6 +140,7 @@ def test_batch_and_live_judging_give_identical_files_from_the_same_bodies(tmp_pa
     assert report(batch)["free_form"]["reused"] == N and report(batch)["free_form"]["judge_mode"] == "batch"
 
 
+@pytest.mark.slow
 def test_rounds_go_into_one_batch_each_for_every_model(tmp_path, judge_env):
     """Items without a verdict are asked again in round 2: one more batch, carrying the
     second-round requests of both models and both splits."""
@@ -204,6 +206,7 @@ def test_expired_failed_and_refused_requests_finish_correctly(tmp_path, judge_en
     assert report(root)["free_form"]["random_fallback"] == 0
 
 
+@pytest.mark.slow
 def test_a_cancelled_batch_hands_over_its_half_and_the_rest_goes_into_a_new_batch(tmp_path, server, judge_env):
     """A batch cancelled at the API (by its owner, say) ends with half its requests run:
     those are judged, the other half is submitted again, once; the files and tokens are a
@@ -222,6 +225,7 @@ def test_a_cancelled_batch_hands_over_its_half_and_the_rest_goes_into_a_new_batc
     assert all(report(batch, m)[k]["judge_calls"] == 4 for m in MODELS for k in ("free_form", "multiple_choice"))
 
 
+@pytest.mark.slow
 def test_a_round_larger_than_a_file_goes_into_several_batches_each_reply_to_its_item(tmp_path, server,
                                                                                      judge_env, monkeypatch):
     """The request limit of an input file lowered to 10: the 24 requests of a round go out
@@ -302,6 +306,7 @@ def _compute_metrics(root: Path, s: FakeOpenAIServer, cwd: Path, *extra: str) ->
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_kills_at_every_batch_step_never_create_a_second_batch(tmp_path, judge_env):
     """A chain of runs of one folder, each SIGKILLed while the server holds a Batch API
     step, before doing it and after (`KILL_POINTS`), then a run to the end: exactly one
@@ -326,6 +331,7 @@ def test_kills_at_every_batch_step_never_create_a_second_batch(tmp_path, judge_e
 # ---------------------------------------------------------------- Azure
 
 
+@pytest.mark.slow
 def test_azure_batch_through_the_environment_variables(tmp_path, clean_env):
     """OPENAI_API_TYPE=azure: files and batches on Azure's routes (api-version, api-key),
     input lines on /chat/completions naming the deployment; the scores of a live run."""
@@ -352,6 +358,7 @@ def test_azure_batch_through_the_environment_variables(tmp_path, clean_env):
 # ---------------------------------------------------------------- cost
 
 
+@pytest.mark.slow
 def test_unknown_judge_price_gives_tokens_only_unless_given(tmp_path, server, judge_env):
     root = responses(tmp_path / "r", n=4)
     other = ["--freeform_judge", "my-judge", "--multichoice_judge", "my-judge"]
@@ -383,6 +390,7 @@ def live_usage(server, bodies: list[dict]) -> tuple[int, int]:
     return prompt, completion
 
 
+@pytest.mark.slow
 def test_a_split_judged_partly_live_partly_in_batch_is_mixed_with_both_prices(tmp_path, judge_env):
     """A live run stopped by Ctrl-C after 3 replies, finished with --judge_mode batch: the
     free-form report is ``mixed``, its tokens are the server's for the 3 live replies plus
@@ -441,6 +449,7 @@ def test_a_request_failing_in_every_batch_gets_ten_rounds_and_a_judge_failing_al
     assert not list(root.rglob("score.json"))
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_polling_leaves_the_batch_running_and_the_rerun_collects_it(tmp_path, judge_env):
     """SIGINT while a batch is in progress: the run stops (status 130) without cancelling
     the batch; the rerun polls that batch to its end and creates none."""

@@ -79,6 +79,7 @@ def live_files(tmp_path: Path, env, reply=thinking_answer, n: int = N) -> tuple[
 # ---------------------------------------------------------------- batch = live
 
 
+@pytest.mark.slow
 def test_batch_generation_writes_the_live_files_from_the_same_bodies(tmp_path, model_env):
     live, live_bodies = live_files(tmp_path, model_env)
     assert len(live_bodies) == 2 * N
@@ -120,6 +121,7 @@ def test_batch_generation_writes_the_live_files_from_the_same_bodies(tmp_path, m
     assert all(status(out, split)["status"] == "complete" for split in SPLITS)
 
 
+@pytest.mark.slow
 def test_a_split_begun_live_and_finished_in_batches_prices_each_part_at_its_rate(tmp_path, model_env):
     """Three items live, then --limit 5 in batch mode: the batch carries the other two,
     the status entry their tokens, and the split's cost prices them at half."""
@@ -148,6 +150,7 @@ def test_a_split_begun_live_and_finished_in_batches_prices_each_part_at_its_rate
 # ---------------------------------------------------------------- faults of batches
 
 
+@pytest.mark.slow
 def test_an_expired_then_failed_batch_resubmits_only_the_unfinished_half(tmp_path, model_env):
     """The free-form split's first batch expires half done, its resubmission fails
     validation, the third completes: each request is bought once, the files are a live run's."""
@@ -192,6 +195,7 @@ def _evaluate(out: Path, s: FakeOpenAIServer, cwd: Path) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_kills_at_every_batch_step_never_buy_a_request_twice(tmp_path, model_env):
     """A chain of runs of one folder, each SIGKILLed while the server holds a Batch API
     step, before doing it and after (`KILL_POINTS`: upload, create, poll, download), then
@@ -229,6 +233,7 @@ def test_requests_failing_in_the_batch_are_left_for_the_rerun(tmp_path, model_en
     assert sorted(int(x["id"]) for x in read_jsonl(vdir(out) / f"{MODEL}_{SPLITS[0]}.jsonl")) == list(range(N))
 
 
+@pytest.mark.slow
 def test_ctrl_c_while_polling_leaves_the_batch_running_and_the_rerun_collects_it(tmp_path, model_env):
     """SIGINT while the split's batch runs: the run stops (status 130) without cancelling
     it; the rerun polls that batch to its end and creates none."""

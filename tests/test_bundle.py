@@ -62,6 +62,7 @@ def files_under(folder: Path) -> dict[str, float]:
     return {str(p.relative_to(folder)): p.stat().st_mtime for p in folder.rglob("*")}
 
 
+@pytest.mark.slow
 def test_bundle_holds_what_a_reader_needs_and_verifies(judged_run, tmp_path):
     out = tmp_path / "run.tar.gz"
     proc = bundle(judged_run, out)
@@ -122,6 +123,7 @@ def make_wrong_score(line) -> None:
     line["judge_score"] = 0.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tag, pick, change", [
     ("mp", lambda line: judged_score(line) == 1.0, make_wrong_option),
     ("ff", lambda line: line["judge_score"] == 1.0, make_wrong_score),
@@ -141,6 +143,7 @@ def test_an_edited_judged_line_fails_naming_the_file_and_score(judged_run, tmp_p
     assert JUDGED[tag] in message
 
 
+@pytest.mark.slow
 def test_an_edit_that_keeps_the_scores_is_caught_by_the_judge_reply(judged_run, tmp_path):
     good = tmp_path / "run.tar.gz"
     assert bundle(judged_run, good).returncode == 0
@@ -158,6 +161,7 @@ def test_an_edit_that_keeps_the_scores_is_caught_by_the_judge_reply(judged_run, 
     assert "but its judge_response says" in proc.stderr
 
 
+@pytest.mark.slow
 def test_an_edited_run_score_fails(judged_run, tmp_path):
     good = tmp_path / "run.tar.gz"
     assert bundle(judged_run, good).returncode == 0
@@ -174,6 +178,7 @@ def test_an_edited_run_score_fails(judged_run, tmp_path):
     assert f"score.json (the run's): {MODEL}'s overall is" in proc.stderr
 
 
+@pytest.mark.slow
 def test_an_incomplete_run_fails_check_eval_complete(tmp_path, clean_env):
     root = tmp_path / "partial"
     make_responses(root, MODEL, "mixeval_hard", 30)  # responses made elsewhere: no status file, 30 of 500

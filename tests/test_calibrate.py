@@ -148,6 +148,7 @@ def test_the_estimate_is_tokens_only_without_a_price_and_halved_in_batch_mode():
 # ---------------------------------------------------------------- a calibration run
 
 
+@pytest.mark.slow
 def test_a_calibration_makes_8000_calls_then_none_and_says_the_cost_first(calibrated):
     assert calibrated["calls"] == 8000
     assert calibrated["rerun_calls"] == 0
@@ -189,6 +190,7 @@ def test_calibration_json_sets_the_judge_beside_the_leaderboard(calibrated):
         assert mean == pytest.approx(sum(deltas) / 2, abs=0.006)
 
 
+@pytest.mark.slow
 def test_the_gemma_scores_are_those_compute_metrics_gives(calibrated, server, tmp_path):
     root = tmp_path / "responses"
     make_responses(root, "gemma_11_7b_instruct", "mixeval")  # the reference's own files
@@ -216,6 +218,7 @@ def report_text(root: Path, cache: Path, cwd: Path, *extra: str) -> tuple[str, s
     return (root / "report.md").read_text(encoding="utf-8"), (root / "report.html").read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
 def test_the_report_shows_the_judges_shift_only_where_a_calibration_exists(calibrated, tmp_path):
     made = calibrated["record"]
     root = calibrated["folder"]  # runs judged by JUDGE: the calibration's own folder

@@ -144,6 +144,7 @@ def test_parse_retry_after_forms():
     assert parse_retry_after({}) is None and parse_retry_after(None) is None
 
 
+@pytest.mark.slow
 def test_429_pauses_the_whole_pool(server):
     server.latency = 0.02
     server.push_faults(Fault("429", retry_after=0.8))
@@ -165,6 +166,7 @@ def test_429_pauses_the_whole_pool(server):
     assert max(r.time for r in reqs) > rejected.time + 0.8
 
 
+@pytest.mark.slow
 def test_rate_limited_server_few_rejections(server):
     server.latency = 0.02
     server.set_rate_limit(60, burst=60)
@@ -210,6 +212,7 @@ def test_500_then_success(server):
     assert client.stats.retries == 1
 
 
+@pytest.mark.slow
 def test_timeout_then_success(server, caplog):
     server.push_faults(Fault("hang", hang=2 * AT_ONCE_S), times=2)
     client = ChatClient(config(server, timeout=0.5))
@@ -350,6 +353,7 @@ def test_on_result_is_called_as_each_request_finishes(server):
     assert list(results) == list(range(10))
 
 
+@pytest.mark.slow
 def test_client_is_reusable_across_batches_and_inside_a_loop(server):
     client = ChatClient(config(server))
     run_pool(client, batch(5))

@@ -71,6 +71,7 @@ SCORE_JSON: dict[tuple[str, str], dict] = {}  # (judge, model) -> the score.json
 def judged(tmp_path_factory) -> Path:
     """The response folder after both judges' compute_metrics runs (each run's
     score.json kept in SCORE_JSON)."""
+    ASKED_AGAIN.clear()  # a second session in the same interpreter (mutmut's) starts afresh
     work = tmp_path_factory.mktemp("compare")
     root = work / "responses"
     for model, n in MODELS.items():
@@ -130,6 +131,7 @@ def tau_b_by_hand(x: list[float], y: list[float]) -> float:
     return s / math.sqrt(untied_x * untied_y)
 
 
+@pytest.mark.slow
 def test_every_figure_matches_the_judged_files(judged, tmp_path):
     proc = run_module("mix_eval.compare_judges", "--model_response_dir", str(judged), "--benchmark", BENCHMARK,
                       "--version", VERSION, "--judges", JUDGE_A, JUDGE_B, cwd=tmp_path, env=HERE)

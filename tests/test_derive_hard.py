@@ -82,6 +82,7 @@ def test_repeated_questions_take_the_mixeval_copies_in_turn():
 # ---------------------------------------------------------------- the loopback judge
 
 
+@pytest.mark.slow
 def test_mixeval_run_yields_hard_score_with_no_judge_call_equal_to_judging_hard_afresh(
         tmp_path, server, judge_env, capsys):
     root = tmp_path / "responses"
@@ -136,6 +137,7 @@ def test_mixeval_run_yields_hard_score_with_no_judge_call_equal_to_judging_hard_
     assert server.count() == mixeval_calls + 1000
 
 
+@pytest.mark.slow
 def test_evaluate_refuses_to_run_hard_into_a_derived_folder(tmp_path, capsys):
     from mix_eval.evaluate import main as evaluate_main
 
@@ -159,6 +161,7 @@ def test_evaluate_refuses_to_run_hard_into_a_derived_folder(tmp_path, capsys):
 # ---------------------------------------------------------------- the rule parsers
 
 
+@pytest.mark.slow
 def test_rule_judgments_are_taken_over_and_a_separate_hard_run_is_never_touched(tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="mix_eval")
     root = tmp_path / "responses"
@@ -213,6 +216,7 @@ def test_an_incomplete_mixeval_run_derives_nothing(tmp_path, caplog):
     assert any("no MixEval-Hard derived" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.slow
 def test_judge_report_of_the_hard_items_counts_their_blocked_and_random_verdicts(tmp_path):
     """Scored from judged files made elsewhere, with a journal: the Hard report counts the
     Hard items whose MixEval item was blocked or never judged, and no judge call."""
@@ -250,6 +254,7 @@ def test_judge_report_of_the_hard_items_counts_their_blocked_and_random_verdicts
     assert report["multiple_choice"]["rounds"] == 10
 
 
+@pytest.mark.slow
 def test_2024_08_11_derives_too_and_passes_check_eval_complete(tmp_path):
     """Made-up answers to every 2024-08-11 MixEval item (its multiple-choice file has 1995,
     and three Hard ids it lacks): the Hard folder is complete, its lines Hard's items."""

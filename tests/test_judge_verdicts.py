@@ -141,6 +141,7 @@ class SingleBracketJudge:
         return replies[min(self.asked[golds], len(replies)) - 1]
 
 
+@pytest.mark.slow
 def test_single_bracket_judge_end_to_end(tmp_path: Path, monkeypatch):
     """compute_metrics with a judge that only answers [x]: every verdict is taken from the
     fallback, the out-of-range one is asked again, and score.json has the hand-computed

@@ -95,6 +95,7 @@ def test_a_server_that_still_serves_the_retired_name_keeps_working(tmp_path, jud
     assert "still serves it" in caplog.text
 
 
+@pytest.mark.slow
 def test_a_reasoning_judge_is_asked_in_its_style_and_scores_as_a_classic_one(tmp_path, judge_env):
     """gpt-5-mini behind OpenAI's reasoning rules: nothing blocked, the same scores as the
     same replies give through a classic judge, its lowest effort recorded."""
@@ -123,6 +124,7 @@ def test_a_reasoning_judge_is_asked_in_its_style_and_scores_as_a_classic_one(tmp
                                                  + classic["completion_tokens"] * 1.60) / 1e6)
 
 
+@pytest.mark.slow
 def test_another_reasoning_effort_asks_again_and_is_recorded(tmp_path, judge_env):
     root = tmp_path / "r"
     make_responses(root, "m", n=6)
@@ -139,6 +141,7 @@ def test_another_reasoning_effort_asks_again_and_is_recorded(tmp_path, judge_env
                          "--judge_reasoning_effort", "low"]) == 2  # not a reasoning judge: refused
 
 
+@pytest.mark.slow
 def test_an_unknown_model_is_asked_once_more_in_the_other_style(tmp_path, judge_env, caplog):
     root = tmp_path / "r"
     make_responses(root, "m", n=30)
@@ -173,6 +176,7 @@ def test_a_judge_that_refuses_everything_stops_quoting_the_server(tmp_path, judg
     assert not (root / "score.json").exists()
 
 
+@pytest.mark.slow
 def test_a_judge_too_short_for_the_prompts_stops_and_a_few_long_items_are_asked_once(tmp_path, judge_env, capsys):
     root = tmp_path / "r"
     vdir = make_responses(root, "m", n=30)
@@ -196,6 +200,7 @@ def test_a_judge_too_short_for_the_prompts_stops_and_a_few_long_items_are_asked_
     assert report["free_form"]["blocked"] + report["multiple_choice"]["blocked"] == len(refused) >= 1
 
 
+@pytest.mark.slow
 def test_each_distinct_refusal_reason_is_shown_once(tmp_path, judge_env, caplog, no_refusal_pause):
     root = tmp_path / "r"
     make_responses(root, "m", n=20)
@@ -214,6 +219,7 @@ def test_each_distinct_refusal_reason_is_shown_once(tmp_path, judge_env, caplog,
     assert refused >= 10 and len(shown) == len(set(shown)) <= 2  # once per reason, not once per request
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("judge,key_var,url_var", [
     ("claude-3-5-haiku-20241022", "k_ant", "ANTHROPIC_BASE_URL"),
     ("gemini-2.0-flash", "k_g", "GOOGLE_GEMINI_BASE_URL"),

@@ -36,6 +36,7 @@ def read_manifest(vdir: Path) -> tuple[dict, str]:
     return json.loads(text), text
 
 
+@pytest.mark.slow
 def test_evaluate_records_what_made_the_numbers_and_no_secret(tmp_path, server, judge_env, tiny_chat, data_path,
                                                               monkeypatch):
     from mix_eval.evaluate import main as evaluate_main

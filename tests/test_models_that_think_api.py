@@ -56,6 +56,7 @@ def status(out: Path, name: str, split: str) -> dict:
 # ---------------------------------------------------------------- today's style
 
 
+@pytest.mark.slow
 def test_a_gpt5_like_model_answers_all_1000_hard_items_and_binds_its_effort(server, clean_env, data_path, tmp_path,
                                                                               capsys):
     out = tmp_path / "out"
@@ -114,6 +115,9 @@ def test_current_models_are_evaluated_by_their_id(server, clean_env, data_path, 
         clean_env.setenv(var, "sk-model")
     out = tmp_path / "out"
     caplog.set_level("INFO")
+    from mix_eval.api.registry import MODEL_REGISTRY
+
+    clean_env.delitem(MODEL_REGISTRY, "gpt-5-mini", raising=False)  # found by its id once a process, then kept
     assert run(data_path, out, "--model_name", "gpt-5-mini", "--limit", "1") == 0
     assert "evaluating the openai API model gpt-5-mini by its id" in caplog.text
     for r in server.chat_requests():  # a known reasoning family: its style from the first request

@@ -69,6 +69,7 @@ def reka_env(env, server) -> None:
 # --------------------------------------------------------------------------- Gemini
 
 
+@pytest.mark.slow
 def test_gemini_through_the_google_genai_sdk(server, clean_env, data_path, tmp_path):
     needs("google.genai")
     gemini_env(clean_env, server)
@@ -109,6 +110,7 @@ def test_a_wrong_key_stops_at_once(server, clean_env, data_path, tmp_path, capsy
     assert len(server.chat_requests()) <= 2
 
 
+@pytest.mark.slow
 def test_gemini_blocked_answers_become_the_refusal_text(server, clean_env, data_path, tmp_path):
     needs("google.genai")
     gemini_env(clean_env, server)
@@ -135,6 +137,7 @@ def test_gemini_blocked_answers_become_the_refusal_text(server, clean_env, data_
     assert all(x["response"] == "A" for x in responses(out, "gemini_15_pro", "close_multichoice_hard"))
 
 
+@pytest.mark.slow
 def test_gemini_rate_limits_and_server_errors_are_retried(server, clean_env, data_path, tmp_path):
     needs("google.genai")
     quick_client(clean_env)
@@ -175,6 +178,7 @@ def test_gemini_retry_info_becomes_a_pause():
 # --------------------------------------------------------------------------- Reka
 
 
+@pytest.mark.slow
 def test_reka_through_the_reka_sdk(server, clean_env, data_path, tmp_path):
     needs("reka")
     reka_env(clean_env, server)

@@ -108,6 +108,7 @@ KILL_POINTS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("split, lines, delay", KILL_POINTS)
 def test_sigkill_then_rerun_holds_every_item_once(tiny_chat, data_path, tmp_path, uninterrupted,
                                                    split, lines, delay):
@@ -117,6 +118,7 @@ def test_sigkill_then_rerun_holds_every_item_once(tiny_chat, data_path, tmp_path
     assert_complete_and_equal(out, uninterrupted)
 
 
+@pytest.mark.slow
 def test_killed_twice_with_other_batch_size(tiny_chat, data_path, tmp_path, uninterrupted):
     out = tmp_path / "out"
     kill_when(tiny_chat, data_path, out, "close_freeform_hard", 5, 0.0)
@@ -125,6 +127,7 @@ def test_killed_twice_with_other_batch_size(tiny_chat, data_path, tmp_path, unin
     assert_complete_and_equal(out, uninterrupted)
 
 
+@pytest.mark.slow
 def test_torn_last_line_and_stale_status_are_recovered(tiny_chat, data_path, tmp_path, uninterrupted):
     """The on-disk states a kill can leave, made by hand: a half-written line, lines the
     status does not count yet, a status claiming completion of a file missing lines."""
@@ -143,6 +146,7 @@ def test_torn_last_line_and_stale_status_are_recovered(tiny_chat, data_path, tmp
     assert_complete_and_equal(out, uninterrupted)
 
 
+@pytest.mark.slow
 def test_response_file_without_status_is_refused(tiny_chat, data_path, tmp_path):
     out = tmp_path / "out"
     run_to_end(tiny_chat, data_path, out)
@@ -153,6 +157,7 @@ def test_response_file_without_status_is_refused(tiny_chat, data_path, tmp_path)
     assert "no status file" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_corrupt_middle_line_names_file_and_line(tiny_chat, data_path, tmp_path):
     out = tmp_path / "out"
     run_to_end(tiny_chat, data_path, out)
@@ -169,6 +174,7 @@ def test_corrupt_middle_line_names_file_and_line(tiny_chat, data_path, tmp_path)
     assert f"{ff}, line 4" in proc.stderr and "Traceback" not in proc.stderr
 
 
+@pytest.mark.slow
 def test_second_writer_on_the_same_folder_is_refused(tiny_chat, data_path, tmp_path, uninterrupted):
     out = tmp_path / "out"
     first = subprocess.Popen(cli_args(tiny_chat, data_path, out), stdout=subprocess.DEVNULL,

@@ -57,6 +57,7 @@ def model_args(root: Path, server, benchmark="mixeval_hard", *extra: str) -> lis
 # ---------------------------------------------------------------- rule parsers
 
 
+@pytest.mark.slow
 def test_rule_parsers_reproduce_reference_figures_and_combine(tmp_path, capsys):
     root = tmp_path / "responses"
     for benchmark in ("mixeval", "mixeval_hard"):
@@ -96,6 +97,7 @@ def test_rule_parsers_reproduce_reference_figures_and_combine(tmp_path, capsys):
         assert {p.name: p.read_bytes() for p in vdir.glob("judge_results_*")} == judged
 
 
+@pytest.mark.slow
 def test_rule_scoring_does_not_import_torch(tmp_path):
     root = tmp_path / "responses"
     make_responses(root, "my_model", "mixeval_hard", 50)
@@ -110,6 +112,7 @@ def test_rule_scoring_does_not_import_torch(tmp_path):
 # ---------------------------------------------------------------- model parser
 
 
+@pytest.mark.slow
 def test_model_parser_end_to_end_and_no_judgment_bought_twice(tmp_path, server, judge_env):
     root = tmp_path / "responses"
     vdir = make_responses(root, "my_model", "mixeval_hard", 60)
@@ -153,6 +156,7 @@ def test_model_parser_end_to_end_and_no_judgment_bought_twice(tmp_path, server, 
     assert {p.name: p.read_bytes() for p in vdir.glob("judge_results_*")} == judged
 
 
+@pytest.mark.slow
 def test_invalid_verdicts_are_retried_then_random_and_reported(tmp_path, server, judge_env, capsys):
     root = tmp_path / "responses"
     vdir = make_responses(root, "my_model", "mixeval", 10)
@@ -188,6 +192,7 @@ def test_invalid_verdicts_are_retried_then_random_and_reported(tmp_path, server,
     assert len(server.chat_requests()) == 10 + 1 + 9 + 10
 
 
+@pytest.mark.slow
 def test_blocked_requests_score_zero_or_random_letter(tmp_path, server, judge_env, no_refusal_pause):
     root = tmp_path / "responses"
     vdir = make_responses(root, "my_model", "mixeval", 4)
@@ -208,6 +213,7 @@ def test_blocked_requests_score_zero_or_random_letter(tmp_path, server, judge_en
     assert server.count(400) == 10
 
 
+@pytest.mark.slow
 def test_wrong_key_stops_at_once_with_a_clear_message(tmp_path, server, monkeypatch, capsys):
     root = tmp_path / "responses"
     make_responses(root, "my_model", "mixeval_hard", 60)
@@ -221,6 +227,7 @@ def test_wrong_key_stops_at_once_with_a_clear_message(tmp_path, server, monkeypa
     assert len(server.chat_requests()) <= 16 + 2  # not 60 items x 99 retries
 
 
+@pytest.mark.slow
 def test_no_credentials_stops_evaluate_before_generation(tmp_path, monkeypatch, tiny_chat, data_path):
     from mix_eval.evaluate import main as evaluate_main
 
@@ -236,6 +243,7 @@ def test_no_credentials_stops_evaluate_before_generation(tmp_path, monkeypatch, 
     assert "MODEL_PARSER_API" in (out / "error.log").read_text()
 
 
+@pytest.mark.slow
 def test_evaluate_generates_and_judges_in_one_go(tmp_path, server, judge_env, tiny_chat, data_path):
     from mix_eval.evaluate import main as evaluate_main
 
