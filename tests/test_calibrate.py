@@ -69,6 +69,7 @@ def calibrated(server, tmp_path_factory):
 # ---------------------------------------------------------------- the shipped responses
 
 
+@pytest.mark.slow
 def test_rebuilt_gemma_files_are_the_reference_files_and_the_folder_a_normal_run(tmp_path):
     vdir = references.write_reference_responses(tmp_path, "gemma_11_7b_instruct")
     assert vdir == tmp_path / "gemma_11_7b_instruct" / "mixeval" / VERSION
@@ -98,6 +99,7 @@ def test_only_ids_and_responses_ship(tmp_path):
                 assert {tuple(json.loads(line)) for line in f} == {("id", "response")}
 
 
+@pytest.mark.slow
 def test_a_damaged_response_is_an_error_not_a_near_copy(tmp_path, monkeypatch):
     packed = tmp_path / "packed"
     packed.mkdir()

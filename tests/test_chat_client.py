@@ -432,6 +432,7 @@ def test_refused_requests_are_asked_again_up_to_the_attempts_then_given_up():
     assert loop.retries == [(2, 1), (2, 2), (1, 3)]
 
 
+@pytest.mark.slow
 def test_a_request_worded_otherwise_is_sent_again_in_the_same_attempt():
     """A refusal that asks for other parameters: the requests not answered yet go again at
     once, with the new parameters, and nothing is given up or counted as an attempt."""
