@@ -175,3 +175,233 @@ def test_the_device_is_read_from_a_torch_already_imported_only(monkeypatch):
     assert manifest.current_device() == "NVIDIA H100 80GB HBM3 × 2 + NVIDIA A10 × 1"
     cuda.is_available = lambda: False
     assert manifest.current_device() == "CPU"
+
+
+# ---------------------------------------------------------------- each writing path, the whole file compared
+
+import datetime as dt  # noqa: E402
+import os  # noqa: E402
+
+from mix_eval.data import PACKAGE_DATA, fingerprint  # noqa: E402
+from mix_eval.folders import JUDGE_REPORT_FILE, status_path  # noqa: E402
+from mix_eval.llm.pricing import GIVEN  # noqa: E402
+from mix_eval.responses import write_status  # noqa: E402
+
+FF, MC = "close_freeform_hard", "close_multichoice_hard"
+HARD = f"mixeval-{VERSION}/mixeval-hard"
+# 2023-11-14T22:13:20Z and 100.5 s later (the half second is cut by the manifest's seconds)
+OLDER, NEWER = 1_700_000_000, 1_700_000_100.5
+
+
+def _status(vdir: Path, split: str, args: dict, *, state: str = "complete", elapsed: float = 12.5,
+            mtime: float = OLDER) -> Path:
+    path = status_path(vdir, split)
+    write_status(path, args, batch_id=3, time_elapsed=elapsed, state=state)
+    os.utime(path, (mtime, mtime))
+    return path
+
+
+def _lines(path: Path, lines: list) -> None:
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+
+
+def _changed_data(root: Path) -> tuple[str, str]:
+    """A data folder for VERSION whose free-form hard split differs from the published one by
+    one item and whose multiple-choice hard split is missing; returns its path and the new
+    free-form fingerprint."""
+    src = PACKAGE_DATA / HARD / "free-form.json"
+    items = json.loads(src.read_text(encoding="utf-8"))
+    first = next(iter(items))
+    items[first] = {**items[first], "prompt": items[first]["prompt"] + " (changed)"}
+    dst = root / HARD / "free-form.json"
+    dst.parent.mkdir(parents=True)
+    dst.write_text(json.dumps(items), encoding="utf-8")
+    return str(root), fingerprint(items.values())
+
+
+def _write_old(vdir: Path, old: dict) -> None:
+    vdir.mkdir(parents=True, exist_ok=True)
+    (vdir / MANIFEST_FILE).write_text(json.dumps(old), encoding="utf-8")
+
+
+OLD_JUDGES = {"free_form": {"parser": "rule", "judged_file": "judge_results_ff_rule.jsonl"},
+              "multiple_choice": {"parser": "rule", "judged_file": "judge_results_mp_rule.jsonl"}}
+OLD_SCORING = {"scored": "2020-01-02T03:04:05+00:00", "versions": {"python": "3.0", "mix_eval": "0.0"}}
+PUBLISHED = {"benchmark": "mixeval_hard", "version": VERSION, "fingerprints": {
+    FF: VERSION_FINGERPRINTS[VERSION][FF], MC: VERSION_FINGERPRINTS[VERSION][MC]}, "published_content": True}
+
+
+def test_record_generation_of_an_api_model_writes_every_field(tmp_path):
+    """An API model's generation: its catalog id and endpoint, the named settings only, device
+    API, this machine's versions, the newest status file's time, per split its state, its
+    thinking settings, counts, tokens and cost; the judges and scoring kept from before."""
+    vdir = tmp_path / "out" / "deepseek_v2" / "mixeval_hard" / VERSION
+    _write_old(vdir, {"judges": OLD_JUDGES, "scoring": OLD_SCORING, "generation": {"device": "old", "versions": {}}})
+    data, ff_print = _changed_data(tmp_path / "data")
+    args = {"model_name": "deepseek_v2", "max_new_tokens": 64, "batch_size": 8, "limit": 2, "model_price": [1.0, 2.0],
+            "api_base_url": f"http://u:{URL_SECRET}@judge:1/v1", "api_key": ENV_SECRET}
+    _status(vdir, FF, {**args, "reasoning_effort": "low", "thinking_budget": None}, mtime=NEWER)
+    _status(vdir, MC, {**args, "thinking_budget": 100}, state="in_progress", elapsed=3.0, mtime=OLDER)
+    _lines(vdir / f"deepseek_v2_{FF}.jsonl", [
+        {"id": "0", "response": "a", "usage": {"prompt_tokens": 10, "completion_tokens": 5},
+         "thinking_cut_off": False, "reasoning_tokens": 3},
+        {"id": "1", "response": "", "usage": {"prompt_tokens": 20, "completion_tokens": 7}, "thinking_cut_off": True},
+        {"id": "1", "response": "again", "usage": {"prompt_tokens": 900, "completion_tokens": 900}},
+    ])
+    assert manifest.record_generation(vdir, "deepseek_v2", "mixeval_hard", VERSION, data_path=data,
+                                      generated=True) == vdir / MANIFEST_FILE
+    m, text = read_manifest(vdir)
+    assert URL_SECRET not in text and ENV_SECRET not in text
+    assert m == {
+        "format": 1,
+        "model": {"folder": "deepseek_v2", "model_name": "deepseek_v2", "kind": "api", "path": "deepseek-chat",
+                  "revision": None, "chat_template_sha256": None, "endpoint_host": "api.deepseek.com"},
+        "generation": {
+            "settings": {"max_new_tokens": 64, "batch_size": 8, "limit": 2},
+            "dtype": None, "backend": "hf", "device": "API", "versions": manifest.library_versions(),
+            "last_written": "2023-11-14T22:15:00+00:00",
+            "splits": {
+                FF: {"status": "complete", "time_elapsed": 12.5, "thinking_settings": {"reasoning_effort": "low"},
+                     "thinking": {"answers": 2, "with_thinking": 2, "cut_off": 1},
+                     "tokens": {"prompt": 30, "completion": 12, "reasoning": 3, "answers_with_usage": 2},
+                     "cost_usd": 5.4e-05, "price": {"input": 1.0, "output": 2.0, "from": GIVEN},
+                     "model_mode": "live"},
+                MC: {"status": "in_progress", "time_elapsed": 3.0, "thinking_settings": {"thinking_budget": 100}},
+            },
+        },
+        "data": {"benchmark": "mixeval_hard", "version": VERSION, "fingerprints": {FF: ff_print, MC: None},
+                 "published_content": None},
+        "judges": OLD_JUDGES,
+        "scoring": OLD_SCORING,
+        "derived_from": None,
+    }
+
+
+def _checkpoint(folder: Path, template: str = "{{ chat }}") -> Path:
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text('{"model_type": "llama"}', encoding="utf-8")
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": template}), encoding="utf-8")
+    (folder / "model.safetensors").write_bytes(b"\0" * 10)
+    return folder
+
+
+def _gpu(monkeypatch, *names: str) -> None:
+    cuda = SimpleNamespace(is_available=lambda: True, device_count=lambda: len(names),
+                           get_device_name=lambda i: names[i])
+    monkeypatch.setitem(sys.modules, "torch", SimpleNamespace(cuda=cuda))
+
+
+def test_record_generation_of_a_local_model_writes_every_field(tmp_path, monkeypatch):
+    """A local checkpoint generated here: its folder's revision and tokenizer template, the
+    device this process sees, the catalog's dtype, the status file's backend and data path
+    (before the one passed), and nothing old kept of what this run knows itself."""
+    _gpu(monkeypatch, "NVIDIA A10")
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    vdir = tmp_path / "out" / "mine" / "mixeval_hard" / VERSION
+    _write_old(vdir, {"model": {"path": str(ckpt), "revision": {"old": 1}, "chat_template_sha256": "old"},
+                      "generation": {"device": "old", "versions": {"old": 1}}})
+    data, ff_print = _changed_data(tmp_path / "data")
+    args = {"model_name": "local_chat", "model_path": str(ckpt), "backend": "vllm", "data_path": data,
+            "max_gpu_memory": "20GiB", "tensor_parallel_size": 2, "output_dir": "elsewhere"}
+    _status(vdir, MC, args, state="complete", elapsed=7, mtime=NEWER)
+    (vdir / f"status_{FF}.json").write_text("{not json", encoding="utf-8")  # unreadable: left out
+    assert manifest.record_generation(vdir, "mine", "mixeval_hard", VERSION, data_path=str(tmp_path / "nowhere"),
+                                      generated=True) == vdir / MANIFEST_FILE
+    m, _ = read_manifest(vdir)
+    assert m == {
+        "format": 1,
+        "model": {"folder": "mine", "model_name": "local_chat", "kind": "chat", "path": str(ckpt),
+                  "revision": manifest.folder_digest(ckpt),
+                  "chat_template_sha256": hashlib.sha256(b"{{ chat }}").hexdigest(), "endpoint_host": None},
+        "generation": {
+            "settings": {"backend": "vllm", "max_gpu_memory": "20GiB", "tensor_parallel_size": 2},
+            "dtype": "bfloat16", "backend": "vllm", "device": "NVIDIA A10 × 1", "versions": manifest.library_versions(),
+            "last_written": "2023-11-14T22:15:00+00:00",
+            "splits": {MC: {"status": "complete", "time_elapsed": 7}},
+        },
+        "data": {"benchmark": "mixeval_hard", "version": VERSION, "fingerprints": {FF: ff_print, MC: None},
+                 "published_content": None},
+        "judges": {"free_form": None, "multiple_choice": None},
+        "scoring": None,
+        "derived_from": None,
+    }
+
+    # Found complete on another machine (nothing generated here): the device and versions
+    # are the generating run's; the packaged data is the published one.
+    args = {k: v for k, v in args.items() if k != "data_path"}
+    _status(vdir, MC, args, state="complete", elapsed=7, mtime=NEWER)
+    _write_old(vdir, {**m, "generation": {"device": "NVIDIA H100 × 8", "versions": {"torch": "1.0"}}})
+    manifest.record_generation(vdir, "mine", "mixeval_hard", VERSION, generated=False)
+    again, _ = read_manifest(vdir)
+    assert again["generation"]["device"] == "NVIDIA H100 × 8" and again["generation"]["versions"] == {"torch": "1.0"}
+    assert again["generation"]["dtype"] == "bfloat16" and again["data"] == PUBLISHED
+
+
+NOW = "2026-12-07T12:00:00+00:00"
+RULE = JudgeSettings(free_form_parser="rule", multi_choice_parser="rule")
+RULE_JUDGES = {"free_form": {"parser": "rule", "judged_file": "judge_results_ff_rule.jsonl"},
+               "multiple_choice": {"parser": "rule", "judged_file": "judge_results_mp_rule.jsonl"}}
+
+
+def test_record_scoring_where_the_checkpoint_is_not_keeps_what_generation_found(tmp_path, monkeypatch):
+    """Scored on a machine without the checkpoint: its revision and template, the device and
+    versions are the generating run's; the data is the scoring settings' own; scored now, by
+    this Python and mix_eval; an imported run's section kept with its credentials left out."""
+    monkeypatch.setattr(manifest, "_now", lambda: NOW)
+    _gpu(monkeypatch, "NVIDIA A10")  # what this process sees is not what generated the responses
+    data, ff_print = _changed_data(tmp_path / "data")
+    vdir = tmp_path / "out" / "mine" / "mixeval_hard" / VERSION
+    path = str(tmp_path / "gone" / "ckpt")
+    _write_old(vdir, {"model": {"path": path, "revision": {"sha256": "abc"}, "chat_template_sha256": "def"},
+                      "generation": {"device": "NVIDIA H100 × 8", "versions": {"torch": "1.0"}},
+                      "judges": {"free_form": {"parser": "model"}}, "scoring": OLD_SCORING,
+                      "imported": {"framework": "lm-eval", "api_key": ENV_SECRET, "runs": [{"token": "t", "n": 1}]}})
+    _status(vdir, FF, {"model_name": "mine", "model_path": path, "dtype": "float16"}, elapsed=2.5)
+    settings = ScoringSettings(DataSettings("mixeval_hard", VERSION, data_path=data), RULE,
+                               model_response_dir=str(tmp_path / "out"))
+    assert manifest.record_scoring(settings, "mine", vdir) == vdir / MANIFEST_FILE
+    m, text = read_manifest(vdir)
+    assert ENV_SECRET not in text
+    assert m == {
+        "format": 1,
+        "model": {"folder": "mine", "model_name": "mine", "kind": None, "path": path, "revision": {"sha256": "abc"},
+                  "chat_template_sha256": "def", "endpoint_host": None},
+        "generation": {"settings": {"dtype": "float16"}, "dtype": "float16", "backend": "hf",
+                       "device": "NVIDIA H100 × 8", "versions": {"torch": "1.0"},
+                       "last_written": "2023-11-14T22:13:20+00:00",
+                       "splits": {FF: {"status": "complete", "time_elapsed": 2.5}}},
+        "data": {"benchmark": "mixeval_hard", "version": VERSION, "fingerprints": {FF: ff_print, MC: None},
+                 "published_content": None},
+        "judges": RULE_JUDGES,
+        "scoring": {"scored": NOW, "versions": {"python": platform.python_version(), "mix_eval": mix_eval.__version__}},
+        "derived_from": None,
+        "imported": {"framework": "lm-eval", "runs": [{"n": 1}]},
+    }
+
+
+def test_record_scoring_of_a_derived_folder_reads_its_source_manifest(tmp_path, monkeypatch):
+    """A MixEval-Hard folder derived from a MixEval folder: its benchmark is the one named,
+    its model and generation the source's manifest's, its origin relative to the output root."""
+    monkeypatch.setattr(manifest, "_now", lambda: NOW)
+    source = tmp_path / "out" / "mine" / "mixeval" / VERSION
+    _write_old(source, {"model": {"path": None, "revision": {"kept": 1}, "chat_template_sha256": "t"},
+                        "generation": {"device": "TPU", "versions": {"v": 1}}})
+    vdir = tmp_path / "out" / "mine_hard" / "mixeval_hard" / VERSION
+    _write_old(vdir, {"model": {"path": None, "revision": {"not": "read"}}})
+    _status(vdir, MC, {"model_name": "mine"}, elapsed=1.0)
+    settings = ScoringSettings(DataSettings("mixeval", VERSION), RULE, model_response_dir=str(tmp_path / "out"))
+    assert manifest.record_scoring(settings, "mine_hard", vdir, benchmark="mixeval_hard", source=source) \
+        == vdir / MANIFEST_FILE
+    m, _ = read_manifest(vdir)
+    assert m == {
+        "format": 1,
+        "model": {"folder": "mine_hard", "model_name": "mine", "kind": None, "path": None, "revision": {"kept": 1},
+                  "chat_template_sha256": "t", "endpoint_host": None},
+        "generation": {"settings": {}, "dtype": "auto", "backend": "hf", "device": "TPU", "versions": {"v": 1},
+                       "last_written": "2023-11-14T22:13:20+00:00",
+                       "splits": {MC: {"status": "complete", "time_elapsed": 1.0}}},
+        "data": PUBLISHED,
+        "judges": RULE_JUDGES,
+        "scoring": {"scored": NOW, "versions": {"python": platform.python_version(), "mix_eval": mix_eval.__version__}},
+        "derived_from": os.path.join("mine", "mixeval", VERSION),
+    }
