@@ -10,6 +10,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Optional
 
 import pytest
 from conftest import fake_server, judge_reply, make_responses
@@ -405,3 +406,156 @@ def test_record_scoring_of_a_derived_folder_reads_its_source_manifest(tmp_path, 
         "scoring": {"scored": NOW, "versions": {"python": platform.python_version(), "mix_eval": mix_eval.__version__}},
         "derived_from": os.path.join("mine", "mixeval", VERSION),
     }
+
+
+FF_JUDGED = "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl"
+MC_JUDGED = "judge_results_mp_model_judge_gpt-3.5-turbo-0125.jsonl"
+NO_CALL = dict.fromkeys(("provider", "endpoint_host", "revision", "params", "judge_mode", "first_call", "last_call"))
+
+
+def _score(tmp_path: Path, judge: JudgeSettings, report: dict, old_judges: dict) -> dict:
+    vdir = tmp_path / "out" / "mine" / "mixeval_hard" / VERSION
+    _write_old(vdir, {"judges": old_judges})
+    (vdir / JUDGE_REPORT_FILE).write_text(json.dumps(report), encoding="utf-8")
+    settings = ScoringSettings(DataSettings("mixeval_hard", VERSION), judge, model_response_dir=str(tmp_path / "out"))
+    assert manifest.record_scoring(settings, "mine", vdir) == vdir / MANIFEST_FILE
+    return read_manifest(vdir)[0]["judges"]
+
+
+def test_rescoring_from_judged_files_takes_the_judge_from_the_report_and_the_last_manifest(tmp_path, clean_env):
+    """No judge called: each kind's judge is what judge_report.json says of the same judge
+    (its endpoint_host before its endpoint, its params without credentials), else what the
+    last manifest said of the same judged file and judge, fields the report left null filled."""
+    judge = JudgeSettings(compute_score_from_judged_file=True)
+    report = {
+        "free_form": {"judge": "gpt-3.5-turbo-0125", "provider": "openai", "judge_mode": "batch",
+                      "params": {"max_tokens": 999, "api_key": ENV_SECRET, "extra": [{"auth_header": "x", "n": 2}]},
+                      "first_call": "2026-01-01T00:00:00+00:00", "last_call": "2026-01-01T00:01:00+00:00",
+                      "endpoint_host": "https://host-a:1/v1", "endpoint": "http://host-b:2/v1"},
+        "multiple_choice": {"judge": "gpt-4", "provider": "not this judge's", "endpoint_host": "host-c"},
+    }
+    old = {"free_form": {"judged_file": FF_JUDGED, "judge": "gpt-3.5-turbo-0125", "provider": "azure",
+                         "revision": {"r": 1}, "judge_mode": None},
+           "multiple_choice": {"judged_file": MC_JUDGED, "judge": "gpt-3.5-turbo-0125", "provider": "azure",
+                               "endpoint_host": "host-d", "params": {"p": 1}, "first_call": None}}
+    assert _score(tmp_path, judge, report, old) == {
+        "free_form": {"parser": "model", "judged_file": FF_JUDGED, "judge": "gpt-3.5-turbo-0125", "provider": "openai",
+                      "endpoint_host": "host-a:1", "revision": {"r": 1},
+                      "params": {"max_tokens": 999, "extra": [{"n": 2}]}, "judge_mode": "batch",
+                      "first_call": "2026-01-01T00:00:00+00:00", "last_call": "2026-01-01T00:01:00+00:00"},
+        "multiple_choice": {"parser": "model", "judged_file": MC_JUDGED, "judge": "gpt-3.5-turbo-0125",
+                            **NO_CALL, "provider": "azure", "endpoint_host": "host-d", "params": {"p": 1}},
+    }
+
+
+def test_a_judge_called_now_fills_what_the_report_did_not_say(tmp_path, clean_env):
+    """A judge this run called: the report's fields win, its settings fill the rest (an
+    endpoint alone gives its host); a last manifest of another judged file or judge adds nothing."""
+    clean_env.setenv("MODEL_PARSER_API", ENV_SECRET)
+    judge = JudgeSettings(api_base_url="http://127.0.0.1:8123/v1")
+    report = {"free_form": {"judge": "gpt-3.5-turbo-0125", "provider": "from the report",
+                            "endpoint": f"http://u:{URL_SECRET}@host-b:2/v1"}}
+    old = {"free_form": {"judged_file": FF_JUDGED, "judge": "another judge", "revision": {"r": 1}},
+           "multiple_choice": {"judged_file": "judge_results_mp_rule.jsonl", "judge": "gpt-3.5-turbo-0125",
+                               "first_call": "old"}}
+    params = {"max_tokens": 999, "response_format": {"type": "text"}}
+    assert _score(tmp_path, judge, report, old) == {
+        "free_form": {"parser": "model", "judged_file": FF_JUDGED, "judge": "gpt-3.5-turbo-0125", **NO_CALL,
+                      "provider": "from the report", "endpoint_host": "host-b:2", "params": params,
+                      "judge_mode": "live"},
+        "multiple_choice": {"parser": "model", "judged_file": MC_JUDGED, "judge": "gpt-3.5-turbo-0125", **NO_CALL,
+                            "provider": "openai", "endpoint_host": "127.0.0.1:8123", "params": params,
+                            "judge_mode": "live"},
+    }
+
+
+def test_a_local_judge_is_recorded_with_its_revision_and_generation_settings(tmp_path, clean_env):
+    """A local judge: provider local, no endpoint, its checkpoint's revision, and the new-token
+    cap, backend and batch size it judged with."""
+    from mix_eval.judges.local import JUDGE_MAX_NEW_TOKENS
+
+    ckpt = _checkpoint(tmp_path / "judge-ckpt")
+    judge = JudgeSettings(judge_model_id=str(ckpt), batch_size_judge=3)
+    name = manifest.judge_in_file_name(str(ckpt))
+    entry = {"parser": "model", "judge": str(ckpt), **NO_CALL, "provider": "local",
+             "revision": manifest.folder_digest(ckpt),
+             "params": {"max_new_tokens": JUDGE_MAX_NEW_TOKENS, "backend": "hf", "batch_size": 3}}
+    assert _score(tmp_path, judge, {}, {}) == {
+        "free_form": {**entry, "judged_file": f"judge_results_ff_model_judge_{name}.jsonl"},
+        "multiple_choice": {**entry, "judged_file": f"judge_results_mp_model_judge_{name}.jsonl"},
+    }
+
+
+@pytest.mark.parametrize("name", ["None", "XXXX"])
+def test_a_report_line_that_names_no_judge_is_no_judges(tmp_path, clean_env, name):
+    """A judge_report.json line without a judge is not taken for any judge's, whatever its name."""
+    judge = JudgeSettings(freeform_judge=name, compute_score_from_judged_file=True)
+    report = {"free_form": {"provider": "unknown"}}
+    assert _score(tmp_path, judge, report, {})["free_form"]["provider"] is None
+
+
+def test_record_import_writes_the_imported_section_and_later_rewrites_keep_it(tmp_path):
+    """A folder made from another framework's run: its section without credentials' names,
+    the API model's endpoint host from its status file; a later generation record keeps it."""
+    data, ff_print = _changed_data(tmp_path / "data")
+    vdir = tmp_path / "out" / "imp" / "mixeval_hard" / VERSION
+    vdir.mkdir(parents=True)
+    _status(vdir, FF, {"model_name": "my_api", "model_id": "org/model",
+                       "model_base_url": f"http://u:{URL_SECRET}@myhost:9/v1"})
+    imported = {"framework": "lm-eval", "version": "0.4.2", "model": "org/model",
+                "settings": {"temperature": 0, "OPENAI_API_KEY": ENV_SECRET, "auth": {"user": "u"}}}
+    assert manifest.record_import(vdir, "imp", "mixeval_hard", VERSION, imported, data_path=data) \
+        == vdir / MANIFEST_FILE
+    m, text = read_manifest(vdir)
+    assert ENV_SECRET not in text and URL_SECRET not in text
+    section = {"framework": "lm-eval", "version": "0.4.2", "model": "org/model", "settings": {"temperature": 0}}
+    assert m == {
+        "format": 1,
+        "model": {"folder": "imp", "model_name": "my_api", "kind": None, "path": "org/model", "revision": None,
+                  "chat_template_sha256": None, "endpoint_host": "myhost:9"},
+        "generation": {"settings": {}, "dtype": None, "backend": "hf", "device": "API", "versions": None,
+                       "last_written": "2023-11-14T22:13:20+00:00",
+                       "splits": {FF: {"status": "complete", "time_elapsed": 12.5}}},
+        "data": {"benchmark": "mixeval_hard", "version": VERSION, "fingerprints": {FF: ff_print, MC: None},
+                 "published_content": None},
+        "judges": {"free_form": None, "multiple_choice": None},
+        "scoring": None,
+        "derived_from": None,
+        "imported": section,
+    }
+    manifest.record_generation(vdir, "imp", "mixeval_hard", VERSION, generated=False)
+    again, _ = read_manifest(vdir)
+    assert again["imported"] == section and again["data"] == PUBLISHED
+
+
+def _model_of(tmp_path: Path, args: dict, old: Optional[dict] = None) -> dict:
+    vdir = tmp_path / "out" / "m" / "mixeval_hard" / VERSION
+    _write_old(vdir, {"model": old or {}})
+    _status(vdir, FF, args)
+    manifest.record_generation(vdir, "m", "mixeval_hard", VERSION, generated=False)
+    return read_manifest(vdir)[0]["model"]
+
+
+def test_the_chat_template_recorded_is_the_one_the_model_was_prompted_with(tmp_path):
+    """The catalog's own template when it has one (not the tokenizer's), none for a base model,
+    the tokenizer's otherwise; a folder that has none is none even if the last manifest had one;
+    a revision is kept from the last manifest only for the same checkpoint."""
+    from mix_eval.models.catalog import get_spec
+
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    digest = manifest.folder_digest(ckpt)
+    qwen = _model_of(tmp_path, {"model_name": "qwen_7b_chat", "model_path": str(ckpt)})
+    assert qwen == {"folder": "m", "model_name": "qwen_7b_chat", "kind": "chat", "path": str(ckpt), "revision": digest,
+                    "chat_template_sha256": hashlib.sha256(get_spec("qwen_7b_chat").chat_template.encode()).hexdigest(),
+                    "endpoint_host": None}
+    base = _model_of(tmp_path, {"model_name": "local_base", "model_path": str(ckpt)})
+    assert (base["kind"], base["revision"], base["chat_template_sha256"]) == ("base", digest, None)
+
+    (ckpt / "tokenizer_config.json").write_text("{}", encoding="utf-8")
+    plain = _model_of(tmp_path, {"model_name": "local_chat", "model_path": str(ckpt)},
+                      {"path": str(ckpt), "chat_template_sha256": "old"})
+    assert plain["chat_template_sha256"] is None
+    gone = str(tmp_path / "gone")
+    other = _model_of(tmp_path, {"model_name": "local_chat", "model_path": gone},
+                      {"path": str(ckpt), "revision": {"old": 1}, "chat_template_sha256": "old"})
+    assert (other["revision"], other["chat_template_sha256"]) == (None, None)
