@@ -300,7 +300,7 @@ def test_record_generation_of_a_local_model_writes_every_field(tmp_path, monkeyp
     ckpt = _checkpoint(tmp_path / "ckpt")
     vdir = tmp_path / "out" / "mine" / "mixeval_hard" / VERSION
     _write_old(vdir, {"model": {"path": str(ckpt), "revision": {"old": 1}, "chat_template_sha256": "old"},
-                      "generation": {"device": "old", "versions": {"old": 1}}})
+                      "generation": {"device": "old", "versions": {"old": 1}}, "scoring": ["not an object"]})
     data, ff_print = _changed_data(tmp_path / "data")
     args = {"model_name": "local_chat", "model_path": str(ckpt), "backend": "vllm", "data_path": data,
             "max_gpu_memory": "20GiB", "tensor_parallel_size": 2, "output_dir": "elsewhere"}
@@ -559,3 +559,144 @@ def test_the_chat_template_recorded_is_the_one_the_model_was_prompted_with(tmp_p
     other = _model_of(tmp_path, {"model_name": "local_chat", "model_path": gone},
                       {"path": str(ckpt), "revision": {"old": 1}, "chat_template_sha256": "old"})
     assert (other["revision"], other["chat_template_sha256"]) == (None, None)
+
+
+def test_hub_cache_follows_huggingface_hub_else_the_environment(monkeypatch, tmp_path):
+    """huggingface_hub's own setting when it is installed; without it HF_HUB_CACHE, else
+    HF_HOME/hub, else ~/.cache/huggingface/hub."""
+    from huggingface_hub import constants
+
+    assert manifest.hub_cache() == Path(constants.HF_HUB_CACHE)
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # not installed
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("HF_HOME", raising=False)
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    assert manifest.hub_cache() == tmp_path / "home" / ".cache" / "huggingface" / "hub"
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert manifest.hub_cache() == tmp_path / "hf" / "hub"
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "cache"))
+    assert manifest.hub_cache() == tmp_path / "cache"
+
+
+def test_chat_template_sha256_reads_the_files_a_tokenizer_would(tmp_path):
+    """chat_template.jinja first, then chat_template.json, then tokenizer_config.json; several
+    named templates hashed as sorted JSON; a file without a template is skipped; none: None."""
+    def sha(text: str) -> str:
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+    folder = tmp_path / "tok"
+    folder.mkdir()
+    assert manifest.chat_template_sha256(folder) is None
+    assert manifest.chat_template_sha256(None) is None
+    (folder / "tokenizer_config.json").write_text(json.dumps({"chat_template": "from config ü"}), encoding="utf-8")
+    assert manifest.chat_template_sha256(folder) == sha("from config ü")
+    (folder / "chat_template.json").write_text(json.dumps({"other": 1}), encoding="utf-8")  # no template: skipped
+    assert manifest.chat_template_sha256(folder) == sha("from config ü")
+    several = {"tool_use": "b", "default": "a"}
+    (folder / "chat_template.json").write_text(json.dumps({"chat_template": several}), encoding="utf-8")
+    assert manifest.chat_template_sha256(folder) == sha('{"default": "a", "tool_use": "b"}')
+    (folder / "chat_template.json").write_text(json.dumps({"chat_template": "from json"}), encoding="utf-8")
+    assert manifest.chat_template_sha256(folder) == sha("from json")
+    (folder / "chat_template.jinja").write_text("from jinja ü", encoding="utf-8")
+    assert manifest.chat_template_sha256(folder) == sha("from jinja ü")
+
+
+def test_folder_digest_hashes_the_named_files_by_content_and_weights_by_size(tmp_path):
+    """The named config and tokenizer files by content, the weight files (only those) by name
+    and size when there is no weights index, the index by content when there is."""
+    ckpt = _checkpoint(tmp_path / "ckpt")
+    (ckpt / "README.md").write_text("not hashed", encoding="utf-8")
+    (ckpt / "sub.bin").mkdir()  # a folder, not a weight file
+
+    def digest(lines: list) -> str:
+        return hashlib.sha256("".join(lines).encode()).hexdigest()
+
+    def content(name: str) -> str:
+        return f"{name}\0{hashlib.sha256((ckpt / name).read_bytes()).hexdigest()}\n"
+
+    assert manifest.folder_digest(ckpt) == {
+        "source": "local folder",
+        "sha256": digest([content("config.json"), content("tokenizer_config.json"), "model.safetensors\0size 10\n"]),
+        "hashed_files": ["config.json", "tokenizer_config.json"], "weights_by_name_and_size": ["model.safetensors"]}
+    (ckpt / "model.safetensors.index.json").write_text("{}", encoding="utf-8")
+    assert manifest.folder_digest(ckpt) == {
+        "source": "local folder",
+        "sha256": digest([content(n) for n in ("config.json", "model.safetensors.index.json", "tokenizer_config.json")]),
+        "hashed_files": ["config.json", "model.safetensors.index.json", "tokenizer_config.json"],
+        "weights_by_name_and_size": []}
+
+
+def test_checkpoint_revision_tells_hub_snapshots_from_local_folders(tmp_path, monkeypatch):
+    """Only a folder named by a commit under ``models--*/snapshots`` is a Hub snapshot; a Hub id
+    whose cached ref has no snapshot folder has its commit and no folder; a path that is neither
+    a folder nor a Hub id names nothing."""
+    commit = "89abcdef" * 5
+    monkeypatch.setattr(manifest, "hub_cache", lambda: tmp_path / "hub")
+    repo = tmp_path / "hub" / "models--org--name"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit + "\n", encoding="utf-8")
+    assert checkpoint_revision("org/name") == ({"source": "hub", "repo": "org/name", "commit": commit}, None)
+    for folder in (tmp_path / "local" / commit, tmp_path / "models--a--b" / "snapshots" / "main",
+                   tmp_path / "x" / "snapshots" / commit):
+        _checkpoint(folder)
+        assert checkpoint_revision(str(folder)) == (manifest.folder_digest(folder), folder)
+    assert checkpoint_revision(str(tmp_path / "not-there")) == (None, None)
+    assert checkpoint_revision(None) == (None, None)
+
+
+def test_no_gpu_seen_is_cpu(monkeypatch):
+    """CUDA available with no device counted is the CPU."""
+    _gpu(monkeypatch)
+    assert manifest.current_device() == "CPU"
+
+
+def test_scored_time_is_utc():
+    """The scoring time is written in UTC, to the second."""
+    now = dt.datetime.fromisoformat(manifest._now())
+    assert now.utcoffset() == dt.timedelta(0) and now.microsecond == 0
+    assert abs((dt.datetime.now(dt.timezone.utc) - now).total_seconds()) < 5
+
+
+@pytest.mark.parametrize("dtype, device, name, expected", [
+    ("float16", "CPU", "local_chat", "float16"),  # given: as given
+    (None, None, "local_chat", None),  # nothing ran a model here or known of it
+    (None, "API", "local_chat", None),
+    (None, "CPU", "local_chat", "float32"),
+    (None, "NVIDIA A10 × 1", "local_chat", "bfloat16"),  # the catalog's
+    (None, "NVIDIA A10 × 1", "unregistered", "auto"),
+])
+def test_the_dtype_recorded_is_the_one_the_weights_were_loaded_in(dtype, device, name, expected):
+    """--dtype when given, none for an API model or an unknown device, float32 on the CPU, else
+    the catalog's dtype (auto for a model it does not know)."""
+    assert manifest._dtype({"dtype": dtype, "model_name": name}, device) == expected
+
+
+def test_library_versions_names_each_package_once():
+    """Python, torch, transformers, each engine's package and mix_eval, read from metadata."""
+    from mix_eval.engines import engine_packages
+
+    versions = manifest.library_versions()
+    assert list(versions) == ["python", "torch", "transformers", *engine_packages(), "mix_eval"]
+    assert versions["python"] == platform.python_version() and versions["mix_eval"] == mix_eval.__version__
+    assert versions["torch"] == metadata.version("torch")
+    assert versions["transformers"] == metadata.version("transformers")
+
+
+def test_record_scoring_without_status_files_knows_nothing_of_the_generation(tmp_path, monkeypatch):
+    """Responses without status files (made elsewhere, by hand): no settings, dtype, backend,
+    device, versions, time or splits; the model only by its folder's name."""
+    monkeypatch.setattr(manifest, "_now", lambda: NOW)
+    vdir = make_responses(tmp_path / "out", "mine", "mixeval_hard", 3)
+    settings = ScoringSettings(DataSettings("mixeval_hard", VERSION), RULE, model_response_dir=str(tmp_path / "out"))
+    assert manifest.record_scoring(settings, "mine", vdir) == vdir / MANIFEST_FILE
+    assert read_manifest(vdir)[0] == {
+        "format": 1,
+        "model": {"folder": "mine", "model_name": None, "kind": None, "path": None, "revision": None,
+                  "chat_template_sha256": None, "endpoint_host": None},
+        "generation": {"settings": None, "dtype": None, "backend": None, "device": None, "versions": None,
+                       "last_written": None, "splits": {}},
+        "data": PUBLISHED,
+        "judges": RULE_JUDGES,
+        "scoring": {"scored": NOW, "versions": {"python": platform.python_version(), "mix_eval": mix_eval.__version__}},
+        "derived_from": None,
+    }
