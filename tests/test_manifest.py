@@ -684,8 +684,11 @@ def test_library_versions_names_each_package_once():
 
 def test_record_scoring_without_status_files_knows_nothing_of_the_generation(tmp_path, monkeypatch):
     """Responses without status files (made elsewhere, by hand): no settings, dtype, backend,
-    device, versions, time or splits; the model only by its folder's name."""
+    device, versions, time or splits; the model only by its folder's name. The default data
+    path is the first holding the version: not a working folder's mix_eval/data of outputs."""
     monkeypatch.setattr(manifest, "_now", lambda: NOW)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mix_eval" / "data").mkdir(parents=True)
     vdir = make_responses(tmp_path / "out", "mine", "mixeval_hard", 3)
     settings = ScoringSettings(DataSettings("mixeval_hard", VERSION), RULE, model_response_dir=str(tmp_path / "out"))
     assert manifest.record_scoring(settings, "mine", vdir) == vdir / MANIFEST_FILE
