@@ -703,3 +703,17 @@ def test_record_scoring_without_status_files_knows_nothing_of_the_generation(tmp
         "scoring": {"scored": NOW, "versions": {"python": platform.python_version(), "mix_eval": mix_eval.__version__}},
         "derived_from": None,
     }
+
+
+def test_a_status_file_without_args_records_its_state_only(tmp_path):
+    """A status file with no `args` (not written by mix_eval): its split's state, no model name
+    nor settings, and nothing read from its missing arguments."""
+    vdir = tmp_path / "out" / "m" / "mixeval_hard" / VERSION
+    vdir.mkdir(parents=True)
+    status_path(vdir, FF).write_text(json.dumps({"status": {"status": "complete", "time_elapsed": 1}}), encoding="utf-8")
+    manifest.record_generation(vdir, "m", "mixeval_hard", VERSION, generated=False)
+    m, _ = read_manifest(vdir)
+    assert m["model"]["model_name"] is None and m["data"] == PUBLISHED
+    assert {k: m["generation"][k] for k in ("settings", "dtype", "backend", "device", "splits")} == {
+        "settings": {}, "dtype": None, "backend": "hf", "device": None,
+        "splits": {FF: {"status": "complete", "time_elapsed": 1}}}
