@@ -717,3 +717,13 @@ def test_a_status_file_without_args_records_its_state_only(tmp_path):
     assert {k: m["generation"][k] for k in ("settings", "dtype", "backend", "device", "splits")} == {
         "settings": {}, "dtype": None, "backend": "hf", "device": None,
         "splits": {FF: {"status": "complete", "time_elapsed": 1}}}
+
+
+def test_the_report_spells_the_judge_as_it_was_named(tmp_path, clean_env):
+    """A judge named as file names spell it (``org_judge``) is the report's ``org/judge``, and
+    the manifest names it as the report does."""
+    judge = JudgeSettings(freeform_judge="org_judge", compute_score_from_judged_file=True)
+    report = {"free_form": {"judge": "org/judge", "provider": "vllm"}}
+    entry = _score(tmp_path, judge, report, {})["free_form"]
+    assert (entry["judge"], entry["provider"], entry["judged_file"]) == (
+        "org/judge", "vllm", "judge_results_ff_model_judge_org_judge.jsonl")
