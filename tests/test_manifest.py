@@ -2,8 +2,10 @@
 with no key or credential-bearing URL in it."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import os
 import platform
 import shutil
 import sys
@@ -18,9 +20,11 @@ from conftest import fake_server, judge_reply, make_responses
 import mix_eval
 from mix_eval import manifest
 from mix_eval.compute_metrics import main as compute_main
-from mix_eval.data import VERSION_FINGERPRINTS
-from mix_eval.folders import MANIFEST_FILE
+from mix_eval.data import PACKAGE_DATA, VERSION_FINGERPRINTS, fingerprint
+from mix_eval.folders import JUDGE_REPORT_FILE, MANIFEST_FILE, status_path
+from mix_eval.llm.pricing import GIVEN
 from mix_eval.manifest import checkpoint_revision, endpoint_host
+from mix_eval.responses import write_status
 from mix_eval.settings import DataSettings, JudgeSettings, ScoringSettings
 from mix_eval.models.tiny import CHAT_TEMPLATE
 
@@ -179,14 +183,6 @@ def test_the_device_is_read_from_a_torch_already_imported_only(monkeypatch):
 
 
 # ---------------------------------------------------------------- each writing path, the whole file compared
-
-import datetime as dt  # noqa: E402
-import os  # noqa: E402
-
-from mix_eval.data import PACKAGE_DATA, fingerprint  # noqa: E402
-from mix_eval.folders import JUDGE_REPORT_FILE, status_path  # noqa: E402
-from mix_eval.llm.pricing import GIVEN  # noqa: E402
-from mix_eval.responses import write_status  # noqa: E402
 
 FF, MC = "close_freeform_hard", "close_multichoice_hard"
 HARD = f"mixeval-{VERSION}/mixeval-hard"
