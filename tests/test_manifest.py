@@ -312,7 +312,8 @@ def test_record_generation_of_a_local_model_writes_every_field(tmp_path, monkeyp
                   "chat_template_sha256": hashlib.sha256(b"{{ chat }}").hexdigest(), "endpoint_host": None},
         "generation": {
             "settings": {"backend": "vllm", "max_gpu_memory": "20GiB", "tensor_parallel_size": 2},
-            "dtype": "bfloat16", "backend": "vllm", "device": "NVIDIA A10 × 1", "versions": manifest.library_versions(),
+            "dtype": "bfloat16", "backend": "vllm", "device": "NVIDIA A10 × 1",
+            "versions": manifest.library_versions(),
             "last_written": "2023-11-14T22:15:00+00:00",
             "splits": {MC: {"status": "complete", "time_elapsed": 7}},
         },
@@ -617,7 +618,8 @@ def test_folder_digest_hashes_the_named_files_by_content_and_weights_by_size(tmp
     (ckpt / "model.safetensors.index.json").write_text("{}", encoding="utf-8")
     assert manifest.folder_digest(ckpt) == {
         "source": "local folder",
-        "sha256": digest([content(n) for n in ("config.json", "model.safetensors.index.json", "tokenizer_config.json")]),
+        "sha256": digest([content(n) for n in
+                          ("config.json", "model.safetensors.index.json", "tokenizer_config.json")]),
         "hashed_files": ["config.json", "model.safetensors.index.json", "tokenizer_config.json"],
         "weights_by_name_and_size": []}
 
@@ -706,7 +708,8 @@ def test_a_status_file_without_args_records_its_state_only(tmp_path):
     nor settings, and nothing read from its missing arguments."""
     vdir = tmp_path / "out" / "m" / "mixeval_hard" / VERSION
     vdir.mkdir(parents=True)
-    status_path(vdir, FF).write_text(json.dumps({"status": {"status": "complete", "time_elapsed": 1}}), encoding="utf-8")
+    status = {"status": {"status": "complete", "time_elapsed": 1}}
+    status_path(vdir, FF).write_text(json.dumps(status), encoding="utf-8")
     manifest.record_generation(vdir, "m", "mixeval_hard", VERSION, generated=False)
     m, _ = read_manifest(vdir)
     assert m["model"]["model_name"] is None and m["data"] == PUBLISHED
