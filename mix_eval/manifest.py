@@ -188,7 +188,7 @@ def checkpoint_revision(path: Optional[str]) -> tuple[Optional[dict[str, Any]], 
         if snapshot is not None:
             return {"source": "hub", "repo": snapshot[0], "commit": snapshot[1]}, folder
         return folder_digest(folder), folder
-    if _HUB_ID.fullmatch(str(path)) and not str(path).startswith("."):
+    if _HUB_ID.fullmatch(str(path)):  # its first character is a letter or digit: never "./x" or "../x"
         commit, snapshot_dir = _cached_snapshot(str(path))
         return {"source": "hub", "repo": str(path), "commit": commit}, snapshot_dir
     return None, None
