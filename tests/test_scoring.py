@@ -359,3 +359,15 @@ def test_a_multiple_choice_target_that_is_not_one_index_is_refused_by_name(targe
     with pytest.raises(ValueError) as e:
         aggregate.item_scores_multichoice_model([{"benchmark_name": "A", "target": target, "judge_option": "A"}])
     assert str(e.value) == f"multiple-choice target must be a one-element list, got {target!r}"
+
+
+def test_combine_takes_every_key_of_either_split_and_a_missing_score_as_0():
+    """Every key of either split is combined, also when neither split has an overall; a split
+    that counts a key but holds no score for it counts that score as 0 (nothing is made up)."""
+    ff = {"X": 0.5, "number_samples": {"X": 2}}
+    mp = {"Y": 1.0, "number_samples": {"Y": 1}}
+    assert aggregate.combine(ff, mp) == {"X": 0.5, "Y": 1.0}
+    counted_not_scored = {"overall": 1.0, "number_samples": {"overall": 1, "S": 3}}
+    scored = {"overall": 1.0, "S": 1.0, "number_samples": {"overall": 1, "S": 1}}
+    assert aggregate.combine(counted_not_scored, scored) == {"overall": 1.0, "S": 0.25}
+    assert aggregate.combine(scored, counted_not_scored) == {"overall": 1.0, "S": 0.25}
