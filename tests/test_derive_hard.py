@@ -1,9 +1,12 @@
 """MixEval-Hard derived from a MixEval run: the matching on the packaged data, the folder
-it writes, the loopback judge's Hard score with no further call, and what it never touches."""
+it writes, the loopback judge's Hard score with no further call, and what it never touches;
+and each rule of `derive_hard`, in-process on a tiny made-up benchmark."""
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import re
 import shutil
 from pathlib import Path
 
@@ -12,7 +15,13 @@ from conftest import DATA, JUDGE_KEY, REF_RESPONSES, fake_server, judge_reply, m
 
 from mix_eval.compute_metrics import main as compute_main
 from mix_eval.data import read_split_file, split_file, splits_for
+from mix_eval.folders import folder_lock
 from mix_eval.prompts import format_input
+from mix_eval.scoring import derive
+from mix_eval.scoring.intervals import intervals_json
+from mix_eval.scoring.scores import model_scores
+from mix_eval.settings import DataSettings, JudgeSettings, ScoringSettings
+from mix_eval.splits import SplitKind
 from mix_eval.subset import item_content, match_hard_items
 
 VERSION = "2024-06-01"
@@ -290,16 +299,6 @@ def test_2024_08_11_derives_too_and_passes_check_eval_complete(tmp_path):
 # left out); multiple-choice Hard "7" and "0" are MixEval "1" and "2" (both by content: MixEval
 # "0" is another question).
 
-import contextlib  # noqa: E402
-import re  # noqa: E402
-
-from mix_eval.folders import folder_lock  # noqa: E402
-from mix_eval.scoring import derive  # noqa: E402
-from mix_eval.scoring.intervals import intervals_json  # noqa: E402
-from mix_eval.scoring.scores import model_scores  # noqa: E402
-from mix_eval.settings import DataSettings, JudgeSettings, ScoringSettings  # noqa: E402
-from mix_eval.splits import SplitKind  # noqa: E402
-
 FF, MP = SplitKind.FREE_FORM, SplitKind.MULTIPLE_CHOICE
 TINY = "2030-01-01"
 MODEL = "toy"
@@ -370,8 +369,7 @@ def tiny_run(tmp_path: Path, judge: JudgeSettings = JudgeSettings(), data_path=N
     source = root / MODEL / "mixeval" / TINY
     source.mkdir(parents=True)
     for kind, split in zip(SplitKind, splits_for("mixeval")):
-        (source / f"{MODEL}_{split.name}.jsonl").write_text(
-            "".join(json.dumps(line) + "\n" for line in tiny_lines(kind, "file")), encoding="utf-8")
+        (source / f"{MODEL}_{split.name}.jsonl").write_text(jsonl_text(tiny_lines(kind, "file")), encoding="utf-8")
     data_path = str(tiny_data(tmp_path / "data")) if data_path is None else data_path
     settings = ScoringSettings(DataSettings("mixeval", TINY, data_path), judge=judge, model_response_dir=str(root))
     passed = tiny_lines(FF, "passed")
@@ -497,7 +495,8 @@ def test_judge_report_holds_only_the_kinds_judged_by_a_model_with_a_report_in_th
     """A kind scored by the rule parser, or whose entry in the run's report is not an object,
     has no entry; the other kind still does."""
     rule = case == "free-form by the rule parser"
-    settings, source, responses, judged = tiny_run(tmp_path, JudgeSettings(free_form_parser="rule" if rule else "model"))
+    judge = JudgeSettings(free_form_parser="rule" if rule else "model")
+    settings, source, responses, judged = tiny_run(tmp_path, judge)
     judged[FF] = [{**line, "eval_result": line["judge_score"] == 1.0} for line in judged[FF]]
     old = {"split": "mp", "judge": "j", "rounds": 2, "blocked": 0, "invalid_replies": 0}
     _write_json(source / "judge_report.json", {"free_form": old if rule else ["x"], "multiple_choice": old})

@@ -1,4 +1,5 @@
-"""Scoring end to end: rule parsers, the model parser against a loopback judge, resume."""
+"""Scoring end to end: rule parsers, the model parser against a loopback judge, resume; and
+the aggregation of item scores into score.json (`mix_eval.scoring.aggregate`) at its edges."""
 from __future__ import annotations
 
 import json
@@ -17,6 +18,8 @@ from conftest import (
 )
 
 from mix_eval.compute_metrics import main as compute_main
+from mix_eval.scoring import aggregate
+from mix_eval.splits import SplitKind
 
 VERSION = "2024-06-01"
 
@@ -280,8 +283,6 @@ def test_sigkill_halfway_through_judging_then_rerun(tmp_path, server, judge_env)
 
 # ---------------------------------------------------------------- aggregate, in-process
 
-from mix_eval.scoring import aggregate  # noqa: E402
-from mix_eval.splits import SplitKind  # noqa: E402
 
 
 def test_split_scores_are_means_at_3_decimals_with_counts_in_first_seen_order():
