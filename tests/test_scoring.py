@@ -1,4 +1,5 @@
-"""Scoring end to end: rule parsers, the model parser against a loopback judge, resume."""
+"""Scoring end to end: rule parsers, the model parser against a loopback judge, resume; and
+the aggregation of item scores into score.json (`mix_eval.scoring.aggregate`) at its edges."""
 from __future__ import annotations
 
 import json
@@ -17,6 +18,8 @@ from conftest import (
 )
 
 from mix_eval.compute_metrics import main as compute_main
+from mix_eval.scoring import aggregate
+from mix_eval.splits import SplitKind
 
 VERSION = "2024-06-01"
 
@@ -276,3 +279,96 @@ def test_sigkill_halfway_through_judging_then_rerun(tmp_path, server, judge_env)
     total = len(server.chat_requests())
     assert 1000 <= total <= 1050, f"{total} judge calls for 1000 judgments"
     assert json.loads((vdir / "score.json").read_text()) == pytest.approx(SCORES_ALL, abs=1e-9)
+
+
+# ---------------------------------------------------------------- aggregate, in-process
+
+
+
+def test_split_scores_are_means_at_3_decimals_with_counts_in_first_seen_order():
+    """overall first, then each benchmark as first met, then number_samples in the same order;
+    each mean rounded to 3 decimals (1/3 -> 0.333, 2/3 -> 0.667, 0.0005 up to 0.001)."""
+    scores = aggregate.split_scores([("B", 1), ("A", 0.001), ("B", 0), ("A", 0), ("B", 0), ("C", 1), ("A", 0)])
+    assert scores == {"overall": round(2.001 / 7, 3), "B": 0.333, "A": 0.0, "C": 1.0,
+                      "number_samples": {"overall": 7, "B": 3, "A": 3, "C": 1}}
+    assert list(scores) == ["overall", "B", "A", "C", "number_samples"]
+    assert list(scores["number_samples"]) == ["overall", "B", "A", "C"]
+    assert aggregate.split_scores([("A", 1), ("A", 1), ("A", 0)]) == {
+        "overall": 0.667, "A": 0.667, "number_samples": {"overall": 3, "A": 3}}
+    assert aggregate.split_scores([("A", 0.0015), ("A", 0)])["A"] == 0.001  # 0.00075
+    assert aggregate.split_scores([]) == {"number_samples": {}}
+
+
+def test_combine_weighs_each_key_by_its_counts_and_keeps_the_order():
+    """Each key: ff * n_ff / (n_ff + n_mp) + mp * n_mp / (n_ff + n_mp), a key of one split only
+    taken as it is; overall, then the free-form keys, then the multiple-choice-only ones."""
+    ff = {"overall": 0.25, "F": 0.5, "S": 0.0, "number_samples": {"overall": 3, "F": 2, "S": 1}}
+    mp = {"overall": 0.6, "S": 1.0, "M": 0.2, "number_samples": {"overall": 5, "S": 4, "M": 1}}
+    combined = aggregate.combine(ff, mp)
+    assert combined == {"overall": 0.25 * (3 / 8) + 0.6 * (5 / 8), "F": 0.5, "S": 0.0 * (1 / 5) + 1.0 * (4 / 5),
+                        "M": 0.2}
+    assert list(combined) == ["overall", "F", "S", "M"]
+    assert aggregate.score_json_for_model(ff, mp) == combined
+    # splits with one item each (a count of 1 is a count)
+    one = {"overall": 1.0, "X": 1.0, "number_samples": {"overall": 1, "X": 1}}
+    zero = {"overall": 0.0, "X": 0.0, "number_samples": {"overall": 1, "X": 1}}
+    assert aggregate.combine(one, zero) == {"overall": 0.5, "X": 0.5}
+    # overall in neither split (both empty): nothing
+    assert aggregate.combine({"number_samples": {}}, {"number_samples": {}}) == {}
+    # a split without number_samples: each side refused, naming the first key
+    no_counts = {"overall": 0.5, "X": 0.5}
+    for pair in ((no_counts, one), (one, no_counts), (no_counts, {"number_samples": {}})):
+        with pytest.raises(ValueError) as e:
+            aggregate.combine(*pair)
+        assert str(e.value) == "split scores lack the sample count of 'overall'; build them with split_scores()"
+
+
+def test_score_json_for_run_holds_a_copy_of_each_models_scores():
+    """model -> its score.json object, in the models' order; later changes to the input do not reach it."""
+    first, second = {"overall": 0.5, "A": 0.5}, {"overall": 0.1}
+    run = aggregate.score_json_for_run({"m2": first, "m1": second})
+    assert run == {"m2": {"overall": 0.5, "A": 0.5}, "m1": {"overall": 0.1}} and list(run) == ["m2", "m1"]
+    first["A"] = 0.0
+    assert run["m2"] == {"overall": 0.5, "A": 0.5}
+
+
+def test_item_scores_by_parser_and_kind():
+    """rule: 1 for a truthy eval_result, 0 otherwise (both kinds); model free-form: the judge's
+    score; model multiple-choice: 1 when the judge's letter is the target's (index 0 is A)."""
+    rule = [{"benchmark_name": "A", "eval_result": True}, {"benchmark_name": "B", "eval_result": False},
+            {"benchmark_name": "A", "eval_result": 1}, {"benchmark_name": "A", "eval_result": None},
+            {"benchmark_name": "C", "eval_result": "yes"}, {"benchmark_name": "C", "eval_result": ""}]
+    expected = [("A", 1), ("B", 0), ("A", 1), ("A", 0), ("C", 1), ("C", 0)]
+    for kind in SplitKind:
+        got = aggregate.item_scores(kind, "rule", rule)
+        assert got == expected and all(type(score) is int for _, score in got)
+    assert aggregate.item_scores_rule(rule) == expected
+    ff = [{"benchmark_name": "A", "judge_score": 0.7, "eval_result": False}, {"benchmark_name": "B", "judge_score": 0}]
+    assert aggregate.item_scores(SplitKind.FREE_FORM, "model", ff) == [("A", 0.7), ("B", 0)]
+    assert aggregate.item_scores_freeform_model(ff) == [("A", 0.7), ("B", 0)]
+    mp = [{"benchmark_name": "A", "target": [0], "judge_option": "A", "eval_result": False},
+          {"benchmark_name": "A", "target": [1], "judge_option": "A"},
+          {"benchmark_name": "B", "target": [2], "judge_option": "C"},
+          {"benchmark_name": "B", "target": [25], "judge_option": "Z"}]
+    got = aggregate.item_scores(SplitKind.MULTIPLE_CHOICE, "model", mp)
+    assert got == [("A", 1), ("A", 0), ("B", 1), ("B", 1)] and all(type(score) is int for _, score in got)
+
+
+@pytest.mark.parametrize("target", [[0, 1], [], 0, "A"])
+def test_a_multiple_choice_target_that_is_not_one_index_is_refused_by_name(target):
+    """The target of a judged multiple-choice line must be a list of exactly one index."""
+    with pytest.raises(ValueError) as e:
+        aggregate.item_scores_multichoice_model([{"benchmark_name": "A", "target": target, "judge_option": "A"}])
+    assert str(e.value) == f"multiple-choice target must be a one-element list, got {target!r}"
+
+
+def test_combine_takes_every_key_of_either_split_and_a_missing_score_as_0():
+    """Every key of either split is combined, also when neither split has an overall; a split
+    that counts a key but holds no score for it counts that score as 0 (nothing is made up)."""
+    ff = {"X": 0.5, "number_samples": {"X": 2}}
+    mp = {"Y": 1.0, "number_samples": {"Y": 1}}
+    assert aggregate.combine(ff, mp) == {"X": 0.5, "Y": 1.0}
+    counted_not_scored = {"overall": 1.0, "number_samples": {"overall": 1, "S": 3}}
+    scored = {"overall": 1.0, "S": 1.0, "number_samples": {"overall": 1, "S": 1}}
+    assert aggregate.combine(counted_not_scored, scored) == {"overall": 1.0, "S": 0.25}
+    assert aggregate.combine(scored, counted_not_scored) == {"overall": 1.0, "S": 0.25}
