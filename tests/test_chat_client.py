@@ -20,11 +20,13 @@ from mix_eval.llm.errors import (
     APIAuthError, APIBadRequestError, APIQuotaError, APIRateLimitError, TransientAPIError,
 )
 from mix_eval.llm.limiter import AdaptiveRateLimiter, parse_retry_after
+from mix_eval.llm import refusals as refusals_module
 from mix_eval.llm.refusals import (
     Asked, AskAgain, Pass, RefusalRetry, RefusalRules, most_refused, refusal_quote, refused_too_long, server_reason,
 )
 from mix_eval.llm.request import ChatRequest
 from mix_eval.llm.results import ChatResult
+from mix_eval.system.interrupt import STOP
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 MSGS = [{"role": "system", "content": "You are a judge."}, {"role": "user", "content": "Is 2+2=4?"}]
@@ -780,3 +782,131 @@ def test_more_than_half_of_a_first_sending_refused_stops_it():
     with pytest.raises(_Stopped) as stop:
         model.after_attempt({0: _refusal(), 1: _refusal()}, 2, 1)
     assert stop.value.args_seen[:2] == (2, 2) and stop.value.args_seen[3] is False
+
+
+class _ScriptedPool:
+    """`run_pool` in place: each request answered at once by ``script(key, params, n)`` (n:
+    the how-manieth time the key is asked), every call recorded."""
+
+    def __init__(self, script):
+        self.script, self.asked, self.calls = script, Counter(), []
+
+    def __call__(self, client, requests, on_result=None, progress=False, *, desc="API requests"):
+        sent: list = []
+        self.calls.append((client, progress, desc, sent))
+        for key, messages, params in requests:
+            self.asked[key] += 1
+            sent.append((key, messages, params))
+            on_result(key, self.script(key, params, self.asked[key]))
+        return {}
+
+
+class _Loop(RefusalRetry):
+    """The refusal-retry loop with every hook recorded in order; "too long" is hopeless;
+    an unsupported parameter is asked again with max_completion_tokens."""
+
+    def __init__(self, attempts, **kw):
+        super().__init__("the client", attempts, **kw)
+        self.param = {"max_tokens": 5}
+        self.events: list = []
+
+    def params(self):
+        return self.param
+
+    def on_reply(self, key, result):
+        self.events.append(("reply", key, result.text))
+
+    def on_failure(self, key, error):
+        self.events.append(("failure", key, str(error)))
+
+    def on_refusal(self, key, error, sent):
+        self.events.append(("refusal", key, sent.attempt, sent.asked, sent.answered, sorted(sent.refused)))
+        if error.code == "unsupported_parameter":
+            raise AskAgain(error.server_message)
+
+    def on_ask_again(self, why):
+        self.events.append(("ask again", str(why)))
+        self.param = {"max_completion_tokens": 5}
+
+    def after_attempt(self, refused, asked, attempt):
+        self.events.append(("after", sorted(refused), asked, attempt))
+
+    def hopeless(self, error):
+        return error.server_message == "too long"
+
+    def retrying(self, refused, attempt):
+        self.events.append(("retrying", refused, attempt))
+
+    def give_up(self, key, error):
+        self.events.append(("give up", key, error.server_message))
+
+
+def test_the_refusal_loop_step_by_step(monkeypatch):
+    """Three attempts: an answer, a failure (not asked again), a refusal given up at once as
+    hopeless, one refused twice then answered, one refused every time and given up after
+    the last attempt, with the last refusal."""
+    def script(key, params, n):
+        if key == 0:
+            return ChatResult("fine 0")
+        if key == 1:
+            return TransientAPIError("down")
+        if key == 2:
+            return _refusal("too long")
+        if key == 3 and n == 3:
+            return ChatResult("fine 3")
+        return _refusal(f"filtered {n}")
+
+    pool = _ScriptedPool(script)
+    monkeypatch.setattr(refusals_module, "run_pool", pool)
+    loop = _Loop(3)
+    loop.run([(k, [{"role": "user", "content": f"q {k}"}]) for k in range(5)])
+    assert loop.events == [
+        ("reply", 0, "fine 0"), ("failure", 1, "down"), ("refusal", 2, 1, 5, 1, [2]), ("refusal", 3, 1, 5, 1, [2, 3]),
+        ("refusal", 4, 1, 5, 1, [2, 3, 4]), ("after", [2, 3, 4], 5, 1), ("give up", 2, "too long"),
+        ("retrying", 2, 1),
+        ("refusal", 3, 2, 2, 0, [3]), ("refusal", 4, 2, 2, 0, [3, 4]), ("after", [3, 4], 2, 2), ("retrying", 2, 2),
+        ("reply", 3, "fine 3"), ("refusal", 4, 3, 2, 1, [4]), ("after", [4], 2, 3), ("give up", 4, "filtered 3"),
+    ]
+    assert pool.asked == Counter({0: 1, 1: 1, 2: 1, 3: 3, 4: 3})
+    assert [(c[0], c[1], c[2], [s[0] for s in c[3]]) for c in pool.calls] == [
+        ("the client", False, "API requests", [0, 1, 2, 3, 4]), ("the client", False, "API requests", [3, 4]),
+        ("the client", False, "API requests", [3, 4])]
+    sent = [s for c in pool.calls for s in c[3]]
+    assert sent[3][1] == [{"role": "user", "content": "q 3"}]
+    assert all(params == {"max_tokens": 5} and params is not loop.param for _, _, params in sent)
+    assert len({id(params) for _, _, params in sent}) == len(sent)  # each request its own copy
+
+
+def test_the_refusal_loop_asks_again_otherwise_and_stops_on_ctrl_c(monkeypatch):
+    """Worded otherwise: the requests not yet answered (nor failed) go again at once in the
+    same attempt. After a Ctrl-C nothing more is sent and nothing is given up."""
+    def script(key, params, n):
+        if key == 0:
+            return ChatResult("fine")
+        if key == 1:
+            return TransientAPIError("down")
+        if "max_tokens" in params:
+            return _refusal("use max_completion_tokens", code="unsupported_parameter")
+        return ChatResult(f"fine {key}") if key == 2 else _refusal("filtered")
+
+    pool = _ScriptedPool(script)
+    monkeypatch.setattr(refusals_module, "run_pool", pool)
+    loop = _Loop(1, progress=True, desc="judging")
+    loop.run([(k, [{"role": "user", "content": f"q {k}"}]) for k in range(4)])
+    assert [(c[1], c[2], [(s[0], s[2]) for s in c[3]]) for c in pool.calls] == [
+        (True, "judging", [(0, {"max_tokens": 5}), (1, {"max_tokens": 5}), (2, {"max_tokens": 5})]),
+        (True, "judging", [(2, {"max_completion_tokens": 5}), (3, {"max_completion_tokens": 5})])]
+    assert loop.events == [
+        ("reply", 0, "fine"), ("failure", 1, "down"), ("refusal", 2, 1, 4, 1, [2]),
+        ("ask again", "use max_completion_tokens"),
+        ("reply", 2, "fine 2"), ("refusal", 3, 1, 2, 1, [3]), ("after", [3], 4, 1), ("give up", 3, "filtered")]
+
+    def stopped(key, params, n):
+        monkeypatch.setattr(STOP, "requested", True)  # Ctrl-C while the first request is in flight
+        return _refusal("filtered")
+
+    pool = _ScriptedPool(stopped)
+    monkeypatch.setattr(refusals_module, "run_pool", pool)
+    loop = _Loop(3)
+    loop.run([(k, [{"role": "user", "content": f"q {k}"}]) for k in range(3)])
+    assert pool.asked == Counter({0: 1}) and loop.events == [("refusal", 0, 1, 3, 0, [0])]
