@@ -875,6 +875,11 @@ def test_the_refusal_loop_step_by_step(monkeypatch):
     assert sent[3][1] == [{"role": "user", "content": "q 3"}]
     assert all(params == {"max_tokens": 5} and params is not loop.param for _, _, params in sent)
     assert len({id(params) for _, _, params in sent}) == len(sent)  # each request its own copy
+    monkeypatch.setattr(refusals_module, "run_pool", _ScriptedPool(
+        lambda key, params, n: _refusal("filtered") if key == 2 else ChatResult(f"fine {key}")))
+    loop = _Loop(1)
+    loop.run([(k, [{"role": "user", "content": f"q {k}"}]) for k in range(3)])
+    assert loop.events[2:] == [("refusal", 2, 1, 3, 2, [2]), ("after", [2], 3, 1), ("give up", 2, "filtered")]
 
 
 def test_the_refusal_loop_asks_again_otherwise_and_stops_on_ctrl_c(monkeypatch):
