@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import time
+from collections import Counter
 
 import pytest
 
@@ -19,8 +20,13 @@ from mix_eval.llm.errors import (
     APIAuthError, APIBadRequestError, APIQuotaError, APIRateLimitError, TransientAPIError,
 )
 from mix_eval.llm.limiter import AdaptiveRateLimiter, parse_retry_after
-from mix_eval.llm.refusals import AskAgain, RefusalRetry
+from mix_eval.llm import refusals as refusals_module
+from mix_eval.llm.refusals import (
+    Asked, AskAgain, Pass, RefusalRetry, RefusalRules, most_refused, refusal_quote, refused_too_long, server_reason,
+)
+from mix_eval.llm.request import ChatRequest
 from mix_eval.llm.results import ChatResult
+from mix_eval.system.interrupt import STOP
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 MSGS = [{"role": "system", "content": "You are a judge."}, {"role": "user", "content": "Is 2+2=4?"}]
@@ -583,3 +589,330 @@ def test_limiter_429s_among_successes_still_cut_to_the_accepted_rate():
                 lim.on_rate_limited(t + 0.02, sent_at=t, gate_delay=None)
         t += step
     assert lim.rate <= 15.0, lim.rate
+
+
+# ------------------------------------------------------------------ the refusal rules, at their edges
+
+
+class _Stopped(Exception):
+    """What `_Rules.stop_error` returns: the arguments the rule stopped with."""
+
+    def __init__(self, refused, asked, errors, first):
+        super().__init__(refused, asked, errors, first)
+        self.args_seen = (refused, asked, errors, first)
+
+
+class _Rules(RefusalRules):
+    """`RefusalRules` with its caller's hooks recorded (the judge's rules: a round at a time)."""
+
+    def __init__(self, request=None, **kw):
+        super().__init__(object(), Asked("the model m", request or ChatRequest("m")), 3, **kw)
+        self.answers: list = []
+        self.switches: list = []
+
+    def answer(self, key, result):
+        self.answers.append((key, result))
+
+    def stop_error(self, refused, asked, errors, *, first):
+        return _Stopped(refused, asked, errors, first)
+
+    def on_style_switch(self, old, new, why):
+        self.switches.append((old, new, why))
+
+
+class _ModelRules(_Rules):
+    """The evaluated models' rules: first requests counted over the asking's life, the
+    more-than-half rule from a batch of two."""
+
+    first_over_life = True
+    min_half = 2
+
+
+def _refusal(message="flagged by the content filter", code="content_filter", status=400):
+    return APIBadRequestError(f"HTTP {status}: {message}", status_code=status, server_message=message, code=code)
+
+
+def _refuse(rules, sent, key, error=None):
+    """One refusal as `RefusalRetry` delivers it: recorded in the pass, then the hook."""
+    error = error or _refusal()
+    sent.refused[key] = error
+    rules.on_refusal(key, error, sent)
+
+
+def test_most_refused_is_strictly_more_than_half():
+    """Half a sending refused is not most of it; one more is."""
+    assert [most_refused(r, 10) for r in (4, 5, 6, 10)] == [False, False, True, True]
+    assert [most_refused(r, 5) for r in (2, 3)] == [False, True]
+    assert [most_refused(r, a) for r, a in ((0, 1), (1, 1), (1, 2), (2, 3))] == [False, True, False, True]
+
+
+def test_refusal_quote_names_the_most_given_reason_and_the_first_status():
+    errors = {"a": _refusal("filtered", code=None), "b": _refusal("too big", code="x"), "c": _refusal("too big")}
+    assert refusal_quote(errors) == ("too big", "HTTP 400")  # the first refusal has no code
+    coded = {"a": _refusal("filtered", code="invalid_request_error", status=422), "b": _refusal("filtered")}
+    assert refusal_quote(coded) == ("filtered", "HTTP 422 invalid_request_error")
+    bare = {"a": APIBadRequestError("HTTP 400 from the judge API", status_code=400)}
+    assert refusal_quote(bare) == ("HTTP 400 from the judge API", "HTTP 400")
+
+
+def test_server_reason_and_too_long():
+    """The server's own words, else the client's message; too long by code or by wording."""
+    assert server_reason(_refusal("flagged")) == "flagged"
+    assert server_reason(APIBadRequestError("HTTP 400 (no message)", status_code=400)) == "HTTP 400 (no message)"
+    assert refused_too_long(_refusal(None, code="context_length_exceeded"))
+    assert refused_too_long(_refusal("This model's maximum context length is 4096 tokens.", code=None))
+    assert not refused_too_long(_refusal("flagged", code="invalid_request_error"))
+    rules = _Rules()
+    assert rules.hopeless(_refusal("prompt is too long", code=None)) and not rules.hopeless(_refusal())
+    assert RefusalRetry(object(), 3).hopeless(_refusal("prompt is too long", code=None)) is False
+
+
+def test_refusal_rules_keep_what_they_are_given_and_their_defaults():
+    client, asked = object(), Asked("the judge j", ChatRequest("j", max_tokens=7))
+    rules = RefusalRules(client, asked, 4)
+    assert (rules.client, rules.asked, rules.attempts, rules.progress, rules.desc) == (
+        client, asked, 4, False, "API requests")
+    rules = RefusalRules(client, asked, 2, progress=True, desc="judging")
+    assert (rules.client, rules.attempts, rules.progress, rules.desc) == (client, 2, True, "judging")
+    assert rules.params() == ChatRequest("j", max_tokens=7).params()
+
+
+def test_each_reply_is_counted_and_handed_on():
+    rules, first, second = _Rules(), ChatResult("yes"), ChatResult("no")
+    rules.on_reply("k1", first)
+    rules.on_reply("k2", second)
+    assert rules.asked.answered == 2 and rules.answers == [("k1", first), ("k2", second)]
+
+
+def test_each_distinct_reason_is_counted_and_logged_once(caplog):
+    rules, sent = _Rules(), Pass(1, 100)
+    with caplog.at_level(logging.WARNING, logger="mix_eval.llm.refusals"):
+        for key, (message, code) in enumerate([("filtered", "content_filter"), ("filtered", "content_filter"),
+                                                ("bad", None), ("filtered", "content_filter")]):
+            _refuse(rules, sent, key, _refusal(message, code=code))
+    assert rules.asked.reasons == Counter({"filtered": 3, "bad": 1})
+    assert [r.getMessage() for r in caplog.records if r.name == "mix_eval.llm.refusals"] == [
+        "the model m refused a request (HTTP 400 content_filter): filtered",
+        "the model m refused a request (HTTP 400): bad"]
+
+
+def test_a_style_refusal_asks_again_only_where_the_style_can_change():
+    style = _refusal("Unsupported parameter: 'max_tokens'", code="unsupported_parameter")
+    rules = _Rules(ChatRequest("m"))  # no table knows its style
+    with pytest.raises(AskAgain) as why:
+        rules.on_refusal(0, style, Pass(1, 5, refused={0: style}))
+    assert str(why.value) == "Unsupported parameter: 'max_tokens'"
+    assert rules.asked.reasons == Counter() and rules.asked.refused_before_answer == 0
+    known = _Rules(ChatRequest("m", style_known=True))  # the style is known: an ordinary refusal
+    _refuse(known, Pass(1, 5), 0, style)
+    assert known.asked.reasons == Counter({"Unsupported parameter: 'max_tokens'": 1})
+    other = _Rules(ChatRequest("m"))  # the style can change, but the server refused something else
+    _refuse(other, Pass(1, 5), 0)
+    assert other.asked.refused_before_answer == 1
+
+
+def test_asked_again_in_the_other_style_the_switch_is_recorded():
+    rules = _Rules(ChatRequest("m", max_tokens=100))
+    old = rules.asked.request
+    rules.on_ask_again(AskAgain("use max_completion_tokens"))
+    new = rules.asked.request
+    assert new == ChatRequest("m", max_tokens=100).other_style() and new.style == "reasoning"
+    assert (rules.asked.switched_from, rules.asked.switch_reason) == ("classic", "use max_completion_tokens")
+    assert rules.switches == [(old, new, "use max_completion_tokens")]
+
+
+def test_a_rounds_first_ten_requests_all_refused_stop_it():
+    """The judge's rule: the tenth refusal of a first sending with no answer stops it, not the ninth."""
+    rules, sent = _Rules(), Pass(1, 20)
+    for key in range(9):
+        _refuse(rules, sent, key)
+    assert rules.asked.refused_before_answer == 9
+    with pytest.raises(_Stopped) as stop:
+        _refuse(rules, sent, 9)
+    assert stop.value.args_seen == (10, 10, sent.refused, True) and stop.value.args_seen[2] is sent.refused
+    small, sent = _Rules(), Pass(1, 3)  # a sending of fewer than ten: all of it
+    _refuse(small, sent, 0)
+    _refuse(small, sent, 1)
+    with pytest.raises(_Stopped) as stop:
+        _refuse(small, sent, 2)
+    assert stop.value.args_seen == (3, 3, sent.refused, True)
+    for sent in (Pass(1, 20, answered=1), Pass(2, 20)):  # an answer came, or not the first attempt: no stop
+        rules = _Rules()
+        for key in range(12):
+            _refuse(rules, sent, key)
+    answered = _Rules()
+    answered.asked.answered = 1
+    _refuse(answered, Pass(1, 20, answered=1), 0)
+    assert answered.asked.refused_before_answer == 0  # counted only before the first answer
+
+
+def test_a_models_first_ten_requests_refused_over_its_batches_stop_it():
+    """The models' rule counts the refusals before the first answer over every batch: the
+    tenth stops, whatever the batch sizes; after an answer, none does."""
+    rules = _ModelRules()
+    for batch_ in range(2):
+        sent = Pass(1, 4)
+        for key in range(4):
+            _refuse(rules, sent, key)
+    sent = Pass(1, 4)
+    _refuse(rules, sent, 0)
+    assert rules.asked.refused_before_answer == 9
+    with pytest.raises(_Stopped) as stop:
+        _refuse(rules, sent, 1)
+    assert stop.value.args_seen == (10, 10, sent.refused, True) and stop.value.args_seen[2] is sent.refused
+    answered = _ModelRules()
+    answered.asked.answered = 1
+    sent = Pass(1, 20)
+    for key in range(12):
+        _refuse(answered, sent, key)
+    assert answered.asked.refused_before_answer == 0
+
+
+def test_more_than_half_of_a_first_sending_refused_stops_it():
+    rules, refused = _Rules(), {k: _refusal() for k in range(6)}
+    with pytest.raises(_Stopped) as stop:
+        rules.after_attempt(refused, 10, 1)
+    assert stop.value.args_seen == (6, 10, refused, False) and stop.value.args_seen[2] is refused
+    rules.after_attempt({k: _refusal() for k in range(5)}, 10, 1)  # half: asked again
+    rules.after_attempt({k: _refusal() for k in range(10)}, 10, 2)  # a later attempt: given up in time
+    with pytest.raises(_Stopped) as stop:
+        rules.after_attempt({0: _refusal()}, 1, 1)  # a judge's round of one
+    assert stop.value.args_seen[:2] == (1, 1)
+    model = _ModelRules()
+    model.after_attempt({0: _refusal()}, 1, 1)  # a model's batch of one: a content filter
+    with pytest.raises(_Stopped) as stop:
+        model.after_attempt({0: _refusal(), 1: _refusal()}, 2, 1)
+    assert stop.value.args_seen[:2] == (2, 2) and stop.value.args_seen[3] is False
+
+
+class _ScriptedPool:
+    """`run_pool` in place: each request answered at once by ``script(key, params, n)`` (n:
+    the how-manieth time the key is asked), every call recorded."""
+
+    def __init__(self, script):
+        self.script, self.asked, self.calls = script, Counter(), []
+
+    def __call__(self, client, requests, on_result=None, progress=False, *, desc="API requests"):
+        sent: list = []
+        self.calls.append((client, progress, desc, sent))
+        for key, messages, params in requests:
+            self.asked[key] += 1
+            sent.append((key, messages, params))
+            on_result(key, self.script(key, params, self.asked[key]))
+        return {}
+
+
+class _Loop(RefusalRetry):
+    """The refusal-retry loop with every hook recorded in order; "too long" is hopeless;
+    an unsupported parameter is asked again with max_completion_tokens."""
+
+    def __init__(self, attempts, **kw):
+        super().__init__("the client", attempts, **kw)
+        self.param = {"max_tokens": 5}
+        self.events: list = []
+
+    def params(self):
+        return self.param
+
+    def on_reply(self, key, result):
+        self.events.append(("reply", key, result.text))
+
+    def on_failure(self, key, error):
+        self.events.append(("failure", key, str(error)))
+
+    def on_refusal(self, key, error, sent):
+        self.events.append(("refusal", key, sent.attempt, sent.asked, sent.answered, sorted(sent.refused)))
+        if error.code == "unsupported_parameter":
+            raise AskAgain(error.server_message)
+
+    def on_ask_again(self, why):
+        self.events.append(("ask again", str(why)))
+        self.param = {"max_completion_tokens": 5}
+
+    def after_attempt(self, refused, asked, attempt):
+        self.events.append(("after", sorted(refused), asked, attempt))
+
+    def hopeless(self, error):
+        return error.server_message == "too long"
+
+    def retrying(self, refused, attempt):
+        self.events.append(("retrying", refused, attempt))
+
+    def give_up(self, key, error):
+        self.events.append(("give up", key, error.server_message))
+
+
+def test_the_refusal_loop_step_by_step(monkeypatch):
+    """Three attempts: an answer, a failure (not asked again), a refusal given up at once as
+    hopeless, one refused twice then answered, one refused every time and given up after
+    the last attempt, with the last refusal."""
+    def script(key, params, n):
+        if key == 0:
+            return ChatResult("fine 0")
+        if key == 1:
+            return TransientAPIError("down")
+        if key == 2:
+            return _refusal("too long")
+        if key == 3 and n == 3:
+            return ChatResult("fine 3")
+        return _refusal(f"filtered {n}")
+
+    pool = _ScriptedPool(script)
+    monkeypatch.setattr(refusals_module, "run_pool", pool)
+    loop = _Loop(3)
+    loop.run([(k, [{"role": "user", "content": f"q {k}"}]) for k in range(5)])
+    assert loop.events == [
+        ("reply", 0, "fine 0"), ("failure", 1, "down"), ("refusal", 2, 1, 5, 1, [2]), ("refusal", 3, 1, 5, 1, [2, 3]),
+        ("refusal", 4, 1, 5, 1, [2, 3, 4]), ("after", [2, 3, 4], 5, 1), ("give up", 2, "too long"),
+        ("retrying", 2, 1),
+        ("refusal", 3, 2, 2, 0, [3]), ("refusal", 4, 2, 2, 0, [3, 4]), ("after", [3, 4], 2, 2), ("retrying", 2, 2),
+        ("reply", 3, "fine 3"), ("refusal", 4, 3, 2, 1, [4]), ("after", [4], 2, 3), ("give up", 4, "filtered 3"),
+    ]
+    assert pool.asked == Counter({0: 1, 1: 1, 2: 1, 3: 3, 4: 3})
+    assert [(c[0], c[1], c[2], [s[0] for s in c[3]]) for c in pool.calls] == [
+        ("the client", False, "API requests", [0, 1, 2, 3, 4]), ("the client", False, "API requests", [3, 4]),
+        ("the client", False, "API requests", [3, 4])]
+    sent = [s for c in pool.calls for s in c[3]]
+    assert sent[3][1] == [{"role": "user", "content": "q 3"}]
+    assert all(params == {"max_tokens": 5} and params is not loop.param for _, _, params in sent)
+    assert len({id(params) for _, _, params in sent}) == len(sent)  # each request its own copy
+    monkeypatch.setattr(refusals_module, "run_pool", _ScriptedPool(
+        lambda key, params, n: _refusal("filtered") if key == 2 else ChatResult(f"fine {key}")))
+    loop = _Loop(1)
+    loop.run([(k, [{"role": "user", "content": f"q {k}"}]) for k in range(3)])
+    assert loop.events[2:] == [("refusal", 2, 1, 3, 2, [2]), ("after", [2], 3, 1), ("give up", 2, "filtered")]
+
+
+def test_the_refusal_loop_asks_again_otherwise_and_stops_on_ctrl_c(monkeypatch):
+    """Worded otherwise: the requests not yet answered (nor failed) go again at once in the
+    same attempt. After a Ctrl-C nothing more is sent and nothing is given up."""
+    def script(key, params, n):
+        if key == 0:
+            return ChatResult("fine")
+        if key == 1:
+            return TransientAPIError("down")
+        if "max_tokens" in params:
+            return _refusal("use max_completion_tokens", code="unsupported_parameter")
+        return ChatResult(f"fine {key}") if key == 2 else _refusal("filtered")
+
+    pool = _ScriptedPool(script)
+    monkeypatch.setattr(refusals_module, "run_pool", pool)
+    loop = _Loop(1, progress=True, desc="judging")
+    loop.run([(k, [{"role": "user", "content": f"q {k}"}]) for k in range(4)])
+    assert [(c[1], c[2], [(s[0], s[2]) for s in c[3]]) for c in pool.calls] == [
+        (True, "judging", [(0, {"max_tokens": 5}), (1, {"max_tokens": 5}), (2, {"max_tokens": 5})]),
+        (True, "judging", [(2, {"max_completion_tokens": 5}), (3, {"max_completion_tokens": 5})])]
+    assert loop.events == [
+        ("reply", 0, "fine"), ("failure", 1, "down"), ("refusal", 2, 1, 4, 1, [2]),
+        ("ask again", "use max_completion_tokens"),
+        ("reply", 2, "fine 2"), ("refusal", 3, 1, 2, 1, [3]), ("after", [3], 4, 1), ("give up", 3, "filtered")]
+
+    def stopped(key, params, n):
+        monkeypatch.setattr(STOP, "requested", True)  # Ctrl-C while the first request is in flight
+        return _refusal("filtered")
+
+    pool = _ScriptedPool(stopped)
+    monkeypatch.setattr(refusals_module, "run_pool", pool)
+    loop = _Loop(3)
+    loop.run([(k, [{"role": "user", "content": f"q {k}"}]) for k in range(3)])
+    assert pool.asked == Counter({0: 1}) and loop.events == [("refusal", 0, 1, 3, 0, [0])]

@@ -4,10 +4,15 @@ judges are asked in their style, a judge that refuses the requests stops the run
 the server, and Anthropic and Gemini models judge too."""
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import http.server
 import json
 import logging
+import threading
 import time
+import types
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,7 +21,10 @@ from fake_openai_server import Fault, FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
 from mix_eval.folders import CALIBRATION_FILE, judged_file_name
-from mix_eval.llm.known_judges import KNOWN_JUDGES, known_judge
+from mix_eval.judges.retired import PROBE_TIMEOUT, RetiredJudgeError, endpoint_says_gone, retired_error
+from mix_eval.llm import known_judges
+from mix_eval.llm.config import ClientConfig
+from mix_eval.llm.known_judges import KNOWN_JUDGES, KnownJudge, family_of, known_judge, provider_of
 from mix_eval.llm.pricing import price_for
 from mix_eval.settings import JudgeSettings
 from mix_eval.splits import SplitKind
@@ -256,3 +264,150 @@ def test_a_calibration_is_matched_at_its_reasoning_effort(tmp_path, monkeypatch)
     assert record.find(judges, efforts={kind: "high" for kind in SplitKind}).mean_delta == {"MixEval": 1.5}
     assert record.find(judges, efforts={kind: "minimal" for kind in SplitKind}) is None
     assert record.find(judges) is None  # the default folder holds the lowest effort's calibration
+
+
+# ------------------------------------------------------------------ the table and the retirement, at their edges
+
+SHUT_35 = dt.date(2026, 10, 23)
+DAY = dt.timedelta(days=1)
+GONE = f"The model `{RETIRED}` has been deprecated, learn more here: https://platform.openai.com/docs/deprecations"
+URL = "https://api.openai.com/v1"
+PICK_41 = ("Pick a substitute: --freeform_judge gpt-4.1-mini --multichoice_judge gpt-4.1-mini -- gpt-4.1-mini is the "
+           "one OpenAI names ($0.40 / $1.60 per million input / output tokens); gpt-4.1-nano and gpt-5-mini work too "
+           "(README: Judging after GPT-3.5).")
+
+
+def on_day(monkeypatch, day: dt.date) -> None:
+    """Make ``day`` today for the table of known judges."""
+    monkeypatch.setattr(known_judges, "dt", types.SimpleNamespace(date=types.SimpleNamespace(today=lambda: day)))
+
+
+def test_a_judge_is_retired_from_the_day_of_its_shutdown(monkeypatch):
+    """The day before its shutdown a judge is served; on the day and after, it is retired."""
+    gpt35 = KNOWN_JUDGES[RETIRED]
+    assert [gpt35.retired(SHUT_35 + d * DAY) for d in (-1, 0, 1)] == [False, True, True]
+    assert KnownJudge("never-shut").retired(dt.date(2100, 1, 1)) is False
+    for day, retired in ((SHUT_35 - DAY, False), (SHUT_35, True), (SHUT_35 + DAY, True)):
+        on_day(monkeypatch, day)
+        assert gpt35.retired() is retired
+        assert (retired_error(RETIRED, URL, GONE) is not None) is retired
+    on_day(monkeypatch, dt.date(2027, 1, 13))  # gpt-4o-mini's shutdown is 2027-01-14
+    assert retired_error("gpt-4o-mini-2024-07-18", URL, None) is None
+    on_day(monkeypatch, dt.date(2027, 1, 14))
+    assert "shut down by OpenAI on 2027-01-14" in str(retired_error("gpt-4o-mini-2024-07-18", URL, None))
+
+
+def test_a_model_of_a_family_is_known_by_its_family():
+    """A family member gets its family's provider, style and lowest effort under its own
+    name; a longer name that only begins like a family is not of it."""
+    assert known_judge("o3-mini") == KnownJudge("o3-mini", provider="openai", style="reasoning", lowest_effort="low")
+    assert known_judge("o3") == KnownJudge("o3", style="reasoning", lowest_effort="low")
+    assert known_judge("gpt-5.1") == KnownJudge("gpt-5.1", style="reasoning", lowest_effort="minimal")
+    assert known_judge("claude-x") == KnownJudge("claude-x", provider="anthropic", style="classic")
+    assert [family_of(m) for m in ("o10-preview", "gpt-50", "o3x", "gpt-4.1")] == [None] * 4
+    assert family_of("o4")[:3] == ("o4", "openai", "reasoning") and family_of("gpt-5-codex")[0] == "gpt-5"
+    assert provider_of("llama-judge") == "openai" and provider_of("gemini-2.0-flash") == "gemini"
+    assert provider_of("claude-3-5-haiku-20241022") == "anthropic" and provider_of(RETIRED) == "openai"
+
+
+def test_the_retired_judges_message_word_for_word(monkeypatch):
+    on_day(monkeypatch, SHUT_35)
+    said = (f"the judge {RETIRED} was shut down by OpenAI on 2026-10-23, and the judge API at {URL} confirms it "
+            f"(HTTP 404: {GONE}). The MixEval leaderboard's scores were made by this judge; scores from another "
+            "judge are labelled with that judge and may differ (measure how much: python -m mix_eval.calibrate). "
+            + PICK_41)
+    error = retired_error(RETIRED, URL, GONE)
+    assert isinstance(error, RetiredJudgeError) and str(error) == said
+    quiet = said.replace(f": {GONE}", "")
+    assert str(retired_error(RETIRED, URL, None)) == quiet and str(retired_error(RETIRED, URL, "")) == quiet
+    one_flag = retired_error(RETIRED, URL, None, ("--freeform_judge",))
+    assert str(one_flag) == quiet.replace(" --multichoice_judge gpt-4.1-mini", "")
+    served = ("gpt-4o-mini-2024-07-18", "gpt-4.1-mini", "llama-judge")  # not yet shut down, never, not known
+    assert [retired_error(j, URL, GONE) for j in served] == [None] * 3
+
+
+def test_a_retired_judges_substitute_its_price_and_the_others(monkeypatch):
+    """No substitute named: the first suggested; another named one is offered first, the
+    suggested ones after it; a substitute the table does not price is named without a price."""
+    on_day(monkeypatch, SHUT_35)
+    monkeypatch.setitem(KNOWN_JUDGES, "old-judge", KnownJudge("old-judge", shutdown=dt.date(2025, 1, 1)))
+    monkeypatch.setitem(KNOWN_JUDGES, "older-judge",
+                        KnownJudge("older-judge", shutdown=SHUT_35, substitute="gpt-5-mini"))
+    monkeypatch.setitem(KNOWN_JUDGES, "oldest-judge", KnownJudge("oldest-judge", shutdown=SHUT_35, substitute="acme-2"))
+    old = str(retired_error("old-judge", URL, None))
+    assert old.startswith("the judge old-judge was shut down by OpenAI on 2025-01-01, ") and old.endswith(PICK_41)
+    assert str(retired_error("older-judge", URL, None)).endswith(
+        "Pick a substitute: --freeform_judge gpt-5-mini --multichoice_judge gpt-5-mini -- gpt-5-mini is the one "
+        "OpenAI names ($0.25 / $2.00 per million input / output tokens); gpt-4.1-mini and gpt-4.1-nano work too "
+        "(README: Judging after GPT-3.5).")
+    assert str(retired_error("oldest-judge", URL, None)).endswith(
+        "Pick a substitute: --freeform_judge acme-2 --multichoice_judge acme-2 -- acme-2 is the one OpenAI names; "
+        "gpt-4.1-mini and gpt-4.1-nano and gpt-5-mini work too (README: Judging after GPT-3.5).")
+
+
+def probe_config(server: FakeOpenAIServer, model: str = RETIRED) -> ClientConfig:
+    return ClientConfig(api_key=JUDGE_KEY, model=model, base_url=server.base_url, max_concurrency=8, timeout=5.0,
+                        max_retries=3, backoff_base=0.01, backoff_cap=0.05)
+
+
+def test_the_endpoint_is_asked_for_free_then_by_one_chat_request_of_one_token(monkeypatch):
+    """GET /models/{id} first (no chat request paid for); where the endpoint has no such
+    route, one chat request of one token. Each check: one try, 10 s, one request at once."""
+    from mix_eval.llm import pool
+    from mix_eval.llm.providers import openai as openai_provider
+
+    made, pooled = [], []
+    real_sdk, real_pool = openai_provider.sdk_client, pool.run_pool
+    monkeypatch.setattr(openai_provider, "sdk_client", lambda cfg, **kw: made.append(kw) or real_sdk(cfg, **kw))
+    monkeypatch.setattr(pool, "run_pool",
+                        lambda cfg, requests, **kw: pooled.append(cfg) or real_pool(cfg, requests, **kw))
+    with FakeOpenAIServer(reply=lambda body: "pong", retired=[RETIRED], api_key=JUDGE_KEY) as server:
+        gone, served = probe_config(server), probe_config(server, "gpt-4.1-mini")
+        assert endpoint_says_gone(gone) == GONE and endpoint_says_gone(served) is None
+        assert server.chat_requests() == []
+        server.models_route = False
+        assert endpoint_says_gone(gone) == GONE
+        assert [r.body for r in server.chat_requests()] == [
+            {"model": RETIRED, "messages": [{"role": "user", "content": "ping"}], "max_tokens": 1}]
+        assert endpoint_says_gone(served) is None
+    probes = [kw for kw in made if "http_client" not in kw]  # not the chat client's own
+    assert probes == [dict(asynchronous=False, api_key=JUDGE_KEY, max_retries=0, timeout=PROBE_TIMEOUT)] * 4
+    assert PROBE_TIMEOUT == 10.0
+    assert pooled == [replace(c, max_retries=0, timeout=10.0, max_concurrency=1) for c in (gone, served)]
+
+
+class _Bare404(http.server.BaseHTTPRequestHandler):
+    """A server that knows no route: HTTP 404 with ``page`` as its body (not JSON)."""
+
+    page = b""
+
+    def _not_found(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(self.page)))
+        self.end_headers()
+        self.wfile.write(self.page)
+
+    do_GET = do_POST = _not_found
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize("page", [b"<html><body>Not Found</body></html>", b""])
+def test_an_endpoint_that_answers_404_without_json_is_asked_by_chat_and_quoted(page):
+    """A 404 page (not OpenAI's JSON) on both routes: no traceback; the chat route's 404 is
+    quoted, the page itself or, when empty, the client's own words."""
+    handler = type("Page404", (_Bare404,), {"page": page})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/v1"
+        said = endpoint_says_gone(ClientConfig(api_key=JUDGE_KEY, model=RETIRED, base_url=url, max_retries=3,
+                                               timeout=5.0))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert said == (page.decode() or f"the API at {url} answered HTTP 404 for model '{RETIRED}': the model does not "
+                                      "exist there or the base URL is wrong; check the model name and the base URL")
