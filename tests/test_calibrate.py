@@ -4,6 +4,7 @@ leaderboard; a rerun makes no judge call; the report shows the measured shift.""
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import math
 import re
@@ -121,6 +122,64 @@ def test_a_damaged_response_is_an_error_not_a_near_copy(tmp_path, monkeypatch):
     monkeypatch.setattr(references, "MANIFEST", packed / "manifest.json")
     with pytest.raises(MixEvalError, match="differ from the reference's file"):
         references.rebuild_lines("gemma_11_7b_instruct", split)
+
+
+def copy_packed(tmp_path: Path, monkeypatch) -> Path:
+    """The shipped reference files copied to ``tmp_path/packed``, which the module then reads."""
+    packed = tmp_path / "packed"
+    packed.mkdir()
+    for path in references.PACKED.iterdir():
+        (packed / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(references, "PACKED", packed)
+    monkeypatch.setattr(references, "MANIFEST", packed / "manifest.json")
+    return packed
+
+
+def test_a_rebuilt_file_must_have_the_manifests_line_count_too(tmp_path, monkeypatch):
+    """The digest right but the line count not: the same refusal, naming the model, the
+    split and the packed file."""
+    packed = copy_packed(tmp_path, monkeypatch)
+    manifest = json.loads((packed / "manifest.json").read_text(encoding="utf-8"))
+    manifest["files"]["llama_3_8b_instruct_close_multichoice.jsonl"]["lines"] = 1999
+    (packed / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    split = references.reference_splits()[1]
+    assert len(references.rebuild_lines("llama_3_8b_instruct", references.reference_splits()[0])) == 2000
+    with pytest.raises(MixEvalError) as caught:
+        references.rebuild_lines("llama_3_8b_instruct", split)
+    assert str(caught.value) == (
+        f"the reference responses of llama_3_8b_instruct (close_multichoice) rebuilt from "
+        f"{packed / 'llama_3_8b_instruct_close_multichoice.jsonl.gz'} differ from the reference's file: the package "
+        "or its benchmark data is damaged; reinstall mix_eval")
+
+
+def test_only_the_shipped_models_can_be_rebuilt():
+    with pytest.raises(MixEvalError) as caught:
+        references.rebuild_lines("my_model", references.reference_splits()[0])
+    assert str(caught.value) == ("no reference responses of 'my_model' ship with mix_eval; they are of "
+                                 "gemma_11_7b_instruct, llama_3_8b_instruct")
+
+
+def test_the_reference_folder_written_again_keeps_equal_files_and_mends_the_rest(tmp_path):
+    """A second write leaves an equal response file as it was (not rewritten), rewrites one
+    that differs, and writes each split's status: complete, batch 0, no time, the args of an
+    `evaluate` run of the model into the folder."""
+    model = "llama_3_8b_instruct"
+    vdir = references.write_reference_responses(tmp_path, model)
+    ff, mc = (vdir / f"{model}_{split.name}.jsonl" for split in references.reference_splits())
+    kept, original = ff.stat(), mc.read_bytes()
+    mc.write_text("damaged\n", encoding="utf-8")
+    (vdir / "status_close_freeform.json").write_text("{}", encoding="utf-8")
+    assert references.write_reference_responses(tmp_path, model) == vdir
+    assert (ff.stat().st_ino, ff.stat().st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)
+    assert mc.read_bytes() == original
+    for split in references.reference_splits():
+        status = json.loads((vdir / f"status_{split.name}.json").read_text(encoding="utf-8"))
+        assert status == {"args": references.status_args(model, tmp_path, split),
+                          "status": {"batch_id": 0, "time_elapsed": 0.0, "status": "complete"}}
+        args = status["args"]
+        assert (args["model_name"], args["benchmark"], args["version"], args["output_dir"], args["split"]) == (
+            model, "mixeval", VERSION, str(tmp_path), split.name)
+        assert args["data_path"] == "mix_eval/data/" and args["freeform_judge"] == "gpt-3.5-turbo-0125"
 
 
 # ---------------------------------------------------------------- flags and cost
@@ -661,3 +720,83 @@ def test_a_score_missing_after_scoring_is_named(tmp_path):
         calibration_run._scores(tmp_path, "llama_3_8b_instruct", "mixeval_hard")
     path.write_text('{"overall": 0.5}', encoding="utf-8")
     assert calibration_run._scores(tmp_path, "llama_3_8b_instruct", "mixeval_hard") == {"overall": 0.5}
+
+
+# ---------------------------------------------------------------- how the shipped files were made
+
+PACK_SOURCE = ("the reference suite's responses (MixEval authors' code) of these models to MixEval 2024-06-01; per "
+               "file: its line count and the SHA-256 of its bytes")
+
+
+def pack_into(monkeypatch, packed: Path, manifest: Path) -> None:
+    monkeypatch.setattr(references, "PACKED", packed)
+    monkeypatch.setattr(references, "MANIFEST", manifest)
+
+
+def test_packing_the_references_files_makes_the_shipped_files(tmp_path, monkeypatch):
+    """`pack` of the reference's gemma folder: the shipped gzip files byte for byte (no
+    name, no time, level 9, in a folder it makes), and their entries added to a manifest
+    already there, the rest of it kept."""
+    shipped = json.loads(references.MANIFEST.read_text(encoding="utf-8"))
+    gemma = {name: entry for name, entry in shipped["files"].items() if name.startswith("gemma_")}
+    assert len(gemma) == 2
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"source": "kept", "files": {name: entry for name, entry in shipped["files"].items()
+                                                                 if name not in gemma}}), encoding="utf-8")
+    packed = tmp_path / "new" / "packed"
+    originals = {split.name: references.packed_path("gemma_11_7b_instruct", split).read_bytes()
+                 for split in references.reference_splits()}
+    pack_into(monkeypatch, packed, manifest)
+    references.pack(REF_RESPONSES / "mixeval" / VERSION, "gemma_11_7b_instruct")
+    for split in references.reference_splits():
+        assert (packed / f"gemma_11_7b_instruct_{split.name}.jsonl.gz").read_bytes() == originals[split.name]
+    assert sorted(path.name for path in packed.iterdir()) == sorted(f"{name}.gz" for name in gemma)
+    assert json.loads(manifest.read_text(encoding="utf-8")) == {"source": "kept", "files": shipped["files"]}
+
+
+def first_reference_lines(count: int) -> dict[str, list[str]]:
+    """The first ``count`` lines of the reference's gemma files, by split name."""
+    found = {}
+    for split in references.reference_splits():
+        with open(REF_RESPONSES / "mixeval" / VERSION / f"gemma_11_7b_instruct_{split.name}.jsonl",
+                  encoding="utf-8") as f:
+            found[split.name] = [f.readline() for _ in range(count)]
+    return found
+
+
+def test_packing_without_a_manifest_starts_one(tmp_path, monkeypatch):
+    """No manifest yet: one is made, saying where the responses came from, with each file's
+    line count and the SHA-256 of its bytes; each packed line is the id and the response."""
+    source = tmp_path / "source"
+    source.mkdir()
+    lines = first_reference_lines(3)
+    for name, text in lines.items():
+        (source / f"gemma_11_7b_instruct_{name}.jsonl").write_text("".join(text), encoding="utf-8")
+    packed, manifest = tmp_path / "packed", tmp_path / "packed" / "manifest.json"
+    pack_into(monkeypatch, packed, manifest)
+    references.pack(source, "gemma_11_7b_instruct")
+    assert json.loads(manifest.read_text(encoding="utf-8")) == {"source": PACK_SOURCE, "files": {
+        f"gemma_11_7b_instruct_{name}.jsonl": {"lines": 3,
+                                               "sha256": hashlib.sha256("".join(text).encode("utf-8")).hexdigest()}
+        for name, text in lines.items()}}
+    for name, text in lines.items():
+        with gzip.open(packed / f"gemma_11_7b_instruct_{name}.jsonl.gz", "rt", encoding="utf-8") as f:
+            assert f.read() == "".join(json.dumps({"id": json.loads(line)["id"], "response": json.loads(line)["response"]})
+                                       + "\n" for line in text)
+
+
+@pytest.mark.parametrize("line, change", [(3, {"extra": 1}), (2, {"id": "no-such-id"}), (1, {"prompt": "other"})])
+def test_packing_refuses_a_line_that_is_not_an_item_plus_its_response(tmp_path, monkeypatch, line, change):
+    """A line with a field the item has not, an id the benchmark has not, or another question:
+    refused, naming the file and the line (counted from 1), and nothing is packed."""
+    source = tmp_path / "source"
+    source.mkdir()
+    lines = first_reference_lines(3)["close_freeform"]
+    lines[line - 1] = json.dumps({**json.loads(lines[line - 1]), **change}) + "\n"
+    bad = source / "gemma_11_7b_instruct_close_freeform.jsonl"
+    bad.write_text("".join(lines), encoding="utf-8")
+    pack_into(monkeypatch, tmp_path / "packed", tmp_path / "manifest.json")
+    with pytest.raises(MixEvalError) as caught:
+        references.pack(source, "gemma_11_7b_instruct")
+    assert str(caught.value) == f"{bad}, line {line}: not a benchmark item plus its response"
+    assert not (tmp_path / "packed").exists() and not (tmp_path / "manifest.json").exists()
