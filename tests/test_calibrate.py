@@ -684,8 +684,11 @@ def test_a_calibration_judges_the_reference_responses_and_writes_calibration_jso
 
 
 def test_a_judge_that_cannot_run_stops_the_calibration_before_anything_is_written(tmp_path, monkeypatch):
+    """No judge key: the judge's check stops it before a file is written or a judge asked."""
     for var in API_SETTINGS:
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)  # no .env of the developer's
+    monkeypatch.setattr(calibration_run, "score", lambda *args, **kwargs: pytest.fail("scored without a judge"))
     root = tmp_path / "out"
     with pytest.raises(MixEvalError):
         calibration_run.calibrate(CalibrationSettings(JudgeSettings(freeform_judge=JUDGE, multichoice_judge=JUDGE),
