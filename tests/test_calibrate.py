@@ -1,6 +1,8 @@
 """`python -m mix_eval.calibrate`: the shipped reference responses, judged with another
 judge (the loopback server, answering as `conftest.judge_reply`), set beside the
-leaderboard; a rerun makes no judge call; the report shows the measured shift."""
+leaderboard; a rerun makes no judge call; the report shows the measured shift. And each
+part in process, at its edges: the cost estimate, calibration.json (built, printed, read,
+matched, found), `calibrate` with scoring faked, and how the shipped files are made."""
 from __future__ import annotations
 
 import gzip
