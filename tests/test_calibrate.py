@@ -24,7 +24,7 @@ from mix_eval.calibration import run as calibration_run
 from mix_eval.calibration.cost import CHARS_PER_TOKEN, CostEstimate, describe, estimate
 from mix_eval.cli import flags
 from mix_eval.compute_metrics import build_parser as compute_metrics_parser
-from mix_eval.data import PACKAGE_DATA
+from mix_eval.data import PACKAGE_DATA, split_file
 from mix_eval.errors import MixEvalError
 from mix_eval.judges.protocol import judge_messages
 from mix_eval.leaderboard import SOURCE
@@ -152,6 +152,21 @@ def test_a_rebuilt_file_must_have_the_manifests_line_count_too(tmp_path, monkeyp
         f"the reference responses of llama_3_8b_instruct (close_multichoice) rebuilt from "
         f"{packed / 'llama_3_8b_instruct_close_multichoice.jsonl.gz'} differ from the reference's file: the package "
         "or its benchmark data is damaged; reinstall mix_eval")
+
+
+def test_the_references_are_rebuilt_from_the_packages_data_not_a_local_copy(tmp_path, monkeypatch):
+    """A user's own ./mix_eval/data (which --data_path's default prefers) does not change the
+    rebuilt reference responses: they are made from the benchmark inside the package."""
+    split = references.reference_splits()[0]
+    shipped = split_file(PACKAGE_DATA, VERSION, split)
+    local = split_file(tmp_path / "mix_eval" / "data", VERSION, split)
+    local.parent.mkdir(parents=True)
+    items = json.loads(shipped.read_text(encoding="utf-8"))
+    items["0"]["prompt"] += " (a user's edit)"
+    local.write_text(json.dumps(items), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    lines = references.rebuild_lines("gemma_11_7b_instruct", split)
+    assert len(lines) == 2000 and "a user's edit" not in "".join(lines)
 
 
 def test_only_the_shipped_models_can_be_rebuilt():
