@@ -444,6 +444,23 @@ def test_the_judge_label_names_one_judge_or_each_splits():
             == "a (free-form) + b (multiple-choice)")
 
 
+def test_the_judges_folder_name_in_the_cache(tmp_path, monkeypatch):
+    """One path component: a judge once though it judges both splits, two joined by __, a run
+    of other characters than letters, digits, '.', '_' and '-' as one _, no dot at either
+    end, _ for a name left empty; @effort when one is asked for; under calibration/ in the
+    user's cache."""
+    assert record.judge_slug(BOTH) == JUDGE
+    assert record.judge_slug(BOTH, "high") == f"{JUDGE}@high"
+    assert record.judge_slug({SplitKind.FREE_FORM: "Org/Model v2", SplitKind.MULTIPLE_CHOICE: "Xjudge.."}) == (
+        "Org_Model_v2__Xjudge")
+    assert record.judge_slug({SplitKind.FREE_FORM: "..", SplitKind.MULTIPLE_CHOICE: ".a_b-c."}, "low") == "___a_b-c@low"
+    monkeypatch.setenv("MIX_EVAL_CACHE", str(tmp_path))
+    assert record.root_dir() == tmp_path / "calibration"
+    assert record.default_dir({SplitKind.FREE_FORM: "a", SplitKind.MULTIPLE_CHOICE: "b"}, "minimal") == (
+        tmp_path / "calibration" / "a__b@minimal")
+    assert record.default_dir(BOTH) == tmp_path / "calibration" / JUDGE
+
+
 def test_the_record_sets_each_score_beside_the_models_leaderboard_row():
     """Each column both the leaderboard and the judge have: the published value, the score
     × 100 to one decimal, their difference; a column either lacks is left out (BoolQ is not
