@@ -252,6 +252,7 @@ def test_a_calibration_makes_8000_calls_then_none_and_says_the_cost_first(calibr
                 assert (vdir / f"judge_results_{kind.tag}_model_judge_{JUDGE}.jsonl").is_file()
 
 
+@pytest.mark.slow  # the module's calibration run (about a minute) is its setup
 def test_calibration_json_sets_the_judge_beside_the_leaderboard(calibrated):
     made = calibrated["record"]
     assert made["judge"] == JUDGE
@@ -349,6 +350,7 @@ def test_the_report_shows_the_judges_shift_only_where_a_calibration_exists(calib
     assert "scored the reference models" not in markdown and "calibration" not in markdown
 
 
+@pytest.mark.slow  # the module's calibration run (about a minute) is its setup
 def test_a_calibration_file_given_that_cannot_be_read_is_one_line(calibrated, tmp_path):
     bad = tmp_path / "calibration.json"
     bad.write_text("{", encoding="utf-8")

@@ -2,6 +2,7 @@
 
     python tools/mutation.py                 # mutmut run, then the report
     python tools/mutation.py --recheck       # test again the mutants not killed (after new tests)
+    python tools/mutation.py --recheck --only 'mix_eval/scoring/*'   # ... of some modules only
     python tools/mutation.py --report-only   # the report from the last run's results
     python tools/mutation.py --save-before   # keep the current figures as the "before" column
     python tools/mutation.py --report-only --diffs survivors/   # each survivor's change, a file a module
@@ -115,12 +116,16 @@ def _percent(value) -> str:
 
 
 def render(report: dict, before: dict, equivalents: dict[str, str]) -> str:
-    rows = ["| module | mutants | killed | timed out | survived | no tests | equivalent | killed, before | killed, after |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    rows = ["| module | mutants | killed | timed out | survived | no tests | not run | equivalent | killed, before "
+            "| killed, after |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for module, c in report["modules"].items():
-        was = before.get("modules", {}).get(module, {}).get("score")
+        then = before.get("modules", {}).get(module, {})
+        was = _percent(then.get("score"))
+        if then.get("not checked"):  # the first run was stopped before it reached them
+            was += f" ({then['not checked']} not run)"
         rows.append(f"| `{module}` | {c['mutants']} | {c['killed']} | {c['timeout']} | {c['survived']} | "
-                    f"{c['no tests']} | {c['equivalent']} | {_percent(was)} | {_percent(c['score'])} |")
+                    f"{c['no tests']} | {c['not checked'] + c['other']} | {c['equivalent']} | {was} | "
+                    f"{_percent(c['score'])} |")
     lines = [BEGIN, "",
              f"Run of {report['date']}: mutmut {report['mutmut']}, {report['children']} children on "
              f"{report['cores']} cores, {report['minutes']} min for the full run"
@@ -210,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="mutants tested at once (default: the number of cores)")
     parser.add_argument("--recheck", action="store_true",
                         help="test again only the mutants that survived, timed out or were not checked")
+    parser.add_argument("--only", action="append", metavar="GLOB",
+                        help="with --recheck: only the modules matching (repeatable), e.g. 'mix_eval/scoring/*'")
     parser.add_argument("--report-only", action="store_true", help="write the report from the last results")
     parser.add_argument("--diffs", type=Path, metavar="FOLDER",
                         help="write each surviving mutant's change there, one file a module")
@@ -219,14 +226,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         minutes = 0.0
         if not args.report_only:
-            names: list[str] = []
             if args.recheck:
-                names = [n for statuses in results().values() for n, s in statuses.items()
-                         if s not in ("killed", "timeout")]
-                if not names:
-                    print("nothing to recheck")
-            if not args.recheck or names:
-                minutes = run_mutmut(args.max_children, names)
+                # the mutants not killed; then any the run itself made anew (a function changed
+                # since: mutmut regenerates its mutants when it starts), until none is left untested
+                tried: set[str] = set()
+                while True:
+                    names = [n for module, statuses in results().items() for n, s in statuses.items()
+                             if s not in ("killed", "timeout") and n not in tried
+                             and any(fnmatch.fnmatch(module, g) for g in args.only or ["*"])]
+                    if not names:
+                        break
+                    tried.update(names)
+                    minutes += run_mutmut(args.max_children, names)
+            else:
+                minutes = run_mutmut(args.max_children, [])
         report = write_report(minutes, args.max_children, args.recheck)
         if args.save_before:
             BEFORE_JSON.write_text(json.dumps({"date": report["date"], "modules": report["modules"]}, indent=1,
