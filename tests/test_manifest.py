@@ -726,3 +726,37 @@ def test_the_report_spells_the_judge_as_it_was_named(tmp_path, clean_env):
     entry = _score(tmp_path, judge, report, {})["free_form"]
     assert (entry["judge"], entry["provider"], entry["judged_file"]) == (
         "org/judge", "vllm", "judge_results_ff_model_judge_org_judge.jsonl")
+
+
+def test_a_splits_answers_entry_counts_thinking_tokens_and_cost_from_its_first_lines(tmp_path):
+    """What a split's entry says of the answers: the thinking settings given (None left out),
+    the first line of each item counted (thinking, cut off: exactly True), tokens where lines
+    count them (null where none does), and the cost at --model_price for an API model."""
+    from mix_eval.folders import response_path
+
+    status = {"args": {"model_name": "served", "model_base_url": "http://127.0.0.1:1/v1", "model_id": "m1",
+                       "model_price": [1.0, 2.0], "reasoning_effort": "high", "thinking_budget": None,
+                       "reasoning_tags": "think"}, "status": {}}
+    settings = {"reasoning_effort": "high", "reasoning_tags": "think"}
+    assert manifest._answers(tmp_path, "served", "close_freeform_hard", status) == {"thinking_settings": settings}
+    lines = [{"id": "a", "response": "x", "thinking_cut_off": False, "reasoning_tokens": 5,
+              "usage": {"prompt_tokens": 10, "completion_tokens": 20}},
+             {"id": "b", "response": "", "thinking_cut_off": True, "reasoning_tokens": 7,
+              "usage": {"prompt_tokens": 30, "completion_tokens": 40}},
+             {"id": "c", "response": "y", "thinking_cut_off": "yes"},
+             {"id": "a", "response": "again", "thinking_cut_off": True, "reasoning_tokens": 100,
+              "usage": {"prompt_tokens": 1000, "completion_tokens": 1000}}]
+    path = response_path(tmp_path, "served", "close_freeform_hard")
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
+    assert manifest._answers(tmp_path, "served", "close_freeform_hard", status) == {
+        "thinking_settings": settings,
+        "thinking": {"answers": 3, "with_thinking": 3, "cut_off": 1},
+        "tokens": {"prompt": 40, "completion": 60, "reasoning": 12, "answers_with_usage": 2},
+        "cost_usd": 0.00016, "price": {"input": 1.0, "output": 2.0, "from": GIVEN}, "model_mode": "live"}
+    # a local model's lines: tokens but no cost; no thinking settings, no thinking
+    local = {"args": {"model_name": "local_chat", "model_path": "tiny"}, "status": {}}
+    path.write_text(json.dumps({"id": "a", "response": "x", "usage": {"prompt_tokens": 3}}) + "\n", encoding="utf-8")
+    assert manifest._answers(tmp_path, "local_chat", "close_freeform_hard", local) == {}
+    path.rename(response_path(tmp_path, "local_chat", "close_freeform_hard"))
+    assert manifest._answers(tmp_path, "local_chat", "close_freeform_hard", local) == {
+        "tokens": {"prompt": 3, "completion": 0, "reasoning": None, "answers_with_usage": 1}}
