@@ -23,7 +23,10 @@ from conftest import (
 from fake_openai_server import FakeOpenAIServer
 
 from mix_eval.compare_judges import main as compare_main
-from mix_eval.scoring.agreement import cohen_kappa, judge_agreement, kendall_tau_b
+from mix_eval.errors import MixEvalError
+from mix_eval.scoring.agreement import (
+    cohen_kappa, format_agreement, judge_agreement, kendall_tau_b, write_judge_agreement,
+)
 from mix_eval.scoring.intervals import paired_delta_intervals
 
 BENCHMARK, VERSION = "mixeval_hard", "2024-06-01"
@@ -318,3 +321,112 @@ def test_paired_interval_resamples_the_same_items_for_both_judges():
     assert set(paired_delta_intervals(items).values()) == {(0.0, 0.0)}
     opposite = [[(name, 0.0, 1.0) for name, _, _ in split] for split in items]
     assert set(paired_delta_intervals(opposite).values()) == {(1.0, 1.0)}
+
+
+# ---------------------------------------------------------------- the printed tables and the written file
+
+
+def agreement_of_two_models() -> dict:
+    """A judge_agreement.json object made by hand: every figure differs from its
+    neighbours, so a figure printed in another's cell shows."""
+    return {
+        "baseline": "judge-a", "other": "judge-b", "benchmark": BENCHMARK, "version": VERSION,
+        "models": {
+            "m1": {"overall": {"baseline": 0.25, "other": 0.3125, "delta": 0.0625, "ci95": [0.0104, 0.1206]},
+                   "free_form": {"items": 4, "mean_abs_diff": 0.125, "exact_agreement": 0.75},
+                   "multiple_choice": {"items": 3, "agreement": 2 / 3, "kappa": 0.4},
+                   "benchmarks": {"DROP": {"baseline": 0.5, "other": 0.25, "delta": -0.25},
+                                  "MMLU": {"baseline": 0.0, "other": 0.375, "delta": 0.375}}},
+            "m2": {"overall": {"baseline": 0.9, "other": 0.8, "delta": -0.1, "ci95": [-0.2, 0.0]},
+                   "free_form": {"items": 12, "mean_abs_diff": 0.0, "exact_agreement": 1.0},
+                   "multiple_choice": {"items": 10, "agreement": 0.9, "kappa": -0.0526},
+                   "benchmarks": {"GSM8k": {"baseline": 0.9, "other": 0.8, "delta": -0.1}}}},
+        "rank_correlation": None,
+    }
+
+
+TWO_MODELS_PRINTED = """\
+judge-b against judge-a on mixeval_hard 2024-06-01 (score.json's scale; delta = other - baseline)
++-------+---------+---------+--------+-----------------+----------+----------------+----------+----------+----------+----------+
+| model | judge-a | judge-b | delta  | 95% CI of delta | ff items | ff mean |diff| | ff equal | mc items | mc agree | mc kappa |
++-------+---------+---------+--------+-----------------+----------+----------------+----------+----------+----------+----------+
+|   m1  |  0.250  |  0.312  | +0.062 |  [0.010, 0.121] |    4     |     0.125      |  0.750   |    3     |  0.667   |  0.400   |
+|   m2  |  0.900  |  0.800  | -0.100 | [-0.200, 0.000] |    12    |     0.000      |  1.000   |    10    |  0.900   |  -0.053  |
++-------+---------+---------+--------+-----------------+----------+----------------+----------+----------+----------+----------+
+m1, per benchmark:
++-----------+---------+---------+--------+
+| benchmark | judge-a | judge-b | delta  |
++-----------+---------+---------+--------+
+|    DROP   |  0.500  |  0.250  | -0.250 |
+|    MMLU   |  0.000  |  0.375  | +0.375 |
++-----------+---------+---------+--------+
+m2, per benchmark:
++-----------+---------+---------+--------+
+| benchmark | judge-a | judge-b | delta  |
++-----------+---------+---------+--------+
+|   GSM8k   |  0.900  |  0.800  | -0.100 |
++-----------+---------+---------+--------+
+Rank correlation: needs 3 or more models (2 compared)"""
+
+
+def test_format_agreement_prints_every_figure_in_its_cell():
+    """The printed tables, whole: the title, one row per model (signed delta, interval,
+    both splits' figures), each model's benchmarks, and the rank line of two models."""
+    assert format_agreement(agreement_of_two_models()) == TWO_MODELS_PRINTED
+
+
+def test_format_agreement_rank_line_of_three_or_more_models():
+    """The last line says tau-b at 3 decimals, or that one judge ties every model."""
+    agreement = agreement_of_two_models()
+    agreement["models"]["m3"] = agreement["models"]["m2"]
+    agreement["rank_correlation"] = {"kendall_tau": -1 / 3, "models": 3}
+    printed = format_agreement(agreement)
+    assert printed.splitlines()[-1] == "Rank correlation of the 3 models (Kendall's tau-b): -0.333"
+    assert printed.splitlines()[6].startswith("|   m3  |  0.900  |  0.800  | -0.100 |")
+    agreement["rank_correlation"] = {"kendall_tau": None, "models": 3}
+    assert format_agreement(agreement).splitlines()[-1] == (
+        "Rank correlation of the 3 models: undefined (one judge ties them all)")
+
+
+def test_write_judge_agreement_writes_judge_agreement_json(tmp_path):
+    """The object goes, whole, to <model_response_dir>/judge_agreement.json (returned)."""
+    agreement = agreement_of_two_models()
+    path = write_judge_agreement(str(tmp_path), agreement)
+    assert path == tmp_path / "judge_agreement.json"
+    assert json.loads(path.read_text()) == agreement
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["judge_agreement.json"]
+
+
+def write_judged(root: Path, model: str, judge_file: str, tag: str, lines: list[dict]) -> Path:
+    path = vdir(root, model) / f"judge_results_{tag}_model_judge_{judge_file}.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return path
+
+
+FF_LINES = [{"id": str(i), "benchmark_name": "DROP", "judge_score": 0.5, "response": "r"} for i in range(3)]
+MP_LINES = [{"id": str(i), "benchmark_name": "MMLU", "judge_option": "A", "target": [0], "response": "A"}
+            for i in range(3)]
+
+
+@pytest.mark.parametrize("missing_tag, label", [("mp", "multiple_choice"), ("ff", "free_form")])
+def test_a_missing_judged_file_is_named_with_the_command_that_makes_it(tmp_path, missing_tag, label):
+    """Judged files made by hand, one of the other judge's missing: the error names that
+    file, the model, the split, the judge, and the compute_metrics run that judges it."""
+    root = tmp_path / "responses"
+    for judge_file in (JUDGE_A, FILE_B):
+        for tag, lines in (("ff", FF_LINES), ("mp", MP_LINES)):
+            if (judge_file, tag) != (FILE_B, missing_tag):
+                write_judged(root, "m1", judge_file, tag, lines)
+    missing = vdir(root, "m1") / f"judge_results_{missing_tag}_model_judge_{FILE_B}.jsonl"
+    with pytest.raises(MixEvalError) as caught:
+        judge_agreement(str(root), BENCHMARK, VERSION, (JUDGE_A, JUDGE_B))
+    assert str(caught.value) == (
+        f"{missing} is missing: m1 has no {label} judgments of {JUDGE_B}; make them with python -m "
+        f"mix_eval.compute_metrics --benchmark {BENCHMARK} --version {VERSION} --model_response_dir {root} "
+        f"--models_to_eval m1 --freeform_judge {JUDGE_B} --multichoice_judge {JUDGE_B}")
+    # with the file there, the two judges agree on everything
+    write_judged(root, "m1", FILE_B, missing_tag, FF_LINES if missing_tag == "ff" else MP_LINES)
+    got = judge_agreement(str(root), BENCHMARK, VERSION, (JUDGE_A, JUDGE_B))["models"]["m1"]
+    assert got["free_form"] == {"items": 3, "mean_abs_diff": 0.0, "exact_agreement": 1.0}
+    assert got["multiple_choice"] == {"items": 3, "agreement": 1.0, "kappa": 1.0}
