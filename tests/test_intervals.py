@@ -10,7 +10,7 @@ from conftest import make_responses
 
 from mix_eval.compute_metrics import main as compute_main
 from mix_eval.scoring.aggregate import score_json_for_model, split_scores
-from mix_eval.scoring.intervals import bootstrap_intervals
+from mix_eval.scoring.intervals import bootstrap_intervals, intervals_json
 
 VERSION = "2024-06-01"
 
@@ -101,3 +101,17 @@ def test_score_intervals_json_beside_score_json_and_in_the_table(tmp_path, capsy
     low, high = written["scores"]["overall"]["low"], written["scores"]["overall"]["high"]
     assert "95% CI" in out and f"[{low:.3f}, {high:.3f}]" in out
     assert 0.24 < low < 0.279 < high < 0.32  # the reference's own gemma MixEval-Hard rule score, 0.279
+
+
+def test_intervals_json_holds_each_score_with_its_interval_and_the_method():
+    """score_intervals.json: the method's settings (defaults: 0.95, 1000 resamples, seed 42)
+    and each score.json key that has an interval, with its low and high in that order."""
+    scores = {"overall": 0.5, "DROP": 0.25, "MMLU": 0.75}
+    intervals = {"overall": (0.4, 0.6), "DROP": (0.125, 0.375)}  # no interval for MMLU: left out
+    expected_scores = {"overall": {"score": 0.5, "low": 0.4, "high": 0.6},
+                       "DROP": {"score": 0.25, "low": 0.125, "high": 0.375}}
+    assert intervals_json(scores, intervals) == {
+        "confidence": 0.95, "method": "bootstrap", "resamples": 1000, "seed": 42, "scores": expected_scores}
+    assert list(intervals_json(scores, intervals)["scores"]) == ["overall", "DROP"]  # score.json's order
+    assert intervals_json(scores, intervals, resamples=200, seed=7, confidence=0.9) == {
+        "confidence": 0.9, "method": "bootstrap", "resamples": 200, "seed": 7, "scores": expected_scores}
