@@ -563,3 +563,20 @@ def test_kappa_and_tau_b_at_their_smallest_inputs():
     assert kendall_tau_b([0.1, 0.1], [0.3, 0.4]) is None and kendall_tau_b([0.1, 0.2], [0.3, 0.3]) is None
     # 3 things, 1 pair tied in x: concordant 2, discordant 0, sqrt((3 - 1) * 3)
     assert kendall_tau_b([1, 1, 2], [1, 2, 3]) == 2 / math.sqrt(6)
+
+
+def test_items_judged_on_different_responses_are_compared_with_a_warning(tmp_path, caplog):
+    """Both files of the same ids, two multiple-choice items of which B judged another
+    response: compared all the same, with one warning naming the model, the count, the
+    split and the first such id (in id order)."""
+    root = tmp_path / "responses"
+    make_two_judges(root, "m1", M1_FF, M1_MP)
+    path_b = vdir(root, "m1") / f"judge_results_mp_model_judge_{FILE_B}.jsonl"
+    path_b.write_text("".join(json.dumps({**x, "response": "regenerated"} if x["id"] in ("12", "4") else x) + "\n"
+                              for x in read_jsonl(path_b)))
+    with caplog.at_level("WARNING", logger="mix_eval.scoring.agreement"):
+        got = judge_agreement(str(root), BENCHMARK, VERSION, (JUDGE_A, JUDGE_B))
+    assert got["models"]["m1"]["multiple_choice"]["items"] == 5
+    assert [r.getMessage() for r in caplog.records if r.name == "mix_eval.scoring.agreement"] == [
+        "m1: 2 of the 5 multiple_choice items were judged on different responses by the two judges (e.g. id '4'); "
+        "their figures mix the judges' and the responses' differences"]
