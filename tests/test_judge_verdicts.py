@@ -18,7 +18,11 @@ from conftest import between, judged_answer, make_responses, read_jsonl
 from fake_openai_server import FakeOpenAIServer
 
 from mix_eval.compute_metrics import main as compute_main
-from mix_eval.judges.protocol import option_from_reply, score_from_reply, verdict
+from mix_eval.judges.protocol import (
+    gold_answers_text, judge_messages, judged_response, messages_digest, option_from_reply, option_letters,
+    score_from_reply, verdict,
+)
+from mix_eval.prompts.evaluation_prompts import JUDGE_MESSAGES_FREEFORM, JUDGE_MESSAGES_MULTICHOICE
 from mix_eval.splits import SplitKind
 
 # ---------------------------------------------------------------- free-form scores
@@ -178,3 +182,61 @@ def test_single_bracket_judge_end_to_end(tmp_path: Path, monkeypatch):
     assert list(scores) == list(expected)
     assert scores == pytest.approx(expected, abs=1e-9)
     assert json.loads((root / "score.json").read_text()) == {"my_model": scores}
+
+
+# ---------------------------------------------------------------- the judge's messages
+
+
+def template_head(template, placeholder: str) -> str:
+    """A template's user message up to its case (the instructions and worked examples)."""
+    content = template[-1]["content"]
+    assert content.count(placeholder) == 1
+    return content[:content.index(placeholder)]
+
+
+def test_free_form_judge_messages_fill_the_reference_template():
+    """The system message as it is; the user message asks about the item's prompt, its gold
+    answers as `<answer 1> a; <answer 2> b`, and the response given (not the line's own)."""
+    record = {"prompt": "How many points?", "target": ["47", "forty-seven"], "response": "not this one"}
+    messages = judge_messages(record, SplitKind.FREE_FORM, "It is 47.")
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert messages[0] == dict(JUDGE_MESSAGES_FREEFORM[0])
+    assert messages[1]["content"] == template_head(JUDGE_MESSAGES_FREEFORM, "Question: {{PROMPT}}") + (
+        "Question: How many points?\nGolden Answer(s): <answer 1> 47; <answer 2> forty-seven\n"
+        "Model's Answer: It is 47.\nYour Judgment: \n")
+    assert gold_answers_text(["only"]) == "<answer 1> only"
+    assert gold_answers_text([]) == ""
+
+
+def test_multiple_choice_judge_messages_letter_the_options():
+    """Options one a line as `A. x`; the prompt and the response given."""
+    record = {"prompt": "Trees are?", "options": ["tall", "green", "old"], "target": [1], "response": "no"}
+    messages = judge_messages(record, SplitKind.MULTIPLE_CHOICE, "B. green")
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert messages[0] == dict(JUDGE_MESSAGES_MULTICHOICE[0])
+    assert messages[1]["content"] == template_head(JUDGE_MESSAGES_MULTICHOICE, "Question: {{PROMPT}}") + (
+        "Question: Trees are?\nOptions: \nA. tall\nB. green\nC. old\nModel's Answer: B. green\nYour Judgment: \n")
+    assert option_letters(record) == ["A", "B", "C"]
+
+
+def test_judged_response_cuts_base_model_run_on_only_when_asked():
+    """Kept whole without --extract_base_model_response; else cut at the next few-shot
+    question (free-form) or at the first blank line (multiple-choice)."""
+    ff = {"response": "42\n\n\nQuestion: next\n\nmore"}
+    mc = {"response": "A. yes\n\nQuestion: more"}
+    assert judged_response(ff, SplitKind.FREE_FORM, False) == ff["response"]
+    assert judged_response(mc, SplitKind.MULTIPLE_CHOICE, False) == mc["response"]
+    assert judged_response(ff, SplitKind.FREE_FORM, True) == "42"
+    assert judged_response(mc, SplitKind.MULTIPLE_CHOICE, True) == "A. yes"
+    assert judged_response(ff, SplitKind.MULTIPLE_CHOICE, True) == "42"  # the multiple-choice cut: a blank line
+    assert judged_response({"response": "A\n\nB\n\n\nQuestion"}, SplitKind.FREE_FORM, True) == "A\n\nB"
+
+
+def test_messages_digest_is_stable_across_versions():
+    """The digest keys saved judge replies (a rerun reuses a reply only for the same
+    request): the first 24 hex digits of the SHA-256 of [judge, messages] as sorted,
+    non-ASCII-kept JSON. Pinned, so a saved reply stays found after an upgrade."""
+    messages = [{"role": "user", "content": "Qué? [[0.5]]"}]
+    assert messages_digest(messages, "gpt-4.1-mini") == "64c38756a22e908a463ada8e"
+    assert messages_digest([{"content": "x", "role": "system"}], "j") == "4c420cdfc3a4b7dd2e98754f"
+    assert messages_digest(messages, "gpt-4.1") != messages_digest(messages, "gpt-4.1-mini")
