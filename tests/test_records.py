@@ -158,3 +158,91 @@ def test_judges_do_not_import_scoring_and_scoring_inputs_not_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["[]", "False"]
+
+
+# ---------------------------------------------------------------- response and status files (mix_eval.responses)
+
+from mix_eval.errors import ResumeError  # noqa: E402
+from mix_eval.responses import (  # noqa: E402
+    check_resumable,
+    repair_response_file,
+    scan_response_file,
+    thinking_status,
+)
+
+
+def test_repair_cuts_the_torn_tail_and_keeps_the_first_line_of_each_id(tmp_path):
+    """A torn last line goes, and duplicate ids keep their first line, in file order, one JSON line each."""
+    path = _write(tmp_path / "r.jsonl", '{"id": "1", "response": "a"}\n{"id": "2", "response": "b"}\n'
+                  '{"id": "1", "response": "again"}\n{"id": "3", "resp')
+    scan = scan_response_file(path)
+    assert (scan.duplicates, scan.content.torn_tail) == (1, len('{"id": "3", "resp'))
+    repair_response_file(scan)
+    assert path.read_text(encoding="utf-8") == '{"id": "1", "response": "a"}\n{"id": "2", "response": "b"}\n'
+    assert scan.duplicates == 0 and scan.content.torn_tail == 0
+    torn_only = _write(tmp_path / "t.jsonl", '{"id": "1"}\n{"id": "2"')
+    repair_response_file(scan_response_file(torn_only))
+    assert torn_only.read_bytes() == b'{"id": "1"}\n'
+
+
+def test_thinking_status_is_written_when_any_answer_thought_or_was_cut_off():
+    """No keys for a model that never thought; the counts, under their names, when one answer did or was cut off."""
+    assert thinking_status(5, 0, 0) == {}
+    assert thinking_status(5, 1, 0) == {"thinking": {"answers": 5, "with_thinking": 1, "cut_off": 0}}
+    assert thinking_status(5, 0, 1) == {"thinking": {"answers": 5, "with_thinking": 0, "cut_off": 1}}
+    assert thinking_status(5, 3, 2) == {"thinking": {"answers": 5, "with_thinking": 3, "cut_off": 2}}
+
+
+def _refusal(status: dict, args: dict, status_file: Path) -> str:
+    with pytest.raises(ResumeError) as excinfo:
+        check_resumable(status, args, status_file)
+    return str(excinfo.value)
+
+
+def test_resume_is_refused_when_a_result_argument_changed_naming_both_values(tmp_path):
+    """Every result-changing argument must match; the refusal names the flag, both values and the folder."""
+    status_file = tmp_path / "out" / "status_close_freeform.json"
+    old = {"model_name": "m", "dtype": "bfloat16", "model_gen_kwargs": {"temperature": 0}, "backend": "vllm",
+           "batch_size": 8}
+    check_resumable({"args": old}, {**old, "batch_size": 64, "api_parallel_num": 3}, status_file)
+    assert _refusal({"args": old}, {**old, "dtype": "float16"}, status_file) == (
+        f"{status_file} was written with --dtype bfloat16, but this run has --dtype float16: responses made with "
+        f"both cannot share one file. To resume, rerun with --dtype bfloat16; to start afresh, delete or move "
+        f"{status_file.parent} (or pick another --output_dir).")
+    # a value absent on one side is "(not given)"; text that a shell would split is quoted
+    assert _refusal({"args": old}, {**old, "dtype": None}, status_file).startswith(
+        f"{status_file} was written with --dtype bfloat16, but this run has --dtype (not given): ")
+    assert _refusal({"args": {**old, "model_systemprompt": "be brief"}}, old, status_file).startswith(
+        f"{status_file} was written with --model_systemprompt 'be brief', but this run has --model_systemprompt "
+        "(not given): ")
+
+
+def test_a_status_without_backend_means_hf(tmp_path):
+    """A status file written before --backend existed was made by hf: it resumes under hf, not under vllm."""
+    status_file = tmp_path / "status.json"
+    check_resumable({"args": {"model_name": "m"}}, {"model_name": "m", "backend": "hf"}, status_file)
+    check_resumable({"args": {"model_name": "m", "backend": "hf"}}, {"model_name": "m"}, status_file)
+    assert "was written with --backend hf, but this run has --backend vllm: " in _refusal(
+        {"args": {"model_name": "m"}}, {"model_name": "m", "backend": "vllm"}, status_file)
+    assert "was written with --backend vllm, but this run has --backend hf: " in _refusal(
+        {"args": {"model_name": "m", "backend": "vllm"}}, {"model_name": "m"}, status_file)
+    # a status with no args at all (or null ones) holds only the defaults
+    check_resumable({"args": None}, {"backend": "hf"}, status_file)
+    assert "was written with --model_name (not given), but this run has --model_name m: " in _refusal(
+        {}, {"model_name": "m"}, status_file)
+
+
+def test_model_path_is_compared_as_the_folder_it_names(tmp_path, monkeypatch):
+    """--model_path a/./b resumes a/b (the same folder), a/c does not; only model_path is compared so: a
+    model name spelled ./m is another name."""
+    monkeypatch.chdir(tmp_path)
+    status_file = tmp_path / "status.json"
+    check_resumable({"args": {"model_path": "ckpt/a"}}, {"model_path": "ckpt/./a"}, status_file)
+    check_resumable({"args": {"model_path": "ckpt/a"}}, {"model_path": str(tmp_path / "ckpt" / "a")}, status_file)
+    assert "was written with --model_path ckpt/a, but this run has --model_path ckpt/b: " in _refusal(
+        {"args": {"model_path": "ckpt/a"}}, {"model_path": "ckpt/b"}, status_file)
+    assert "was written with --model_name m, but this run has --model_name ./m: " in _refusal(
+        {"args": {"model_name": "m"}}, {"model_name": "./m"}, status_file)
+    # a path on one side only is a change, even where the other side's text would name the same folder
+    assert "was written with --model_path (not given), but this run has --model_path ./None: " in _refusal(
+        {"args": {}}, {"model_path": "./None"}, status_file)
