@@ -433,14 +433,19 @@ def test_judge_settings_follow_the_judged_files_names():
 
 
 def test_rescoring_a_copy_gives_the_folders_scores_quietly(small_run, tmp_path, capsys, caplog):
-    """The folder's score.json numbers, from a copy under the work folder, with nothing printed or logged."""
+    """The folder's score.json numbers, from a copy under the work folder (its model only), with nothing
+    printed or logged."""
     capsys.readouterr()
     caplog.set_level(logging.INFO, logger="mix_eval")
     vdir = small_run / SMALL_DIR
     files = {FF_KIND: "judge_results_ff_model_judge_gpt-3.5-turbo-0125.jsonl",
              MP_KIND: "judge_results_mp_model_judge_gpt-3.5-turbo-0125.jsonl"}
+    other = tmp_path / "work" / "other" / "mixeval_hard" / VERSION  # another model's folder: left alone
+    shutil.copytree(vdir, other)
+    (other / "score.json").unlink()
     found = _rescore(vdir, SMALL, "mixeval_hard", VERSION, files, tmp_path / "work")
     assert found == small_scores(small_run)
+    assert not (other / "score.json").exists()
     assert (tmp_path / "work" / SMALL_DIR / "score.json").is_file()
     assert capsys.readouterr() == ("", "")
     assert [r for r in caplog.records if r.levelno < logging.WARNING] == []
