@@ -663,3 +663,22 @@ def test_a_small_bundle_verifies_in_process(small_run, tmp_path):
         f"Directory {SMALL_DIR} has issues. Please check the log file inside. The check result: "
         "[Status complete: False], [Responses file complete: False], [No error in log file: True]. (6 responses, "
         "500 expected)"]
+
+
+def test_check_verdicts_reads_judged_files_as_utf8_whatever_the_locale(small_run, tmp_path):
+    """A judge's reply in any language is read as UTF-8 (as mix_eval writes it), not in the locale's encoding."""
+    import io as io_module
+
+    root, vdir = copy_run(small_run, tmp_path)
+    mp = _edit_judged(vdir / JUDGED["mp"], {1: lambda line: {
+        **line, "judge_option": "A" if line["judge_option"] != "A" else "B",
+        "judge_response": line["judge_response"].replace("The option chosen", "L'option choisie (é)")}})
+    path = vdir / JUDGED["mp"]
+    path.write_bytes(path.read_bytes().replace(b"\\u00e9", "é".encode("utf-8")))  # as a judge may write it
+    result = Verification(tmp_path / "a.tar.gz")
+    with pytest.MonkeyPatch.context() as patch:  # an ASCII locale
+        patch.setattr(io_module, "text_encoding", lambda encoding, stacklevel=2: encoding or "ascii")
+        _check_verdicts(result, root, SMALL, "mixeval_hard", VERSION)
+    wrong = "A" if mp[0]["judge_option"] != "A" else "B"
+    assert result.problems == [f"{SMALL_DIR}/{JUDGED['mp']}, line 1 (id {mp[0]['id']!r}): judge_option is "
+                               f"{wrong!r}, but its judge_response says {mp[0]['judge_option']!r}"]
