@@ -682,3 +682,115 @@ def test_check_verdicts_reads_judged_files_as_utf8_whatever_the_locale(small_run
     wrong = "A" if mp[0]["judge_option"] != "A" else "B"
     assert result.problems == [f"{SMALL_DIR}/{JUDGED['mp']}, line 1 (id {mp[0]['id']!r}): judge_option is "
                                f"{wrong!r}, but its judge_response says {mp[0]['judge_option']!r}"]
+
+
+def _archive(path: Path, *members: tuple[str, str]) -> Path:
+    """A .tar.gz of ``(name, kind)`` members: "file", "dir", "symlink" or "fifo"."""
+    with tarfile.open(path, "w:gz") as tar:
+        for name, kind in members:
+            info = tarfile.TarInfo(name)
+            if kind == "file":
+                info.size = 2
+                tar.addfile(info, io.BytesIO(b"{}"))
+                continue
+            info.type = {"dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE, "fifo": tarfile.FIFOTYPE}[kind]
+            info.linkname = "/etc/passwd" if kind == "symlink" else ""
+            tar.addfile(info)
+    return path
+
+
+def test_unpack_refuses_each_unsafe_member_with_its_own_words(tmp_path):
+    """Each refusal names the archive, the member and why, before anything is written."""
+    from mix_eval.run_bundle import unpack
+
+    cases = [
+        ((("../x", "file"),), "member '../x' points outside the archive's folder; refused"),
+        ((("/abs", "file"),), "member '/abs' points outside the archive's folder; refused"),
+        ((("\\\\server\\x", "file"),), "member '\\\\\\\\server\\\\x' points outside the archive's folder; refused"),
+        ((("run\\x", "file"),), "member 'run\\\\x' points outside the archive's folder; refused"),
+        ((("c:/x", "file"),), "member 'c:/x' points outside the archive's folder; refused"),
+        ((("run/a:b", "file"), ("run/l", "symlink")),
+         "member 'run/l' is not a plain file or folder (a link or a device); refused"),
+        ((("run/p", "fifo"),), "member 'run/p' is not a plain file or folder (a link or a device); refused"),
+        ((("./", "file"),), "member './' is a file named as the archive's folder; refused"),
+        ((("run/a", "file"), ("./run/a", "file")), "member './run/a' appears twice; refused"),
+        ((("run/a", "file"), ("run/a/b", "file")), "member 'run/a' is a file and a folder; refused"),
+        ((("run/a", "dir"), ("run/a", "file")), "member 'run/a' is a file and a folder; refused"),
+    ]
+    for n, (members, says) in enumerate(cases):
+        archive = _archive(tmp_path / f"{n}.tar.gz", *members)
+        into = tmp_path / f"into{n}"
+        into.mkdir()
+        with pytest.raises(MixEvalError) as excinfo:
+            unpack(archive, into)
+        assert str(excinfo.value) == f"{archive}: {says}"
+        assert list(into.iterdir()) == []
+    garbage = tmp_path / "garbage.tar.gz"
+    garbage.write_bytes(b"not an archive")
+    with pytest.raises(MixEvalError) as excinfo:
+        unpack(garbage, tmp_path)
+    assert str(excinfo.value) == f"{garbage}: not a bundle: it cannot be read as a .tar.gz archive (ReadError)"
+    fine = _archive(tmp_path / "fine.tar.gz", (".", "dir"), ("./run", "dir"), ("./run/m/score.json", "file"),
+                    ("run2/a:b", "file"))
+    unpack(fine, tmp_path / "out")
+    assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*")) == [
+        "run", "run/m", "run/m/score.json", "run2", "run2/a:b"]
+    assert (tmp_path / "out" / "run" / "m" / "score.json").read_bytes() == b"{}"
+
+
+def test_verify_refuses_a_missing_archive_and_one_without_model_folders(tmp_path):
+    """No such file, or an archive with no <model>/<benchmark>/<version>/ folder: one message naming it."""
+    with pytest.raises(MixEvalError) as excinfo:
+        verify_bundle(tmp_path / "absent.tar.gz")
+    assert str(excinfo.value) == f"{tmp_path / 'absent.tar.gz'}: no such file"
+    empty = _archive(tmp_path / "empty.tar.gz", ("run/score.json", "file"), ("run/m/other/v/x", "file"))
+    with pytest.raises(MixEvalError) as excinfo:
+        verify_bundle(empty)
+    assert str(excinfo.value) == f"{empty}: holds no model folder (<model>/<benchmark>/<version>/)"
+
+
+def test_a_repacked_bundle_verifies_like_the_original(small_run, tmp_path):
+    """A bundle unpacked and packed again from inside (members named ./...) gives the same verdict."""
+    out = write_bundle(ReportSettings(model_response_dir=str(small_run)), tmp_path / "b.tar.gz").path
+    with tarfile.open(out) as tar:
+        tar.extractall(tmp_path / "x", filter="data")
+    repacked = tmp_path / "repacked.tar.gz"
+    with tarfile.open(repacked, "w:gz") as tar:
+        tar.add(tmp_path / "x" / "run", arcname=".")
+    first, again = verify_bundle(out), verify_bundle(repacked)
+    assert (again.lines, again.problems) == (first.lines, first.problems) and first.lines
+
+
+def test_write_bundle_packs_only_the_runs_files_and_refuses_a_bad_out(small_run, tmp_path):
+    """The run's files and each folder's, under the run's folder name, sorted; --out a folder, or with a
+    file where its folder should be, is refused in words; nothing matching is refused."""
+    root, vdir = copy_run(small_run, tmp_path)
+    (vdir / "notes.txt").write_text("not part of a run")
+    (root / "error.log").write_text("an old error")
+    made = write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path / "out" / "b.tar.gz")
+    with tarfile.open(made.path) as tar:
+        names = tar.getnames()
+    assert names == sorted(names) == [f"run/{name}" for name in sorted([
+        "report.html", "report.md", "samples.html", "score.json", f"{SMALL_DIR}/{JUDGED['ff']}", f"{SMALL_DIR}/{JUDGED['mp']}",
+        f"{SMALL_DIR}/m_close_freeform_hard.jsonl", f"{SMALL_DIR}/m_close_multichoice_hard.jsonl",
+        f"{SMALL_DIR}/run_manifest.json", f"{SMALL_DIR}/score.json", f"{SMALL_DIR}/score_intervals.json"])]
+    assert (made.folders, made.files, made.size) == ([SMALL_DIR], 11, made.path.stat().st_size)
+    assert [p.name for p in made.path.parent.iterdir()] == ["b.tar.gz"]  # no temporary file left
+    with pytest.raises(MixEvalError) as excinfo:
+        write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path)
+    assert str(excinfo.value) == (f"--out {tmp_path} is a folder; give the archive's file name, like "
+                                  f"{tmp_path / 'run.tar.gz'}")
+    with pytest.raises(MixEvalError) as excinfo:
+        write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path / "out" / "b.tar.gz" / "c.tar.gz")
+    assert str(excinfo.value).startswith(f"--out {tmp_path / 'out' / 'b.tar.gz' / 'c.tar.gz'}: its folder cannot "
+                                         "be made (")
+    with pytest.raises(MixEvalError) as excinfo:
+        write_bundle(ReportSettings(model_response_dir=str(root), benchmark="mixeval"), tmp_path / "c.tar.gz")
+    assert str(excinfo.value) == (f"no model folder under {root} matches (see --models_to_eval, --benchmark and "
+                                  "--version)")
+    with pytest.raises(MixEvalError) as excinfo:
+        model_folders(ReportSettings(model_response_dir=str(tmp_path / "absent")))
+    assert str(excinfo.value) == f"--model_response_dir {tmp_path / 'absent'} does not exist"
+    assert model_folders(ReportSettings(model_response_dir=str(root), models_to_eval=("m", "gone"),
+                                        benchmark="mixeval_hard", version=VERSION)) == [
+        (SMALL, "mixeval_hard", VERSION, vdir)]
