@@ -630,6 +630,16 @@ def test_check_complete_tells_each_folder_once_without_the_unpacked_path(tmp_pat
         f"Directory b/mixeval_hard/{VERSION} has issues. Please check the log file inside. The check result: "
         "[Status complete: True], [Responses file complete: False], [No error in log file: True]. (30 responses, "
         "500 expected)"])
+    # the sizes are the version's own: MixEval 2024-08-11 has 1995 multiple-choice items, not the default 2000
+    vdir = root / "c" / "mixeval" / "2024-08-11"
+    vdir.mkdir(parents=True)
+    for split, size in (("close_freeform", 2000), ("close_multichoice", 1995)):
+        (vdir / f"c_{split}.jsonl").write_text("".join(f'{{"id": "{i}", "response": "x"}}\n' for i in range(size)))
+        write_status(status_path(vdir, split), {"model_name": "c", "split": split}, batch_id=0, time_elapsed=1.0,
+                     state=COMPLETE)
+    result = Verification(tmp_path / "x.tar.gz")
+    _check_complete(result, root, [("c", "mixeval", "2024-08-11")])
+    assert (result.lines, result.problems) == (["check_eval_complete: 1 folder(s) complete"], [])
     result = Verification(tmp_path / "x.tar.gz", problems=["an earlier problem"])
     _check_complete(result, root, folders[:1])
     assert (result.lines, result.problems) == ([], ["an earlier problem"])
