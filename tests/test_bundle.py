@@ -804,3 +804,17 @@ def test_write_bundle_packs_only_the_runs_files_and_refuses_a_bad_out(small_run,
     assert model_folders(ReportSettings(model_response_dir=str(root), models_to_eval=("m", "gone"),
                                         benchmark="mixeval_hard", version=VERSION)) == [
         (SMALL, "mixeval_hard", VERSION, vdir)]
+
+
+def test_member_names_that_are_empty_or_hold_a_nul_point_outside():
+    """An empty member name, or one holding a NUL (which a filesystem would cut), is refused as pointing outside."""
+    from mix_eval.run_bundle import _member_path
+
+    for name in ("", "run/a\0b", "\0"):
+        with pytest.raises(MixEvalError) as excinfo:
+            _member_path(tarfile.TarInfo(name))
+        assert str(excinfo.value) == f"member {name!r} points outside the archive's folder; refused"
+    assert _member_path(tarfile.TarInfo("./run/a")).parts == ("run", "a")
+    folder = tarfile.TarInfo(".")
+    folder.type = tarfile.DIRTYPE
+    assert _member_path(folder).parts == ()
