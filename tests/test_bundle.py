@@ -741,10 +741,10 @@ def test_unpack_refuses_each_unsafe_member_with_its_own_words(tmp_path):
         unpack(garbage, tmp_path)
     assert str(excinfo.value) == f"{garbage}: not a bundle: it cannot be read as a .tar.gz archive (ReadError)"
     fine = _archive(tmp_path / "fine.tar.gz", (".", "dir"), ("./run", "dir"), ("./run/m/score.json", "file"),
-                    ("run2/a:b", "file"))
+                    ("run2/a:b", "file"), ("run3/x/y", "dir"))
     unpack(fine, tmp_path / "out")
     assert sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*")) == [
-        "run", "run/m", "run/m/score.json", "run2", "run2/a:b"]
+        "run", "run/m", "run/m/score.json", "run2", "run2/a:b", "run3", "run3/x", "run3/x/y"]
     assert (tmp_path / "out" / "run" / "m" / "score.json").read_bytes() == b"{}"
 
 
@@ -777,14 +777,17 @@ def test_write_bundle_packs_only_the_runs_files_and_refuses_a_bad_out(small_run,
     root, vdir = copy_run(small_run, tmp_path)
     (vdir / "notes.txt").write_text("not part of a run")
     (root / "error.log").write_text("an old error")
+    write_status(status_path(vdir, "close_freeform_hard"), {"model_name": SMALL}, batch_id=0, time_elapsed=1.0,
+                 state=COMPLETE)
     made = write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path / "out" / "b.tar.gz")
     with tarfile.open(made.path) as tar:
         names = tar.getnames()
     assert names == sorted(names) == [f"run/{name}" for name in sorted([
         "report.html", "report.md", "samples.html", "score.json", f"{SMALL_DIR}/{JUDGED['ff']}", f"{SMALL_DIR}/{JUDGED['mp']}",
         f"{SMALL_DIR}/m_close_freeform_hard.jsonl", f"{SMALL_DIR}/m_close_multichoice_hard.jsonl",
-        f"{SMALL_DIR}/run_manifest.json", f"{SMALL_DIR}/score.json", f"{SMALL_DIR}/score_intervals.json"])]
-    assert (made.folders, made.files, made.size) == ([SMALL_DIR], 11, made.path.stat().st_size)
+        f"{SMALL_DIR}/run_manifest.json", f"{SMALL_DIR}/score.json", f"{SMALL_DIR}/score_intervals.json",
+        f"{SMALL_DIR}/status_close_freeform_hard.json"])]
+    assert (made.folders, made.files, made.size) == ([SMALL_DIR], 12, made.path.stat().st_size)
     assert [p.name for p in made.path.parent.iterdir()] == ["b.tar.gz"]  # no temporary file left
     with pytest.raises(MixEvalError) as excinfo:
         write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path)
@@ -801,6 +804,8 @@ def test_write_bundle_packs_only_the_runs_files_and_refuses_a_bad_out(small_run,
     with pytest.raises(MixEvalError) as excinfo:
         model_folders(ReportSettings(model_response_dir=str(tmp_path / "absent")))
     assert str(excinfo.value) == f"--model_response_dir {tmp_path / 'absent'} does not exist"
+    (root / "z" / "mixeval_hard" / VERSION).mkdir(parents=True)  # neither named by the selection
+    (root / SMALL / "mixeval_hard" / "2024-08-11").mkdir()
     assert model_folders(ReportSettings(model_response_dir=str(root), models_to_eval=("m", "gone"),
                                         benchmark="mixeval_hard", version=VERSION)) == [
         (SMALL, "mixeval_hard", VERSION, vdir)]
