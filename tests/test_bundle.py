@@ -218,6 +218,7 @@ def test_bundle_of_nothing_is_one_line(tmp_path):
 # ---------------------------------------------------------------- the verification's rules, one by one (in-process)
 
 import logging  # noqa: E402
+import os  # noqa: E402
 
 from conftest import make_responses as _make_responses  # noqa: E402
 
@@ -775,6 +776,8 @@ def test_write_bundle_packs_only_the_runs_files_and_refuses_a_bad_out(small_run,
     """The run's files and each folder's, under the run's folder name, sorted; --out a folder, or with a
     file where its folder should be, is refused in words; nothing matching is refused."""
     root, vdir = copy_run(small_run, tmp_path)
+    root = root.rename(tmp_path / "my_run")  # the archive's top folder is named as the run's
+    vdir = root / SMALL_DIR
     (vdir / "notes.txt").write_text("not part of a run")
     (root / "error.log").write_text("an old error")
     write_status(status_path(vdir, "close_freeform_hard"), {"model_name": SMALL}, batch_id=0, time_elapsed=1.0,
@@ -782,13 +785,21 @@ def test_write_bundle_packs_only_the_runs_files_and_refuses_a_bad_out(small_run,
     made = write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path / "out" / "b.tar.gz")
     with tarfile.open(made.path) as tar:
         names = tar.getnames()
-    assert names == sorted(names) == [f"run/{name}" for name in sorted([
+    assert names == sorted(names) == [f"my_run/{name}" for name in sorted([
         "report.html", "report.md", "samples.html", "score.json", f"{SMALL_DIR}/{JUDGED['ff']}", f"{SMALL_DIR}/{JUDGED['mp']}",
         f"{SMALL_DIR}/m_close_freeform_hard.jsonl", f"{SMALL_DIR}/m_close_multichoice_hard.jsonl",
         f"{SMALL_DIR}/run_manifest.json", f"{SMALL_DIR}/score.json", f"{SMALL_DIR}/score_intervals.json",
         f"{SMALL_DIR}/status_close_freeform_hard.json"])]
     assert (made.folders, made.files, made.size) == ([SMALL_DIR], 12, made.path.stat().st_size)
     assert [p.name for p in made.path.parent.iterdir()] == ["b.tar.gz"]  # no temporary file left
+    head = made.path.read_bytes()[:10]  # gzip: no file name and a zero time in its header, the same bytes each time
+    assert (head[:3], head[3], head[4:8]) == (b"\x1f\x8b\x08", 0, b"\0\0\0\0")
+    stale = tmp_path / "out" / f".c.tar.gz.tmp-{os.getpid()}"
+    stale.mkdir()  # the temporary file cannot be opened: the error itself comes out, nothing is left
+    with pytest.raises(IsADirectoryError):
+        write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path / "out" / "c.tar.gz")
+    assert not (tmp_path / "out" / "c.tar.gz").exists()
+    stale.rmdir()
     with pytest.raises(MixEvalError) as excinfo:
         write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path)
     assert str(excinfo.value) == (f"--out {tmp_path} is a folder; give the archive's file name, like "
