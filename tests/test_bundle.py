@@ -834,3 +834,13 @@ def test_member_names_that_are_empty_or_hold_a_nul_point_outside():
     folder = tarfile.TarInfo(".")
     folder.type = tarfile.DIRTYPE
     assert _member_path(folder).parts == ()
+
+
+def test_a_folder_of_response_files_only_is_bundled(tmp_path):
+    """A model folder holding only its response files still goes in (its responses are a run's record)."""
+    vdir = _make_responses(tmp_path / "solo", "r", n=2)
+    (vdir / "r_close_multichoice_hard.jsonl").unlink()
+    made = write_bundle(ReportSettings(model_response_dir=str(tmp_path / "solo")), tmp_path / "s.tar.gz")
+    with tarfile.open(made.path) as tar:
+        assert tar.getnames() == [f"solo/r/mixeval_hard/{VERSION}/r_close_freeform_hard.jsonl"]
+    assert (made.folders, made.files) == ([f"r/mixeval_hard/{VERSION}"], 1)
