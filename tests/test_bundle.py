@@ -782,7 +782,7 @@ def test_write_bundle_packs_only_the_runs_files_and_refuses_a_bad_out(small_run,
     (root / "error.log").write_text("an old error")
     write_status(status_path(vdir, "close_freeform_hard"), {"model_name": SMALL}, batch_id=0, time_elapsed=1.0,
                  state=COMPLETE)
-    made = write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path / "out" / "b.tar.gz")
+    made = write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path / "out" / "deep" / "b.tar.gz")
     with tarfile.open(made.path) as tar:
         names = tar.getnames()
     assert names == sorted(names) == [f"my_run/{name}" for name in sorted([
@@ -805,9 +805,8 @@ def test_write_bundle_packs_only_the_runs_files_and_refuses_a_bad_out(small_run,
     assert str(excinfo.value) == (f"--out {tmp_path} is a folder; give the archive's file name, like "
                                   f"{tmp_path / 'run.tar.gz'}")
     with pytest.raises(MixEvalError) as excinfo:
-        write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path / "out" / "b.tar.gz" / "c.tar.gz")
-    assert str(excinfo.value).startswith(f"--out {tmp_path / 'out' / 'b.tar.gz' / 'c.tar.gz'}: its folder cannot "
-                                         "be made (")
+        write_bundle(ReportSettings(model_response_dir=str(root)), made.path / "c.tar.gz")
+    assert str(excinfo.value) == f"--out {made.path / 'c.tar.gz'}: its folder cannot be made (File exists: {made.path})"
     with pytest.raises(MixEvalError) as excinfo:
         write_bundle(ReportSettings(model_response_dir=str(root), benchmark="mixeval"), tmp_path / "c.tar.gz")
     assert str(excinfo.value) == (f"no model folder under {root} matches (see --models_to_eval, --benchmark and "
