@@ -668,6 +668,7 @@ def test_a_small_bundle_verifies_in_process(small_run, tmp_path):
     check (six items, no status file) fails."""
     out = write_bundle(ReportSettings(model_response_dir=str(small_run)), tmp_path / "b.tar.gz").path
     result = verify_bundle(out)
+    assert result.archive == out
     assert result.lines == [f"{SMALL_DIR}/score.json: reproduced from {JUDGED['ff']} and {JUDGED['mp']}",
                             f"score.json (the run's): reproduced (mixeval_hard {VERSION}, 1 model(s))"]
     assert result.problems == [
