@@ -781,17 +781,22 @@ def test_write_bundle_packs_only_the_runs_files_and_refuses_a_bad_out(small_run,
     vdir = root / SMALL_DIR
     (vdir / "notes.txt").write_text("not part of a run")
     (root / "error.log").write_text("an old error")
-    write_status(status_path(vdir, "close_freeform_hard"), {"model_name": SMALL}, batch_id=0, time_elapsed=1.0,
-                 state=COMPLETE)
+    write_status(status_path(vdir, "close_freeform_hard"), {"model_name": SMALL, "api_base_url": "http://u:k@h:1/v"},
+                 batch_id=0, time_elapsed=1.0, state=COMPLETE)
+    other_json = json.dumps({"args": {"api_base_url": "http://u:k@h:1/v"}}).encode()  # not a status file: kept
+    (vdir / "derived_from.json").write_bytes(other_json)
     made = write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path / "out" / "deep" / "b.tar.gz")
     with tarfile.open(made.path) as tar:
         names = tar.getnames()
+        status = json.loads(tar.extractfile(f"my_run/{SMALL_DIR}/status_close_freeform_hard.json").read())
+        assert tar.extractfile(f"my_run/{SMALL_DIR}/derived_from.json").read() == other_json
+    assert status["args"] == {"model_name": SMALL, "api_base_url": "http://h:1"}
     assert names == sorted(names) == [f"my_run/{name}" for name in sorted([
         "report.html", "report.md", "samples.html", "score.json", f"{SMALL_DIR}/{JUDGED['ff']}", f"{SMALL_DIR}/{JUDGED['mp']}",
         f"{SMALL_DIR}/m_close_freeform_hard.jsonl", f"{SMALL_DIR}/m_close_multichoice_hard.jsonl",
         f"{SMALL_DIR}/run_manifest.json", f"{SMALL_DIR}/score.json", f"{SMALL_DIR}/score_intervals.json",
-        f"{SMALL_DIR}/status_close_freeform_hard.json"])]
-    assert (made.folders, made.files, made.size) == ([SMALL_DIR], 12, made.path.stat().st_size)
+        f"{SMALL_DIR}/status_close_freeform_hard.json", f"{SMALL_DIR}/derived_from.json"])]
+    assert (made.folders, made.files, made.size) == ([SMALL_DIR], 13, made.path.stat().st_size)
     assert [p.name for p in made.path.parent.iterdir()] == ["b.tar.gz"]  # no temporary file left
     head = made.path.read_bytes()[:10]  # gzip: no file name and a zero time in its header, the same bytes each time
     assert (head[:3], head[3], head[4:8]) == (b"\x1f\x8b\x08", 0, b"\0\0\0\0")
@@ -844,3 +849,15 @@ def test_a_folder_of_response_files_only_is_bundled(tmp_path):
     with tarfile.open(made.path) as tar:
         assert tar.getnames() == [f"solo/r/mixeval_hard/{VERSION}/r_close_freeform_hard.jsonl"]
     assert (made.folders, made.files) == ([f"r/mixeval_hard/{VERSION}"], 1)
+
+
+def test_a_bundle_whose_reply_disagrees_with_its_verdict_fails_verification(small_run, tmp_path):
+    """An edit of a judge's reply that leaves the scores as they were is found by verify_bundle."""
+    root, vdir = copy_run(small_run, tmp_path)
+    mp = _edit_judged(vdir / JUDGED["mp"], {2: lambda line: {
+        **line, "judge_response": f"The option chosen by the model: [[{'A' if line['judge_option'] != 'A' else 'B'}]]"}})
+    out = write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path / "b.tar.gz").path
+    said = "A" if mp[1]["judge_option"] != "A" else "B"
+    assert verify_bundle(out).problems[0] == (
+        f"{SMALL_DIR}/{JUDGED['mp']}, line 2 (id {mp[1]['id']!r}): judge_option is {mp[1]['judge_option']!r}, but "
+        f"its judge_response says {said!r}")
