@@ -409,7 +409,8 @@ def test_judged_choices_pair_every_judged_file_those_the_manifest_names_first(tm
     manifest = tmp_path / "run_manifest.json"
     manifest.write_text(json.dumps({"judges": {"free_form": {"judged_file": ff[2]},
                                                "multiple_choice": {"judged_file": mp[1]}}}))
-    assert _judged_choices(tmp_path) == [{FF_KIND: f, MP_KIND: p} for f in (ff[2], ff[0], ff[1]) for p in (mp[1], mp[0])]
+    assert _judged_choices(tmp_path) == [{FF_KIND: f, MP_KIND: p}
+                                         for f in (ff[2], ff[0], ff[1]) for p in (mp[1], mp[0])]
     manifest.write_text(json.dumps({"judges": {"free_form": {"judged_file": ff[1]},
                                                "multiple_choice": {"judged_file": "judge_results_mp_gone.jsonl"}}}))
     assert _judged_choices(tmp_path) == [{FF_KIND: f, MP_KIND: p} for f in (ff[1], ff[0], ff[2]) for p in mp]
@@ -792,7 +793,8 @@ def test_write_bundle_packs_only_the_runs_files_and_refuses_a_bad_out(small_run,
         assert tar.extractfile(f"my_run/{SMALL_DIR}/derived_from.json").read() == other_json
     assert status["args"] == {"model_name": SMALL, "api_base_url": "http://h:1"}
     assert names == sorted(names) == [f"my_run/{name}" for name in sorted([
-        "report.html", "report.md", "samples.html", "score.json", f"{SMALL_DIR}/{JUDGED['ff']}", f"{SMALL_DIR}/{JUDGED['mp']}",
+        "report.html", "report.md", "samples.html", "score.json",
+        f"{SMALL_DIR}/{JUDGED['ff']}", f"{SMALL_DIR}/{JUDGED['mp']}",
         f"{SMALL_DIR}/m_close_freeform_hard.jsonl", f"{SMALL_DIR}/m_close_multichoice_hard.jsonl",
         f"{SMALL_DIR}/run_manifest.json", f"{SMALL_DIR}/score.json", f"{SMALL_DIR}/score_intervals.json",
         f"{SMALL_DIR}/status_close_freeform_hard.json", f"{SMALL_DIR}/derived_from.json"])]
@@ -854,8 +856,12 @@ def test_a_folder_of_response_files_only_is_bundled(tmp_path):
 def test_a_bundle_whose_reply_disagrees_with_its_verdict_fails_verification(small_run, tmp_path):
     """An edit of a judge's reply that leaves the scores as they were is found by verify_bundle."""
     root, vdir = copy_run(small_run, tmp_path)
-    mp = _edit_judged(vdir / JUDGED["mp"], {2: lambda line: {
-        **line, "judge_response": f"The option chosen by the model: [[{'A' if line['judge_option'] != 'A' else 'B'}]]"}})
+
+    def other_reply(line):
+        return {**line, "judge_response": "The option chosen by the model: "
+                f"[[{'A' if line['judge_option'] != 'A' else 'B'}]]"}
+
+    mp = _edit_judged(vdir / JUDGED["mp"], {2: other_reply})
     out = write_bundle(ReportSettings(model_response_dir=str(root)), tmp_path / "b.tar.gz").path
     said = "A" if mp[1]["judge_option"] != "A" else "B"
     assert verify_bundle(out).problems[0] == (

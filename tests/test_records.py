@@ -313,7 +313,8 @@ def test_status_files_round_trip_and_bad_ones_are_refused_in_words(tmp_path):
             ('{"args": {}', None),
             ('[1]', "not a status file (no `status` object); delete it to start afresh"),
             ('{"args": {}, "status": "complete"}', "not a status file (no `status` object); delete it to start afresh"),
-            ('{"args": [1], "status": {}}', "not a status file (its `args` is not an object); delete it to start afresh"),
+            ('{"args": [1], "status": {}}',
+             "not a status file (its `args` is not an object); delete it to start afresh"),
             ('{"args": {"split": 3, "model_name": ["m"], "dtype": 1}, "status": {}}',
              f"its args.model_name is ['m'], not text (a file mix_eval did not write); {afresh}")):
         path.write_text(text)
