@@ -405,6 +405,7 @@ CALIBRATIONS = [
 ]
 
 
+@pytest.mark.slow  # on the module's whole run
 @pytest.mark.parametrize("case, content", CALIBRATIONS, ids=[c[0] for c in CALIBRATIONS])
 def test_a_broken_calibration_json_is_never_a_traceback(base, api_env, capfd, caplog, case, content):
     from mix_eval.calibration.record import default_dir
@@ -467,6 +468,7 @@ def test_a_bundle_repacked_by_hand_verifies_and_tampered_is_refused_naming_the_j
     assert f"{MODEL}/{BENCHMARK}/{VERSION}/score.json: overall is" in proc.stderr and RULE_JUDGED in proc.stderr
 
 
+@pytest.mark.slow  # on the module's whole run
 def test_a_bundle_of_one_model_folder_repacked_without_its_top_folder_verifies(complete_run, tmp_path, capfd, caplog):
     """``tar -czf m.tar.gz m`` from inside the run folder: the model folder is the top one."""
     top = unpacked_bundle(complete_run, tmp_path)
@@ -538,6 +540,7 @@ def test_a_bad_archive_is_refused_in_one_line(tmp_path, capfd, caplog, case, mak
     assert not (tmp_path / "escaped.json").exists() and not Path("/tmp/absolute.json").exists()
 
 
+@pytest.mark.slow  # on the module's whole run
 @pytest.mark.parametrize("cut", [0.5, 0.99])
 def test_a_truncated_bundle_is_refused_in_one_line(complete_run, tmp_path, capfd, caplog, cut):
     data = good_bytes(complete_run, tmp_path)
@@ -611,6 +614,7 @@ BATCH_JOURNALS = [
 ]
 
 
+@pytest.mark.slow  # on the module's whole run
 @pytest.mark.parametrize("case, content", BATCH_JOURNALS, ids=[c[0] for c in BATCH_JOURNALS])
 def test_a_broken_batch_journal_is_never_a_traceback(base, server, api_env, capfd, caplog, monkeypatch, case, content):
     from mix_eval.folders import batch_journal_path, model_batch_journal_path
@@ -636,6 +640,7 @@ def test_a_broken_batch_journal_is_never_a_traceback(base, server, api_env, capf
 # ---------------------------------------------------------------- paths given as flags
 
 
+@pytest.mark.slow  # on the module's whole run
 def test_an_output_path_that_cannot_be_written_is_one_line(base, tmp_path, capfd, caplog):
     """--out_path and --out naming a folder, or a path under a file."""
     a_file, a_folder = tmp_path / "a_file", tmp_path / "a_folder"

@@ -192,6 +192,7 @@ def test_every_figure_matches_the_judged_files(judged, tmp_path):
     assert f"Written: {judged / 'judge_agreement.json'}" in proc.stdout
 
 
+@pytest.mark.slow  # on the module's two compute_metrics runs
 def test_scores_are_each_judges_score_json(judged):
     result = judge_agreement(str(judged), BENCHMARK, VERSION, (JUDGE_A, JUDGE_B))
     for model in MODELS:
@@ -209,6 +210,7 @@ def test_scores_are_each_judges_score_json(judged):
         assert other["ci95"] == pytest.approx([-one["ci95"][1], -one["ci95"][0]], abs=1e-9)
 
 
+@pytest.mark.slow  # on the module's two compute_metrics runs
 def test_two_models_have_no_rank_correlation(judged, tmp_path):
     result = judge_agreement(str(judged), BENCHMARK, VERSION, (JUDGE_A, JUDGE_B),
                              models_to_eval=["model_long", "model_short"])
@@ -220,6 +222,7 @@ def test_two_models_have_no_rank_correlation(judged, tmp_path):
     assert again == result
 
 
+@pytest.mark.slow  # on the module's two compute_metrics runs
 def test_judgments_of_different_responses_are_compared_with_a_warning(judged, tmp_path, caplog):
     root = copy_models(judged, tmp_path / "r", "model_short")
     path = vdir(root, "model_short") / f"judge_results_ff_model_judge_{FILE_B}.jsonl"
@@ -253,6 +256,7 @@ def one_error_line(capsys) -> str:
     return err[0]
 
 
+@pytest.mark.slow  # on the module's two compute_metrics runs
 def test_a_missing_judged_file_names_it_and_the_command_that_makes_it(judged, tmp_path, capsys):
     root = copy_models(judged, tmp_path / "r", "model_mid", "model_short")
     missing = vdir(root, "model_short") / f"judge_results_mp_model_judge_{FILE_B}.jsonl"
@@ -265,6 +269,7 @@ def test_a_missing_judged_file_names_it_and_the_command_that_makes_it(judged, tm
     assert not (root / "judge_agreement.json").exists()
 
 
+@pytest.mark.slow  # on the module's two compute_metrics runs
 def test_files_covering_different_ids_are_refused(judged, tmp_path, capsys):
     root = copy_models(judged, tmp_path / "r", "model_mid")
     path = vdir(root, "model_mid") / f"judge_results_ff_model_judge_{FILE_B}.jsonl"
@@ -274,6 +279,7 @@ def test_files_covering_different_ids_are_refused(judged, tmp_path, capsys):
     assert f"{path} covers {MODELS['model_mid'] - 3} ids" in line and f"{MODELS['model_mid']}, 3 of them" in line
 
 
+@pytest.mark.slow  # on the module's two compute_metrics runs
 def test_no_models_found(judged, tmp_path, capsys):
     assert compare_main(compare(tmp_path / "nothing")) == 2
     assert "does not exist" in one_error_line(capsys)
@@ -294,6 +300,7 @@ def test_no_models_found(judged, tmp_path, capsys):
 # ---------------------------------------------------------------- edge cases
 
 
+@pytest.mark.slow  # on the module's two compute_metrics runs
 def test_kappa_when_both_judges_call_every_item_the_same_way(judged, tmp_path):
     root = copy_models(judged, tmp_path / "r", "model_short")
     for judge_file in (JUDGE_A, FILE_B):  # every multiple-choice item judged right by both
