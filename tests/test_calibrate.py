@@ -191,6 +191,9 @@ def test_the_reference_folder_written_again_keeps_equal_files_and_mends_the_rest
     assert references.write_reference_responses(tmp_path, model) == vdir
     assert (ff.stat().st_ino, ff.stat().st_mtime_ns) == (kept.st_ino, kept.st_mtime_ns)
     assert mc.read_bytes() == original
+    for path in (ff, mc):  # one item a line, each line whole
+        ids = [json.loads(line)["id"] for line in path.read_text(encoding="utf-8").splitlines()]
+        assert len(ids) == len(set(ids)) == 2000
     for split in references.reference_splits():
         status = json.loads((vdir / f"status_{split.name}.json").read_text(encoding="utf-8"))
         assert status == {"args": references.status_args(model, tmp_path, split),
