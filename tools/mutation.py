@@ -39,7 +39,8 @@ MUTANTS = ROOT / "mutants"
 BEGIN, END = "<!-- mutation report: begin -->", "<!-- mutation report: end -->"
 
 # mutmut's exit codes of a mutant's test run, as its own table reads them
-# (mutmut.stats.status_by_exit_code); anything else is "suspicious".
+# (mutmut.stats.status_by_exit_code; spelled here so that the report and its tests need no
+# mutmut installed); anything else is "suspicious".
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped",
           35: "suspicious", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout",
           37: "caught by type check", 2: "interrupted", None: "not checked", -11: "segfault", -9: "segfault"}
