@@ -45,6 +45,7 @@ STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests"
           35: "suspicious", 36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout",
           37: "caught by type check", 2: "interrupted", None: "not checked", -11: "segfault", -9: "segfault"}
 COLUMNS = ("killed", "timeout", "survived", "no tests", "not checked", "other")
+DETECTED = ("killed", "timeout")  # a test noticed the mutant (a timeout: it made a test hang)
 GOAL = 0.90
 
 
@@ -62,8 +63,7 @@ def mutated_modules() -> list[str]:
         raise ToolError("setup.cfg has no [mutmut] only_mutate: nothing to mutate") from None
     files = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "mix_eval").rglob("*.py"))
     modules = [f for f in files if any(fnmatch.fnmatch(f, g) for g in globs)]
-    return [m for m in modules if (ROOT / m).read_text(encoding="utf-8").strip()
-            and "def " in (ROOT / m).read_text(encoding="utf-8")]
+    return [m for m in modules if "def " in (ROOT / m).read_text(encoding="utf-8")]
 
 
 def read_equivalents() -> dict[str, str]:
@@ -116,7 +116,7 @@ def _percent(value) -> str:
     return "-" if value is None else f"{100 * value:.1f}%"
 
 
-def render(report: dict, before: dict, equivalents: dict[str, str]) -> str:
+def render(report: dict, before: dict, equivalents: dict[str, str], names: set[str]) -> str:
     rows = ["| module | mutants | killed | timed out | survived | no tests | not run | equivalent | killed, before "
             "| killed, after |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for module, c in report["modules"].items():
@@ -139,7 +139,7 @@ def render(report: dict, before: dict, equivalents: dict[str, str]) -> str:
         lines += ["Survivors (each wants a test at an edge, or a line in `equivalent_mutants.txt`):", ""]
         lines += [f"- `{name}` ({status})" for name, status in survivors.items()]
         lines.append("")
-    listed = {n: why for n, why in equivalents.items() if any(n in s for s in report["all"].values())}
+    listed = {n: why for n, why in equivalents.items() if n in names}
     if listed:
         lines += ["Equivalent mutants (no test can tell them from the original):", ""]
         lines += [f"- `{name}`: {why}" for name, why in sorted(listed.items())]
@@ -148,11 +148,11 @@ def render(report: dict, before: dict, equivalents: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def write_report(minutes: float, children: int, recheck: bool) -> dict:
-    by_module = results()
+def write_report(by_module: dict[str, dict[str, str]], minutes: float, children: int, recheck: bool) -> dict:
     if not by_module:
         raise ToolError("no mutation results under mutants/: run `python tools/mutation.py` first")
     equivalents = read_equivalents()
+    status_of = {name: status for statuses in by_module.values() for name, status in statuses.items()}
     previous = json.loads(REPORT_JSON.read_text(encoding="utf-8")) if REPORT_JSON.exists() else {}
     import mutmut
 
@@ -166,12 +166,10 @@ def write_report(minutes: float, children: int, recheck: bool) -> dict:
         "recheck_minutes": (round(previous.get("recheck_minutes", 0) + minutes, 1) if recheck
                             else 0 if minutes else previous.get("recheck_minutes", 0)),
         "modules": figures(by_module, equivalents),
-        "survivors": {name: status for statuses in by_module.values() for name, status in statuses.items()
-                      if status not in ("killed", "timeout") and name not in equivalents},
-        "all": {m: sorted(s) for m, s in by_module.items()},
+        "survivors": {name: status for name, status in status_of.items()
+                      if status not in DETECTED and name not in equivalents},
     }
     before = json.loads(BEFORE_JSON.read_text(encoding="utf-8")) if BEFORE_JSON.exists() else {}
-    status_of = {name: status for statuses in by_module.values() for name, status in statuses.items()}
     for name in sorted(equivalents):
         if status_of.get(name, "killed") == "killed":  # its function changed, or a test tells it apart
             print(f"mutation: {EQUIVALENTS.name} lists {name}, which is "
@@ -181,26 +179,25 @@ def write_report(minutes: float, children: int, recheck: bool) -> dict:
         raise ToolError(f"{README} has lost its report markers {BEGIN} ... {END}: put them back")
     head, _, rest = text.partition(BEGIN)
     _, _, tail = rest.partition(END)
-    README.write_text(head + render(report, before, equivalents) + tail, encoding="utf-8")
-    stored = {k: v for k, v in report.items() if k != "all"}
-    REPORT_JSON.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    README.write_text(head + render(report, before, equivalents, set(status_of)) + tail, encoding="utf-8")
+    REPORT_JSON.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     return report
 
 
-def write_diffs(folder: Path, survivors: dict[str, str]) -> None:
-    """One file a module: each surviving mutant's name, status and change, to write tests from."""
+def write_diffs(folder: Path, by_module: dict[str, dict[str, str]], survivors: dict[str, str]) -> None:
+    """One file a module: each surviving mutant's name, status and change, to write tests from
+    (those not run yet left out)."""
     from mutmut.mutation.diff_apply import get_diff_for_mutant
 
     folder.mkdir(parents=True, exist_ok=True)
-    by_module: dict[str, list[str]] = {}
-    for module, statuses in results().items():
-        for name in statuses:
-            if survivors.get(name, "not checked") != "not checked":
-                by_module.setdefault(module, []).append(
-                    f"# {name} ({survivors[name]})\n{get_diff_for_mutant(name, path=module)}\n")
-    for module, diffs in by_module.items():
-        (folder / (module.replace("/", "_") + ".diff")).write_text("\n".join(diffs), encoding="utf-8")
-    print(f"{sum(map(len, by_module.values()))} survivors' changes in {folder}")
+    written = 0
+    for module, statuses in by_module.items():
+        diffs = [f"# {name} ({survivors[name]})\n{get_diff_for_mutant(name, path=module)}\n"
+                 for name in statuses if survivors.get(name, "not checked") != "not checked"]
+        if diffs:
+            (folder / (module.replace("/", "_") + ".diff")).write_text("\n".join(diffs), encoding="utf-8")
+            written += len(diffs)
+    print(f"{written} survivors' changes in {folder}")
 
 
 def run_mutmut(children: int, names: list[str]) -> float:
@@ -238,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                 tried: set[str] = set()
                 while True:
                     names = [n for module, statuses in results().items() for n, s in statuses.items()
-                             if s not in ("killed", "timeout") and n not in tried
+                             if s not in DETECTED and n not in tried
                              and any(fnmatch.fnmatch(module, g) for g in args.only or ["*"])]
                     if not names:
                         break
@@ -246,14 +243,15 @@ def main(argv: list[str] | None = None) -> int:
                     minutes += run_mutmut(args.max_children, names)
             else:
                 minutes = run_mutmut(args.max_children, [])
-        report = write_report(minutes, args.max_children, args.recheck)
+        by_module = results()
+        report = write_report(by_module, minutes, args.max_children, args.recheck)
         if args.save_before:
             BEFORE_JSON.write_text(json.dumps({"date": report["date"], "modules": report["modules"]}, indent=1,
                                               sort_keys=True) + "\n", encoding="utf-8")
         if args.diffs:
             target = args.diffs.resolve()
             os.chdir(ROOT)  # mutmut reads its mutants/ from the working folder
-            write_diffs(target, report["survivors"])
+            write_diffs(target, by_module, report["survivors"])
         for module, c in report["modules"].items():
             print(f"{module:40s} {c['mutants']:5d} mutants  {_percent(c['score']):>6s} killed")
     except ToolError as error:
